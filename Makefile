@@ -1,0 +1,37 @@
+# kiln — one entry point for installing, demoing, testing and benchmarking.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# pytest workers: all cores, unless the caller says otherwise
+WORKERS ?= auto
+
+.PHONY: install demo test test-unit test-e2e lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: install
+	cd examples/churn && ../../$(BIN)/kiln bundle validate && ../../$(BIN)/kiln bundle summary
+
+lint: install
+	$(BIN)/lint-imports
+
+test-unit: install
+	$(BIN)/pytest -q -n $(WORKERS) -m "not e2e" tests
+
+test-e2e: install
+	$(BIN)/pytest -q -n $(WORKERS) -m e2e tests
+
+test: lint test-unit test-e2e
+
+bench: install
+	$(BIN)/python benchmarks/bench_validate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

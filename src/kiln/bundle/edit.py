@@ -1,0 +1,69 @@
+"""Small helpers for steps that edit resources in a located tree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from kiln.bundle.dyn.value import NIL_LOC, Value, from_plain
+
+Edit = Callable[[str, Value], Value]
+
+
+def get_str(value: Value | None, *path: str) -> str | None:
+    cur = value
+    for p in path:
+        if cur is None:
+            return None
+        cur = cur.get(p)
+    return cur.v if cur is not None and isinstance(cur.v, str) else None
+
+
+def resources(config: Value, rtype: str) -> Iterator[tuple[str, Value]]:
+    res = config.get("resources")
+    group = res.get(rtype) if res is not None else None
+    if group is not None and group.is_map:
+        for key, r in group.v.items():
+            if r.is_map:
+                yield key, r
+
+
+def edit_resources(config: Value, rtype: str, fn: Edit) -> Value:
+    """A copy of ``config`` with ``fn(key, resource)`` applied to every resource of a type."""
+    res = config.get("resources")
+    group = res.get(rtype) if res is not None else None
+    if res is None or group is None or not group.is_map:
+        return config
+    new_group = {}
+    changed = False
+    for key, r in group.v.items():
+        nr = fn(key, r) if r.is_map else r
+        changed = changed or nr is not r
+        new_group[key] = nr
+    if not changed:
+        return config
+    new_res = Value({**res.v, rtype: Value(new_group, group.loc, group.kloc)}, res.loc, res.kloc)
+    return Value({**config.v, "resources": new_res}, config.loc, config.kloc)
+
+
+def with_field(obj: Value, key: str, new: Value | object) -> Value:
+    """``obj`` with ``key`` set (a plain value is wrapped, located nowhere)."""
+    nv = new if isinstance(new, Value) else from_plain(new, NIL_LOC)
+    old = obj.v.get(key)
+    if old is not None and nv.kloc is None:
+        nv = Value(nv.v, nv.loc, old.kloc)
+    return Value({**obj.v, key: nv}, obj.loc, obj.kloc)
+
+
+def set_default(obj: Value, key: str, default: object) -> Value:
+    cur = obj.get(key)
+    if cur is not None and not cur.is_nil:
+        return obj
+    return with_field(obj, key, default)
+
+
+def edit_field(obj: Value, key: str, fn: Callable[[Value], Value]) -> Value:
+    cur = obj.get(key)
+    if cur is None or cur.is_nil:
+        return obj
+    new = fn(cur)
+    return obj if new is cur else with_field(obj, key, new)

@@ -1,0 +1,73 @@
+"""The entry point of the bundle engine: files in, a resolved and typed bundle out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiln.diag import Diagnostic, Severity
+from kiln.bundle.context import LoadContext
+from kiln.bundle.dyn.value import Value, to_plain
+from kiln.bundle.phases import INITIALIZE, LOAD, run_steps
+from kiln.bundle.root import find_root
+from kiln.bundle.schema import BundleConfig
+from kiln.bundle.state import Loading
+from kiln.bundle.steps.load import load_config_file
+from kiln.bundle.steps.typed import build_typed
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A resolved bundle for one target."""
+
+    root: str
+    target: str
+    config: BundleConfig
+    tree: Value = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.bundle.name
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    root: str
+    tree: Value  # as far as processing got
+    diagnostics: list[Diagnostic]
+    bundle: Bundle | None = None  # set when there was no error
+
+    @property
+    def ok(self) -> bool:
+        return self.bundle is not None
+
+    def plain(self) -> Any:
+        return to_plain(self.tree)
+
+
+def load_bundle(start: str, ctx: LoadContext) -> LoadResult:
+    """Find the bundle root from ``start`` and run the pipeline for ``ctx.target``.
+
+    Raises ``KilnError`` only when no bundle root can be found; every problem in the
+    bundle itself comes back as diagnostics.
+    """
+    root, root_file = find_root(start, ctx.env)
+    return load_bundle_at(root, root_file, ctx)
+
+
+def load_bundle_at(root: str, root_file: str, ctx: LoadContext) -> LoadResult:
+    config, diags = load_config_file(root, root_file)
+    state = Loading(root=root, root_file=root_file, config=config, ctx=ctx)
+    if any(d.severity is Severity.ERROR for d in diags):
+        return LoadResult(root, state.config, diags)
+    for phase in (LOAD, INITIALIZE):
+        state, more, ok = run_steps(state, phase)
+        diags.extend(more)
+        if not ok:
+            return LoadResult(root, state.config, diags)
+    typed, more = build_typed(state.config)
+    diags.extend(more)
+    if typed is None:
+        return LoadResult(root, state.config, diags)
+    target = typed.bundle.target or "default"
+    return LoadResult(root, state.config, diags, Bundle(root, target, typed, state.config))

@@ -1,0 +1,167 @@
+"""Normalization: make a config tree agree with the schema before anything merges it.
+
+As the Databricks CLI does: unknown fields are warnings and are dropped; a value of the
+wrong kind is a warning (``expected map, found string``) and is dropped; scalars convert
+where the field asks (``"4"`` → 4 for an int, ``4`` → ``"4"`` for a string, ``"true"`` →
+true for a bool) and a string that cannot convert is an error. A string that is a whole
+``${...}`` reference is kept as it is wherever it stands; resolution happens later.
+"""
+
+from __future__ import annotations
+
+from kiln.diag import Diagnostic, Path, Severity
+from kiln.bundle.dyn.value import Value, kind_name
+from kiln.bundle.refs import is_pure_ref
+from kiln.bundle.typetree import TAny, TMap, TNode, TScalar, TSeq, TStruct
+
+_TRUE_STRINGS = frozenset({"true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES",
+                           "on", "On", "ON"})
+_FALSE_STRINGS = frozenset({"false", "False", "FALSE", "n", "N", "no", "No", "NO",
+                            "off", "Off", "OFF"})
+
+
+def normalize(value: Value, node: TNode, path: Path = ()) -> tuple[Value | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    out = _norm(value, node, path, diags)
+    return out, diags
+
+
+def _mismatch(expected: str, value: Value, path: Path) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, f"expected {expected}, found {kind_name(value)}",
+                      locations=(value.loc,), paths=(path,))
+
+
+def _norm(value: Value, node: TNode, path: Path, diags: list[Diagnostic]) -> Value | None:
+    v = value.v
+    if v is None or type(node) is TAny:
+        return value
+    t = type(node)
+    if t is TStruct:
+        if type(v) is not dict:
+            if is_pure_ref(v):
+                return value
+            diags.append(_mismatch("map", value, path))
+            return None
+        fields = node.fields  # type: ignore[union-attr]
+        out: dict[str, Value] = {}
+        for k, child in v.items():
+            sub = fields.get(k)
+            if sub is None:
+                diags.append(Diagnostic(Severity.WARNING, f"unknown field: {k}",
+                                        locations=(child.key_loc(),), paths=(path,)))
+                continue
+            nc = _norm(child, sub, path + (k,), diags)
+            if nc is not None:
+                out[k] = nc
+        return Value(out, value.loc, value.kloc)
+    if t is TMap:
+        if type(v) is not dict:
+            if is_pure_ref(v):
+                return value
+            diags.append(_mismatch("map", value, path))
+            return None
+        item = node.item  # type: ignore[union-attr]
+        if type(item) is TAny:
+            return value
+        out = {}
+        for k, child in v.items():
+            nc = _norm(child, item, path + (k,), diags)
+            if nc is not None:
+                out[k] = nc
+        return Value(out, value.loc, value.kloc)
+    if t is TSeq:
+        if type(v) is not list:
+            if is_pure_ref(v):
+                return value
+            diags.append(_mismatch("sequence", value, path))
+            return None
+        item = node.item  # type: ignore[union-attr]
+        if type(item) is TAny:
+            return value
+        items = []
+        for i, child in enumerate(v):
+            nc = _norm(child, item, path + (i,), diags)
+            if nc is not None:
+                items.append(nc)
+        return Value(items, value.loc, value.kloc)
+    return _scalar(value, node.kind, path, diags)  # type: ignore[union-attr]
+
+
+def _scalar(value: Value, kind: str, path: Path, diags: list[Diagnostic]) -> Value | None:
+    v = value.v
+    tv = type(v)
+    if kind == "string":
+        if tv is str:
+            return value
+        if tv is bool:
+            return value.with_v("true" if v else "false")
+        if tv is int or tv is float:
+            return value.with_v(_num_str(v))
+        diags.append(_mismatch("string", value, path))
+        return None
+    if kind == "int_or_string":
+        if tv is str or tv is int:
+            return value
+        if tv is float and v.is_integer():
+            return value.with_v(int(v))
+        diags.append(_mismatch("int", value, path))
+        return None
+    if kind == "int":
+        if tv is int:
+            return value
+        if tv is float:
+            if v.is_integer():
+                return value.with_v(int(v))
+            diags.append(Diagnostic(Severity.ERROR, f"cannot accurately represent {v} as integer",
+                                    locations=(value.loc,), paths=(path,)))
+            return None
+        if tv is str:
+            if is_pure_ref(v):
+                return value
+            try:
+                return value.with_v(int(v.strip(), 0) if v.strip()[:2].lower() in ("0x", "0o")
+                                    else int(v))
+            except ValueError:
+                diags.append(Diagnostic(Severity.ERROR, f'cannot parse "{v}" as an integer',
+                                        locations=(value.loc,), paths=(path,)))
+                return None
+        diags.append(_mismatch("int", value, path))
+        return None
+    if kind == "float":
+        if tv is float:
+            return value
+        if tv is int:
+            return value.with_v(float(v))
+        if tv is str:
+            if is_pure_ref(v):
+                return value
+            try:
+                return value.with_v(float(v))
+            except ValueError:
+                diags.append(Diagnostic(Severity.ERROR, f'cannot parse "{v}" as a floating point number',
+                                        locations=(value.loc,), paths=(path,)))
+                return None
+        diags.append(_mismatch("float", value, path))
+        return None
+    if kind == "bool":
+        if tv is bool:
+            return value
+        if tv is str:
+            if v in _TRUE_STRINGS:
+                return value.with_v(True)
+            if v in _FALSE_STRINGS:
+                return value.with_v(False)
+            if is_pure_ref(v):
+                return value
+            diags.append(Diagnostic(Severity.ERROR, f'cannot parse "{v}" as a boolean',
+                                    locations=(value.loc,), paths=(path,)))
+            return None
+        diags.append(_mismatch("bool", value, path))
+        return None
+    return value
+
+
+def _num_str(v: int | float) -> str:
+    if type(v) is float and v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return str(v)

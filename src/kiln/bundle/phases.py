@@ -1,0 +1,51 @@
+"""The bundle pipeline: each phase is only the ordered list of its steps.
+
+Every step is a function ``Loading -> (Loading, diagnostics)``; the runner stops after the
+first step that reports an error, so the tree it returns is "as far as processing got".
+"""
+
+from __future__ import annotations
+
+from kiln.diag import Diagnostic, Severity
+from kiln.bundle.state import Loading, Step
+from kiln.bundle.steps.basics import require_bundle_name
+from kiln.bundle.steps.defaults import default_names, default_settings
+from kiln.bundle.steps.git import load_git
+from kiln.bundle.steps.includes import process_includes
+from kiln.bundle.steps.merge_keyed import merge_keyed
+from kiln.bundle.steps.mode import apply_mode
+from kiln.bundle.steps.presets import apply_presets
+from kiln.bundle.steps.resolve import resolve_references
+from kiln.bundle.steps.select_target import select_target
+from kiln.bundle.steps.translate_paths import translate_paths
+from kiln.bundle.steps.validate import validate
+from kiln.bundle.steps.variables import set_variables
+from kiln.bundle.steps.workspace import define_workspace
+
+LOAD: tuple[Step, ...] = (process_includes, require_bundle_name)
+
+INITIALIZE: tuple[Step, ...] = (
+    select_target,
+    define_workspace,
+    load_git,
+    set_variables,
+    resolve_references,
+    merge_keyed,
+    default_names,
+    apply_mode,
+    apply_presets,
+    default_settings,
+    translate_paths,
+    validate,
+)
+
+
+def run_steps(state: Loading, steps: tuple[Step, ...]) -> tuple[Loading, list[Diagnostic], bool]:
+    """(state, diagnostics, ok): runs until a step reports an error."""
+    diags: list[Diagnostic] = []
+    for step in steps:
+        state, more = step(state)
+        diags.extend(more)
+        if any(d.severity is Severity.ERROR for d in more):
+            return state, diags, False
+    return state, diags, True

@@ -1,0 +1,1 @@
+"""The bundle pipeline's steps, one concept per module; ``kiln.bundle.phases`` orders them."""

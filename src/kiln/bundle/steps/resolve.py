@@ -1,0 +1,193 @@
+"""Resolve ``${...}`` references to ``bundle``, ``workspace`` and variables.
+
+``${var.x}`` is short for ``${variables.x.value}``; complex values index with
+``${var.x.a[0].b}``. A reference that is the whole string keeps the referenced value's
+type; an embedded one is interpolated as text. ``${resources...}`` and other prefixes are
+left as written (deploy resolves resources). Each resolved path is memoized; following a
+path that is already being resolved is a cycle.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from kiln.diag import Diagnostic, Path, Severity, format_path
+from kiln.bundle.dyn.value import Value, set_path
+from kiln.bundle.normalize import normalize
+from kiln.bundle.refs import REF, parse_ref_path
+from kiln.bundle.state import Loading
+from kiln.bundle.typetree import bundle_type, node_at
+from kiln.errors import KilnError
+
+RESOLVED_PREFIXES = frozenset({"bundle", "workspace", "variables"})
+
+
+class _RefError(KilnError):
+    pass
+
+
+def resolve_references(b: Loading) -> tuple[Loading, list[Diagnostic]]:
+    r = _Resolver(b.config)
+    config = r.node(b.config, ())
+    diags = r.diags
+    # A whole-string reference may have brought a string where the schema wants an int or a
+    # bool (or the reverse): normalize exactly those places again.
+    schema = bundle_type()
+    for path in r.typed_paths:
+        from kiln.bundle.dyn.value import get_path
+
+        cur = get_path(config, path)
+        if cur is None:
+            continue
+        fixed, more = normalize(cur, node_at(schema, path), path)
+        diags.extend(more)
+        if fixed is not cur:
+            config = set_path(config, path, fixed)
+    return b.with_config(config), diags
+
+
+class _Resolver:
+    def __init__(self, root: Value) -> None:
+        self.root = root
+        self.memo: dict[Path, Value] = {}
+        self.stack: list[Path] = []
+        self.diags: list[Diagnostic] = []
+        self.typed_paths: list[Path] = []
+        self._reported: set[tuple[str, object]] = set()
+
+    # walking ---------------------------------------------------------------------
+    def node(self, value: Value, path: Path) -> Value:
+        if self.memo:
+            hit = self.memo.get(path)
+            if hit is not None:
+                return hit
+        v = value.v
+        t = type(v)
+        if t is str:
+            if "${" in v:
+                return self.string(value, path)
+            return value
+        if t is dict:
+            out = None
+            for k, child in v.items():
+                nc = self.node(child, path + (k,))
+                if nc is not child:
+                    if out is None:
+                        out = dict(v)
+                    out[k] = nc
+            return value if out is None else Value(out, value.loc, value.kloc)
+        if t is list:
+            items = None
+            for i, child in enumerate(v):
+                nc = self.node(child, path + (i,))
+                if nc is not child:
+                    if items is None:
+                        items = list(v)
+                    items[i] = nc
+            return value if items is None else Value(items, value.loc, value.kloc)
+        return value
+
+    def full(self, value: Value, path: Path) -> Value:
+        """The fully resolved value at ``path`` (memoized, cycle-checked)."""
+        hit = self.memo.get(path)
+        if hit is not None:
+            return hit
+        if path in self.stack:
+            cycle = self.stack[self.stack.index(path):] + [path]
+            raise _RefError("cycle detected in field resolution: "
+                            + " -> ".join(format_path(p) for p in cycle))
+        self.stack.append(path)
+        try:
+            out = self.node(value, path)
+        finally:
+            self.stack.pop()
+        self.memo[path] = out
+        return out
+
+    # strings ---------------------------------------------------------------------
+    def string(self, value: Value, path: Path) -> Value:
+        s: str = value.v
+        matches = list(REF.finditer(s))
+        if not matches:
+            return value
+        try:
+            if len(matches) == 1 and matches[0].span() == (0, len(s)):
+                target = self.lookup(matches[0].group(1))
+                if target is None:
+                    return value
+                if type(target.v) is not str:
+                    self.typed_paths.append(path)
+                return Value(target.v, value.loc, value.kloc)
+            out: list[str] = []
+            pos = 0
+            for m in matches:
+                out.append(s[pos:m.start()])
+                target = self.lookup(m.group(1))
+                out.append(m.group(0) if target is None else self.text(target, m.group(0)))
+                pos = m.end()
+            out.append(s[pos:])
+            return Value("".join(out), value.loc, value.kloc)
+        except _RefError as e:
+            key = (e.summary, value.loc)
+            if key not in self._reported:
+                self._reported.add(key)
+                self.diags.append(Diagnostic(Severity.ERROR, e.summary, e.detail,
+                                             locations=(value.loc,), paths=(path,)))
+            return value
+
+    @staticmethod
+    def text(target: Value, ref: str) -> str:
+        v = target.v
+        t = type(v)
+        if t is str:
+            return v
+        if t is bool:
+            return "true" if v else "false"
+        if t is int:
+            return str(v)
+        if t is float:
+            return str(int(v)) if v.is_integer() else str(v)
+        if v is None:
+            return ""
+        raise _RefError(f"cannot interpolate non-string value: {ref}",
+                        detail="Only strings, numbers and booleans can be embedded in a "
+                               "string; use the reference as the whole value instead.")
+
+    def lookup(self, ref: str) -> Value | None:
+        parts = parse_ref_path(ref)
+        shown = "${" + ref + "}"
+        if parts[0] == "var":
+            if len(parts) < 2 or not isinstance(parts[1], str):
+                raise _RefError(f"reference does not exist: {shown}")
+            parts = ("variables", parts[1], "value") + parts[2:]
+        if parts[0] not in RESOLVED_PREFIXES:
+            return None
+        node = self.root
+        path: Path = ()
+        for part in parts:
+            if type(node.v) is str and node.v.startswith("${"):
+                node = self.full(node, path)
+            child = _index(node, part)
+            if child is None:
+                raise _RefError(f"reference does not exist: {shown}",
+                                detail=_suggest(node, part, ref))
+            path = path + (part,)
+            node = child
+        return self.full(node, path)
+
+
+def _index(node: Value, part: str | int) -> Value | None:
+    v = node.v
+    if isinstance(part, int):
+        return v[part] if type(v) is list and 0 <= part < len(v) else None
+    return v.get(part) if type(v) is dict else None
+
+
+def _suggest(node: Value, part: str | int, ref: str) -> str:
+    if not isinstance(part, str) or type(node.v) is not dict:
+        return ""
+    close = difflib.get_close_matches(part, list(node.v), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    prefix = ref[: ref.rfind(part)] if part in ref else ""
+    return "Did you mean ${" + prefix + close[0] + ref[ref.rfind(part) + len(part):] + "}?"

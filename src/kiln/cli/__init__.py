@@ -1,0 +1,1 @@
+"""The ``kiln`` command line: parse arguments, call the services, render the results."""

@@ -1,0 +1,147 @@
+"""``kiln bundle validate | summary | schema``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from kiln.bundle import LoadResult, load_bundle
+from kiln.bundle.schema_json import bundle_json_schema
+from kiln.cli.context import cwd, load_context
+from kiln.cli.render import out, print_diagnostics
+from kiln.diag import Diagnostic, Severity
+
+_target_opt = click.option("-t", "--target", help="Bundle target to use (default: the "
+                           "target marked default, or DATABRICKS_BUNDLE_TARGET).")
+_var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
+                        help="Set a bundle variable; may be repeated.")
+
+
+@click.group()
+def bundle() -> None:
+    """Databricks Asset Bundles: validate, summarize, deploy and run."""
+
+
+@bundle.command()
+@_target_opt
+@_var_opt
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool) -> None:
+    """Validate the bundle configuration and print it resolved for a target."""
+    result = load_bundle(cwd(), load_context(target, var))
+    diags = _strict(result.diagnostics) if strict else result.diagnostics
+    print_diagnostics(diags)
+    if output == "json":
+        _print_json(result.plain())
+    else:
+        _print_header(result)
+        o = out()
+        from kiln.diag import Diagnostics
+
+        o.print(Diagnostics(list(diags)).summary_line(), markup=False)
+    _exit_for(diags)
+
+
+@bundle.command()
+@_target_opt
+@_var_opt
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
+    """Summarize the bundle's target and resources."""
+    result = load_bundle(cwd(), load_context(target, var))
+    print_diagnostics(result.diagnostics)
+    if output == "json":
+        _print_json(result.plain())
+    else:
+        _print_header(result)
+        _print_resources(result.plain())
+    _exit_for(result.diagnostics)
+
+
+@bundle.command()
+def schema() -> None:
+    """Print the JSON schema of databricks.yml (for editor completion)."""
+    _print_json(bundle_json_schema())
+
+
+# helpers -------------------------------------------------------------------------------
+
+def _strict(diags: list[Diagnostic]) -> list[Diagnostic]:
+    return [Diagnostic(Severity.ERROR, d.summary, d.detail, d.locations, d.paths)
+            if d.severity is Severity.WARNING else d for d in diags]
+
+
+def _exit_for(diags: list[Diagnostic]) -> None:
+    if any(d.severity is Severity.ERROR for d in diags):
+        sys.exit(1)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def workspace_host(tree: dict[str, Any], target: str) -> str:
+    ws = tree.get("workspace") or {}
+    if ws.get("host"):
+        return str(ws["host"])
+    return f"kiln://{ws.get('profile') or target}"
+
+
+def _print_header(result: LoadResult) -> None:
+    tree = result.plain() or {}
+    b = tree.get("bundle") or {}
+    ws = tree.get("workspace") or {}
+    target = b.get("target") or ""
+    lines = [f"Name: {b.get('name', '')}", f"Target: {target}"]
+    if ws:
+        user = (ws.get("current_user") or {}).get("userName", "")
+        lines += ["Workspace:", f"  Host: {workspace_host(tree, target)}", f"  User: {user}",
+                  f"  Path: {ws.get('root_path', '')}"]
+    o = out()
+    o.print("\n".join(lines), markup=False)
+    o.print()
+
+
+_TITLES = {
+    "jobs": "Jobs", "experiments": "Experiments", "registered_models": "Registered Models",
+    "models": "Models", "model_serving_endpoints": "Model Serving Endpoints",
+    "quality_monitors": "Quality Monitors", "catalogs": "Catalogs", "schemas": "Schemas",
+    "volumes": "Volumes", "clusters": "Clusters", "pipelines": "Pipelines", "apps": "Apps",
+    "dashboards": "Dashboards",
+}
+
+
+def _display_name(rtype: str, r: dict[str, Any]) -> str:
+    if rtype == "quality_monitors":
+        return str(r.get("table_name", ""))
+    if rtype in ("schemas", "volumes", "registered_models"):
+        parts = [r.get("catalog_name"), r.get("schema_name"), r.get("name")]
+        return ".".join(str(p) for p in parts if p)
+    if rtype == "dashboards":
+        return str(r.get("display_name", ""))
+    if rtype == "clusters":
+        return str(r.get("cluster_name", ""))
+    return str(r.get("name", ""))
+
+
+def _print_resources(tree: dict[str, Any]) -> None:
+    res = tree.get("resources") or {}
+    lines = ["Resources:"]
+    for rtype in sorted(res, key=lambda t: list(_TITLES).index(t) if t in _TITLES else 99):
+        group = res[rtype] or {}
+        if not group:
+            continue
+        lines.append(f"  {_TITLES.get(rtype, rtype)}:")
+        for key in sorted(group):
+            lines.append(f"    {key}:")
+            lines.append(f"      Name: {_display_name(rtype, group[key] or {})}")
+            lines.append("      URL:  (not deployed)")
+    if len(lines) == 1:
+        lines.append("  (none)")
+    out().print("\n".join(lines), markup=False)

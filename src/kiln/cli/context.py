@@ -1,0 +1,37 @@
+"""Turning command-line flags and the environment into a bundle ``LoadContext``."""
+
+from __future__ import annotations
+
+import os
+
+from kiln.bundle import LoadContext
+from kiln.errors import UsageError
+from kiln.settings import Settings, load_profiles
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f'unexpected flag value for variable assignment: "{pair}"',
+                             detail='Use --var name=value, for example --var catalog=dev.')
+        out[name] = value
+    return out
+
+
+def load_context(target: str | None, var: tuple[str, ...], settings: Settings | None = None
+                 ) -> LoadContext:
+    s = settings or Settings.from_env()
+    return LoadContext(
+        target=target or s.bundle_target,
+        cli_vars=parse_vars(var),
+        env=s.env,
+        profiles=load_profiles(s.config_file),
+        default_user=s.user,
+        profiles_file=s.config_file,
+    )
+
+
+def cwd() -> str:
+    return os.getcwd()

@@ -1,0 +1,63 @@
+"""``kiln``: the entry point and the error boundary of every command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kiln import __version__
+from kiln.cli.bundle import bundle
+from kiln.cli.render import print_diagnostics
+from kiln.errors import KilnError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except KilnError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            print_diagnostics(e.diagnostics())
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - the boundary: report, do not crash
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: internal error: {type(e).__name__}: {e}\n"
+                       "  (this is a bug in kiln; run with --debug for the traceback)", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kiln", message="kiln %(version)s")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """kiln: the Databricks MLOps lifecycle on your own machine.
+
+    Bundles (databricks.yml) are validated, deployed to isolated workspaces, run,
+    tracked in MLflow, promoted, served and monitored.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+cli.add_command(bundle)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line, as the Databricks CLI's persistent flag.
+    if "--debug" in args[1:]:
+        args = ["--debug"] + [a for a in args if a != "--debug"]
+    cli(args=args, prog_name="kiln")
+
+
+if __name__ == "__main__":
+    main()
