@@ -9,6 +9,7 @@ from __future__ import annotations
 from kiln.diag import Diagnostic, Severity
 from kiln.bundle.state import Loading, Step
 from kiln.bundle.steps.basics import require_bundle_name
+from kiln.bundle.steps.check_schema import check_schema
 from kiln.bundle.steps.defaults import default_names, default_settings
 from kiln.bundle.steps.git import load_git
 from kiln.bundle.steps.includes import process_includes
@@ -36,6 +37,7 @@ INITIALIZE: tuple[Step, ...] = (
     apply_presets,
     default_settings,
     translate_paths,
+    check_schema,
     validate,
 )
 

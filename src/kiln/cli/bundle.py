@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
+
+import orjson
 from typing import Any
 
 import click
@@ -11,8 +12,9 @@ import click
 from kiln.bundle import LoadResult, load_bundle
 from kiln.bundle.schema_json import bundle_json_schema
 from kiln.cli.context import cwd, load_context
-from kiln.cli.render import out, print_diagnostics
-from kiln.diag import Diagnostic, Severity
+from kiln.cli.lifecycle import request_fast_exit
+from kiln.cli.render import echo, print_diagnostics
+from kiln.diag import Diagnostic, Diagnostics, Severity
 
 _target_opt = click.option("-t", "--target", help="Bundle target to use (default: the "
                            "target marked default, or DATABRICKS_BUNDLE_TARGET).")
@@ -33,6 +35,7 @@ def bundle() -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool) -> None:
     """Validate the bundle configuration and print it resolved for a target."""
+    request_fast_exit()
     result = load_bundle(cwd(), load_context(target, var))
     diags = _strict(result.diagnostics) if strict else result.diagnostics
     print_diagnostics(diags)
@@ -40,10 +43,7 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
         _print_json(result.plain())
     else:
         _print_header(result)
-        o = out()
-        from kiln.diag import Diagnostics
-
-        o.print(Diagnostics(list(diags)).summary_line(), markup=False)
+        echo(Diagnostics(list(diags)).summary_line())
     _exit_for(diags)
 
 
@@ -54,6 +54,7 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
               show_default=True, help="Output format.")
 def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
     """Summarize the bundle's target and resources."""
+    request_fast_exit()
     result = load_bundle(cwd(), load_context(target, var))
     print_diagnostics(result.diagnostics)
     if output == "json":
@@ -83,7 +84,10 @@ def _exit_for(diags: list[Diagnostic]) -> None:
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+                        | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
 
 
 def workspace_host(tree: dict[str, Any], target: str) -> str:
@@ -103,9 +107,8 @@ def _print_header(result: LoadResult) -> None:
         user = (ws.get("current_user") or {}).get("userName", "")
         lines += ["Workspace:", f"  Host: {workspace_host(tree, target)}", f"  User: {user}",
                   f"  Path: {ws.get('root_path', '')}"]
-    o = out()
-    o.print("\n".join(lines), markup=False)
-    o.print()
+    echo("\n".join(lines))
+    echo()
 
 
 _TITLES = {
@@ -144,4 +147,4 @@ def _print_resources(tree: dict[str, Any]) -> None:
             lines.append("      URL:  (not deployed)")
     if len(lines) == 1:
         lines.append("  (none)")
-    out().print("\n".join(lines), markup=False)
+    echo("\n".join(lines))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
 
 from kiln import __version__
+from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
 from kiln.cli.render import print_diagnostics
 from kiln.errors import KilnError
@@ -56,7 +58,17 @@ def main(argv: list[str] | None = None) -> None:
     # --debug is accepted anywhere on the line, as the Databricks CLI's persistent flag.
     if "--debug" in args[1:]:
         args = ["--debug"] + [a for a in args if a != "--debug"]
-    cli(args=args, prog_name="kiln")
+    # A kiln command is a short-lived process that builds large acyclic trees: the cyclic
+    # collector only costs time here. Long-running commands turn it back on.
+    gc.disable()
+    try:
+        cli(args=args, prog_name="kiln")
+        code: object = 0
+    except SystemExit as e:
+        code = e.code
+    if lifecycle.fast_exit_requested():
+        lifecycle.exit_now(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""Rendering for the terminal: Rich styles on a TTY, plain text when piped."""
+"""Rendering for the terminal: Rich styles on a TTY, plain text when piped.
+
+Rich is imported only when a stream is a terminal: piped output (CI, scripts, tests) gets
+plain text and kiln starts faster.
+"""
 
 from __future__ import annotations
 
 import sys
-
-from rich.console import Console
-from rich.text import Text
+from typing import TextIO
 
 from kiln.diag import Diagnostic, Severity
 
@@ -13,19 +15,31 @@ _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
            Severity.RECOMMENDATION: "bold blue"}
 
 
-def out() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+def is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
-def err() -> Console:
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+def echo(text: str = "", *, err: bool = False) -> None:
+    """Print a line of plain text (no markup interpretation) to stdout or stderr."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
 
 
 def print_diagnostics(diags: list[Diagnostic], relative_to: str | None = None) -> None:
-    console = err()
+    if not diags:
+        return
+    if not is_tty(sys.stderr):
+        sys.stderr.write("".join(d.render(relative_to) + "\n\n" for d in diags))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     for d in diags:
-        text = d.render(relative_to)
-        head, _, rest = text.partition(": ")
+        head, _, rest = d.render(relative_to).partition(": ")
         line = Text()
         line.append(head + ":", style=_STYLES[d.severity])
         line.append(" " + rest)

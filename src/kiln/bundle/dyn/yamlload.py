@@ -1,9 +1,11 @@
 """YAML → located values, with YAML 1.2 core-schema scalars.
 
-libyaml (through PyYAML's C parser) builds the node graph; kiln resolves plain scalars
-itself so that only ``true``/``false`` are booleans (``yes``, ``on``, ``y`` stay strings as
-in YAML 1.2), handles ``<<`` merge keys, and gives every value and key its
-``file:line:col``. Anchors and aliases come from the parser: an alias is the anchored node.
+libyaml (through PyYAML's C parser) produces the event stream; kiln builds the value tree
+from it directly, resolving plain scalars itself so that only ``true``/``false`` are
+booleans (``yes``, ``on``, ``y`` stay strings as in YAML 1.2), applying ``<<`` merge keys,
+sharing anchored values with their aliases, and giving every value and key its
+``file:line:col``. Building from events rather than from PyYAML's node graph halves the
+cost of large bundles.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import math
 import re
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml._yaml import CParser
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
 from kiln.diag import Diagnostic, Location, Severity
 from kiln.bundle.dyn.value import Value
-
-_PLAIN = "kiln:plain"
-_STR = "tag:yaml.org,2002:str"
-_MERGE_TAGS = {"tag:yaml.org,2002:merge"}
 
 _INT10 = re.compile(r"[-+]?[0-9]+\Z")
 _INT8 = re.compile(r"0o[0-7]+\Z")
@@ -30,19 +37,7 @@ _NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Composer(_Loader):  # type: ignore[misc, valid-type]
-    """Keeps the parser's node graph but leaves plain-scalar typing to kiln."""
-
-    def resolve(self, kind, value, implicit):  # type: ignore[no-untyped-def]
-        if kind is ScalarNode:
-            if implicit[0]:
-                return _PLAIN
-            return _STR
-        return super().resolve(kind, value, implicit)
+_SKIP = "\x00"  # key marker: drop the value that follows (its key was invalid)
 
 
 def resolve_plain(text: str) -> object:
@@ -72,104 +67,178 @@ def resolve_plain(text: str) -> object:
     return text
 
 
-class _Builder:
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.diags: list[Diagnostic] = []
-        self.done: dict[int, Value] = {}
-
-    def loc(self, node: yaml.Node) -> Location:
-        m = node.start_mark
-        return Location(self.file, m.line + 1, m.column + 1)
-
-    def build(self, node: yaml.Node) -> Value:
-        # Aliases are the same node object: build once, share the value.
-        key = id(node)
-        hit = self.done.get(key)
-        if hit is not None:
-            return hit
-        if isinstance(node, ScalarNode):
-            out = Value(self.scalar(node), self.loc(node))
-        elif isinstance(node, SequenceNode):
-            self.done[key] = out = Value([], self.loc(node))
-            out.v.extend(self.build(n) for n in node.value)
-        elif isinstance(node, MappingNode):
-            self.done[key] = out = Value({}, self.loc(node))
-            self.mapping(node, out.v)
-        else:  # pragma: no cover - libyaml knows only these three
-            out = Value(None, self.loc(node))
-        self.done[key] = out
-        return out
-
-    def scalar(self, node: ScalarNode) -> object:
-        tag = node.tag
-        text = node.value
-        if tag == _PLAIN:
-            return resolve_plain(text)
-        if tag == _STR:
-            return text
-        if tag.endswith(":int"):
-            try:
-                return int(text, 0)
-            except ValueError:
-                self.diags.append(Diagnostic(Severity.ERROR, f"invalid int value: {text!r}",
-                                             locations=(self.loc(node),)))
-                return text
-        if tag.endswith(":float"):
-            try:
-                return float(text)
-            except ValueError:
-                return text
-        if tag.endswith(":bool"):
-            return text in _TRUE
-        if tag.endswith(":null"):
-            return None
+def _tagged(tag: str, text: str) -> object:
+    """A scalar with an explicit tag (``!!int 3``); unknown tags keep the text."""
+    if tag.endswith(":str"):
         return text
+    if tag.endswith(":int"):
+        return int(text, 0)
+    if tag.endswith(":float"):
+        return float(text)
+    if tag.endswith(":bool"):
+        return text in _TRUE
+    if tag.endswith(":null"):
+        return None
+    return text
 
-    def mapping(self, node: MappingNode, out: dict[str, Value]) -> None:
-        merges: list[yaml.Node] = []
-        for knode, vnode in node.value:
-            if isinstance(knode, ScalarNode) and (
-                (knode.tag == _PLAIN and knode.value == "<<") or knode.tag in _MERGE_TAGS
-            ):
-                merges.append(vnode)
-                continue
-            if not isinstance(knode, ScalarNode):
-                self.diags.append(Diagnostic(Severity.ERROR, "map keys must be scalars",
-                                             locations=(self.loc(knode),)))
-                continue
-            key = knode.value
-            kloc = self.loc(knode)
-            if key in out:
-                first = out[key].kloc
-                where = f" at line {first.line}" if first else ""
-                self.diags.append(Diagnostic(
-                    Severity.ERROR, f'mapping key "{key}" already defined{where}',
-                    locations=(kloc,)))
-                continue
-            val = self.build(vnode)
-            if val.kloc != kloc:
-                val = Value(val.v, val.loc, kloc)
-            out[key] = val
-        # Explicit keys win over merged ones; earlier merge sources win over later ones.
-        for src in merges:
-            sources = src.value if isinstance(src, SequenceNode) else [src]
-            for s in sources:
-                built = self.build(s)
-                if type(built.v) is not dict:
-                    self.diags.append(Diagnostic(
-                        Severity.ERROR, "map merge requires map or sequence of maps as the value",
-                        locations=(self.loc(s),)))
+
+_new_loc = tuple.__new__  # builds a Location without a Python-level __new__
+
+
+class _Frame:
+    """A mapping or sequence being built."""
+
+    __slots__ = ("value", "anchor", "key", "kloc", "merges", "bad_key")
+
+    def __init__(self, value: Value, anchor: str | None) -> None:
+        self.value = value
+        self.anchor = anchor
+        self.key: str | None = None
+        self.kloc: Location | None = None
+        self.merges: list[Value] | None = None
+        self.bad_key = False
+
+
+def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    get_event = CParser(text).get_event
+    anchors: dict[str, Value] = {}
+    stack: list[_Frame] = []
+    root: Value | None = None
+    docs = 0
+    while True:
+        e = get_event()
+        if e is None:
+            break
+        t = type(e)
+        if t is ScalarEvent:
+            m = e.start_mark
+            loc = _new_loc(Location, (file, m.line + 1, m.column + 1))
+            raw = e.value
+            tag = e.tag
+            plain = tag is None and e.implicit[0]
+            if plain:
+                val = resolve_plain(raw) if raw else None
+            elif tag is None or tag == "!":
+                val = raw
+            else:
+                try:
+                    val = _tagged(tag, raw)
+                except ValueError:
+                    diags.append(Diagnostic(Severity.ERROR, f"invalid {tag} value: {raw!r}",
+                                            locations=(loc,)))
+                    val = raw
+            if stack:
+                top = stack[-1]
+                if top.key is None and type(top.value.v) is dict:
+                    top.key = raw if (raw != "<<" or plain) else "<<\x01"
+                    top.kloc = loc
                     continue
-                for k, v in built.v.items():
-                    if k not in out:
-                        out[k] = v
+            node = Value(val, loc)
+            if e.anchor is not None:
+                anchors[e.anchor] = node
+        elif t is MappingStartEvent or t is SequenceStartEvent:
+            m = e.start_mark
+            loc = _new_loc(Location, (file, m.line + 1, m.column + 1))
+            frame = _Frame(Value({} if t is MappingStartEvent else [], loc), e.anchor)
+            if stack:
+                top = stack[-1]
+                if top.key is None and type(top.value.v) is dict:
+                    frame.bad_key = True
+                    diags.append(Diagnostic(Severity.ERROR, "map keys must be scalars",
+                                            locations=(loc,)))
+            stack.append(frame)
+            continue
+        elif t is MappingEndEvent or t is SequenceEndEvent:
+            frame = stack.pop()
+            node = frame.value
+            if frame.merges:
+                _apply_merges(node.v, frame.merges, diags)
+            if frame.anchor is not None:
+                anchors[frame.anchor] = node
+            if frame.bad_key:
+                if stack:
+                    stack[-1].key = _SKIP
+                continue
+        elif t is AliasEvent:
+            found = anchors.get(e.anchor)
+            m = e.start_mark
+            if found is None:
+                diags.append(Diagnostic(Severity.ERROR, f"unknown anchor '{e.anchor}' referenced",
+                                        locations=(Location(file, m.line + 1, m.column + 1),)))
+                found = Value(None)
+            node = found
+            if stack:
+                top = stack[-1]
+                if top.key is None and type(top.value.v) is dict:
+                    diags.append(Diagnostic(Severity.ERROR, "map keys must be scalars",
+                                            locations=(Location(file, m.line + 1, m.column + 1),)))
+                    top.key = _SKIP
+                    continue
+        elif t is DocumentStartEvent:
+            docs += 1
+            if docs > 1:
+                m = e.start_mark
+                diags.append(Diagnostic(Severity.ERROR, "expected a single document in the file",
+                                        locations=(Location(file, m.line + 1, m.column + 1),)))
+                break
+            continue
+        else:
+            continue
+
+        # attach `node` to its parent
+        if not stack:
+            root = node
+            continue
+        top = stack[-1]
+        parent = top.value.v
+        if type(parent) is list:
+            parent.append(node)
+            continue
+        key = top.key
+        top.key = None
+        if key == _SKIP:
+            continue
+        kloc = top.kloc
+        if key == "<<":
+            if top.merges is None:
+                top.merges = []
+            top.merges.append(node)
+            continue
+        if key == "<<\x01":
+            key = "<<"
+        if key in parent:
+            first = parent[key].kloc
+            where = f" at line {first.line}" if first else ""
+            diags.append(Diagnostic(Severity.ERROR, f'mapping key "{key}" already defined{where}',
+                                    locations=(kloc,)))  # type: ignore[arg-type]
+            continue
+        if node.kloc is None:
+            node.kloc = kloc
+        else:  # an aliased node already placed elsewhere: this entry gets its own key location
+            node = Value(node.v, node.loc, kloc)
+        parent[key] = node  # type: ignore[index]
+    return root, diags
+
+
+def _apply_merges(out: dict[str, Value], merges: list[Value], diags: list[Diagnostic]) -> None:
+    # Explicit keys win over merged ones; earlier merge sources win over later ones.
+    for src in merges:
+        for s in (src.v if type(src.v) is list else [src]):
+            if type(s.v) is not dict:
+                diags.append(Diagnostic(
+                    Severity.ERROR, "map merge requires map or sequence of maps as the value",
+                    locations=(s.loc,)))
+                continue
+            for k, v in s.v.items():
+                if k not in out:
+                    out[k] = v
 
 
 def load_yaml_text(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
     """Parse one YAML document; a syntax error is a diagnostic at its position."""
     try:
-        node = yaml.compose(text, Loader=_Composer)
+        return _build(text, file)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = (Location(file, mark.line + 1, mark.column + 1),) if mark else ()
@@ -179,10 +248,6 @@ def load_yaml_text(text: str, file: str) -> tuple[Value | None, list[Diagnostic]
     except yaml.YAMLError as e:  # reader errors: bad bytes, control characters
         return None, [Diagnostic(Severity.ERROR, f"yaml: {_first_line(e)}",
                                  locations=(Location(file, 1, 1),))]
-    if node is None:
-        return None, []
-    b = _Builder(file)
-    return b.build(node), b.diags
 
 
 def load_yaml_file(path: str, display_name: str | None = None

@@ -11,7 +11,8 @@ class Model(BaseModel):
     """Base of every bundle schema model: immutable; unknown keys were already reported
     (and dropped) by normalization, so they are ignored here."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True,
+                              defer_build=True)
 
 
 class Permission(Model):

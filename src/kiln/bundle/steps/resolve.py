@@ -2,9 +2,10 @@
 
 ``${var.x}`` is short for ``${variables.x.value}``; complex values index with
 ``${var.x.a[0].b}``. A reference that is the whole string keeps the referenced value's
-type; an embedded one is interpolated as text. ``${resources...}`` and other prefixes are
-left as written (deploy resolves resources). Each resolved path is memoized; following a
-path that is already being resolved is a cycle.
+type; an embedded one is interpolated as text. ``${resources.<type>.<key>...}`` is left as
+written for deploy to resolve, but must name a resource that exists; other prefixes are
+left alone. Each resolved path is memoized; following a path that is already being
+resolved is a cycle.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import difflib
 
 from kiln.diag import Diagnostic, Path, Severity, format_path
-from kiln.bundle.dyn.value import Value, set_path
+from kiln.bundle.dyn.value import Value, get_path, set_path
 from kiln.bundle.normalize import normalize
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
@@ -28,14 +29,12 @@ class _RefError(KilnError):
 
 def resolve_references(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     r = _Resolver(b.config)
-    config = r.node(b.config, ())
+    config = r.resolve_root()
     diags = r.diags
     # A whole-string reference may have brought a string where the schema wants an int or a
     # bool (or the reverse): normalize exactly those places again.
     schema = bundle_type()
     for path in r.typed_paths:
-        from kiln.bundle.dyn.value import get_path
-
         cur = get_path(config, path)
         if cur is None:
             continue
@@ -54,23 +53,39 @@ class _Resolver:
         self.diags: list[Diagnostic] = []
         self.typed_paths: list[Path] = []
         self._reported: set[tuple[str, object]] = set()
+        self.depth = 0  # nesting of string resolutions (a reference to a reference ...)
+        res = root.get("resources")
+        self.resources: dict[str, set[str]] = {
+            rtype: set(group.v) if group.is_map else set()
+            for rtype, group in (res.v.items() if res is not None and res.is_map else ())
+        }
+
+    def resolve_root(self) -> Value:
+        out = {}
+        for key, child in self.root.v.items():
+            if key in RESOLVED_PREFIXES:
+                # small sections that references point into: memoized, cycle-checked
+                out[key] = self.full(child, (key,))
+            else:
+                out[key] = self.walk(child, [key])
+        return Value(out, self.root.loc, self.root.kloc)
 
     # walking ---------------------------------------------------------------------
-    def node(self, value: Value, path: Path) -> Value:
-        if self.memo:
-            hit = self.memo.get(path)
-            if hit is not None:
-                return hit
+    def walk(self, value: Value, keys: list[str | int]) -> Value:
+        """Resolve every string under ``value``; ``keys`` is the path, kept as a stack."""
         v = value.v
         t = type(v)
         if t is str:
-            if "${" in v:
-                return self.string(value, path)
-            return value
+            return self.string(value, tuple(keys)) if "${" in v else value
         if t is dict:
             out = None
             for k, child in v.items():
-                nc = self.node(child, path + (k,))
+                cv = child.v
+                if type(cv) is str and "${" not in cv:
+                    continue
+                keys.append(k)
+                nc = self.walk(child, keys)
+                keys.pop()
                 if nc is not child:
                     if out is None:
                         out = dict(v)
@@ -79,7 +94,9 @@ class _Resolver:
         if t is list:
             items = None
             for i, child in enumerate(v):
-                nc = self.node(child, path + (i,))
+                keys.append(i)
+                nc = self.walk(child, keys)
+                keys.pop()
                 if nc is not child:
                     if items is None:
                         items = list(v)
@@ -93,16 +110,28 @@ class _Resolver:
         if hit is not None:
             return hit
         if path in self.stack:
-            cycle = self.stack[self.stack.index(path):] + [path]
+            loop = self.stack[self.stack.index(path):]
+            first = loop.index(min(loop))  # start at the same place whichever way we came in
+            cycle = loop[first:] + loop[:first] + [loop[first]]
             raise _RefError("cycle detected in field resolution: "
                             + " -> ".join(format_path(p) for p in cycle))
         self.stack.append(path)
         try:
-            out = self.node(value, path)
+            v = value.v
+            if type(v) is dict:
+                out = {k: self.full(c, path + (k,)) for k, c in v.items()}
+                result = Value(out, value.loc, value.kloc)
+            elif type(v) is list:
+                result = Value([self.full(c, path + (i,)) for i, c in enumerate(v)],
+                               value.loc, value.kloc)
+            elif type(v) is str and "${" in v:
+                result = self.string(value, path)
+            else:
+                result = value
         finally:
             self.stack.pop()
-        self.memo[path] = out
-        return out
+        self.memo[path] = result
+        return result
 
     # strings ---------------------------------------------------------------------
     def string(self, value: Value, path: Path) -> Value:
@@ -110,6 +139,7 @@ class _Resolver:
         matches = list(REF.finditer(s))
         if not matches:
             return value
+        self.depth += 1
         try:
             if len(matches) == 1 and matches[0].span() == (0, len(s)):
                 target = self.lookup(matches[0].group(1))
@@ -128,12 +158,16 @@ class _Resolver:
             out.append(s[pos:])
             return Value("".join(out), value.loc, value.kloc)
         except _RefError as e:
+            if self.depth > 1:
+                raise  # reported once, where the chain of references started
             key = (e.summary, value.loc)
             if key not in self._reported:
                 self._reported.add(key)
                 self.diags.append(Diagnostic(Severity.ERROR, e.summary, e.detail,
                                              locations=(value.loc,), paths=(path,)))
             return value
+        finally:
+            self.depth -= 1
 
     @staticmethod
     def text(target: Value, ref: str) -> str:
@@ -160,6 +194,9 @@ class _Resolver:
             if len(parts) < 2 or not isinstance(parts[1], str):
                 raise _RefError(f"reference does not exist: {shown}")
             parts = ("variables", parts[1], "value") + parts[2:]
+        if parts[0] == "resources":
+            self.check_resource(parts, shown)
+            return None
         if parts[0] not in RESOLVED_PREFIXES:
             return None
         node = self.root
@@ -175,6 +212,18 @@ class _Resolver:
             node = child
         return self.full(node, path)
 
+    def check_resource(self, parts: tuple[str | int, ...], shown: str) -> None:
+        if len(parts) >= 3 and isinstance(parts[1], str) and parts[2] in self.resources.get(
+                parts[1], ()):
+            return
+        detail = ""
+        if len(parts) >= 3 and isinstance(parts[1], str) and isinstance(parts[2], str):
+            close = difflib.get_close_matches(parts[2], self.resources.get(parts[1], set()), 1)
+            if close:
+                rest = shown[len(f"${{resources.{parts[1]}.{parts[2]}"):]
+                detail = f"Did you mean ${{resources.{parts[1]}.{close[0]}{rest}?"
+        raise _RefError(f"reference does not exist: {shown}", detail=detail)
+
 
 def _index(node: Value, part: str | int) -> Value | None:
     v = node.v
@@ -189,5 +238,5 @@ def _suggest(node: Value, part: str | int, ref: str) -> str:
     close = difflib.get_close_matches(part, list(node.v), n=1, cutoff=0.6)
     if not close:
         return ""
-    prefix = ref[: ref.rfind(part)] if part in ref else ""
-    return "Did you mean ${" + prefix + close[0] + ref[ref.rfind(part) + len(part):] + "}?"
+    at = ref.rfind(part)
+    return "Did you mean ${" + ref[:at] + close[0] + ref[at + len(part):] + "}?"

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from kiln.diag import Diagnostic, Path, Severity, format_path
+from kiln.diag import Diagnostic, Path, Severity
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import edit_resources, get_str, with_field
 from kiln.bundle.state import Loading
@@ -36,6 +36,27 @@ class _Translator:
     file_path: str
     diags: list[Diagnostic] = field(default_factory=list)
     _notebook_cache: dict[str, bool] = field(default_factory=dict)
+    # Large bundles point thousands of tasks at the same few files: answer each
+    # (directory, path, kind) once.
+    _done: dict[tuple[str, str, str], tuple[str | None, Diagnostic | None]] = field(
+        default_factory=dict)
+
+    def cached(self, kind: str, value: Value, path: Path, fn) -> Value:  # type: ignore[no-untyped-def]
+        key = (os.path.dirname(value.loc.file), value.v, kind)
+        hit = self._done.get(key)
+        if hit is None:
+            before = len(self.diags)
+            out = fn(value, path)
+            err = self.diags[before] if len(self.diags) > before else None
+            hit = (out.v if err is None else None, err)
+            self._done[key] = hit
+            return out
+        new, err = hit
+        if err is not None:
+            self.diags.append(Diagnostic(err.severity, err.summary, err.detail,
+                                         (value.loc,), (path,)))
+            return value
+        return value.with_v(new)
 
     def local(self, value: Value) -> str:
         """The absolute local path a relative value means."""
@@ -70,6 +91,9 @@ class _Translator:
     def notebook(self, value: Value, path: Path) -> Value:
         if not isinstance(value.v, str) or is_remote(value.v):
             return value
+        return self.cached("notebook", value, path, self._notebook)
+
+    def _notebook(self, value: Value, path: Path) -> Value:
         base = self.local(value)
         found = base if os.path.isfile(base) else next(
             (base + e for e in NOTEBOOK_EXTS if os.path.isfile(base + e)), None)
@@ -81,8 +105,7 @@ class _Translator:
             rel = os.path.relpath(found, self.root)
             self.diags.append(Diagnostic(
                 Severity.ERROR,
-                f'expected a notebook for "{format_path(path)}" but got a file: file at {rel} '
-                "is not a notebook",
+                f"expected a notebook but got a file: file at {rel} is not a notebook",
                 detail="A .py notebook starts with the line '# Databricks notebook source'.",
                 locations=(value.loc,), paths=(path,)))
             return value
@@ -95,6 +118,10 @@ class _Translator:
     def file(self, value: Value, path: Path, *, directory: bool = False) -> Value:
         if not isinstance(value.v, str) or is_remote(value.v):
             return value
+        return self.cached("dir" if directory else "file", value, path,
+                           lambda v, p: self._file(v, p, directory=directory))
+
+    def _file(self, value: Value, path: Path, *, directory: bool) -> Value:
         found = self.local(value)
         ok = os.path.isdir(found) if directory else os.path.isfile(found)
         if not ok:
@@ -106,8 +133,7 @@ class _Translator:
             rel = os.path.relpath(found, self.root)
             self.diags.append(Diagnostic(
                 Severity.ERROR,
-                f'expected a file for "{format_path(path)}" but got a notebook: file at {rel} '
-                "is a notebook", locations=(value.loc,), paths=(path,)))
+                f"expected a file but got a notebook: file at {rel} is a notebook", locations=(value.loc,), paths=(path,)))
             return value
         rel = self.rel_in_root(value, found, path)
         return value if rel is None else value.with_v(f"{self.file_path}/{rel}")

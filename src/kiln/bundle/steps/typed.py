@@ -7,14 +7,20 @@ location of the offending value.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from kiln.diag import Diagnostic, Path, Severity
 from kiln.bundle.dyn.value import Value, get_path, to_plain
-from kiln.bundle.schema import BundleConfig
+
+if TYPE_CHECKING:
+    from kiln.bundle.schema import BundleConfig
 
 
-def build_typed(config: Value) -> tuple[BundleConfig | None, list[Diagnostic]]:
+def build_typed(config: Value) -> tuple["BundleConfig | None", list[Diagnostic]]:
+    from pydantic import ValidationError
+
+    from kiln.bundle.schema import BundleConfig
+
     try:
         return BundleConfig.model_validate(to_plain(config)), []
     except ValidationError as e:

@@ -1,6 +1,5 @@
 """Checks on the resolved configuration that no earlier step could make.
 
-- ``${resources.<type>.<key>...}`` references name resources that exist;
 - jobs: each task has exactly one task type; ``depends_on`` names tasks of the same job,
   has no cycles, and uses ``outcome`` only after condition tasks; ``job_cluster_key`` and
   ``environment_key`` name clusters and environments of the job;
@@ -13,9 +12,8 @@ from __future__ import annotations
 import difflib
 
 from kiln.diag import Diagnostic, Path, Severity
-from kiln.bundle.dyn.value import Value, iter_nodes
+from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import get_str, resources
-from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.schema import DEPLOYABLE
 from kiln.bundle.schema.jobs import TASK_TYPES
 from kiln.bundle.state import Loading
@@ -24,7 +22,6 @@ from kiln.bundle.state import Loading
 def validate(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     config = b.config
-    diags.extend(_resource_refs(config))
     for key, job in resources(config, "jobs"):
         diags.extend(_job(key, job))
     for key, ep in resources(config, "model_serving_endpoints"):
@@ -39,34 +36,6 @@ def validate(b: Loading) -> tuple[Loading, list[Diagnostic]]:
                     "'kiln bundle deploy' will skip them",
                     locations=(group.key_loc(),), paths=(("resources", rtype),)))
     return b, diags
-
-
-def _resource_refs(config: Value) -> list[Diagnostic]:
-    diags = []
-    res = config.get("resources")
-    existing: dict[str, set[str]] = {}
-    if res is not None and res.is_map:
-        for rtype, group in res.v.items():
-            existing[rtype] = set(group.v) if group.is_map else set()
-    for path, node in iter_nodes(config):
-        v = node.v
-        if type(v) is not str or "${resources." not in v:
-            continue
-        for m in REF.finditer(v):
-            parts = parse_ref_path(m.group(1))
-            if parts[0] != "resources":
-                continue
-            ok = (len(parts) >= 3 and isinstance(parts[1], str)
-                  and parts[2] in existing.get(parts[1], set()))
-            if not ok:
-                detail = ""
-                if len(parts) >= 3 and isinstance(parts[2], str):
-                    close = difflib.get_close_matches(parts[2], existing.get(str(parts[1]), set()), 1)
-                    if close:
-                        detail = f"Did you mean ${{resources.{parts[1]}.{close[0]}}}?"
-                diags.append(Diagnostic(Severity.ERROR, f"reference does not exist: {m.group(0)}",
-                                        detail, locations=(node.loc,), paths=(path,)))
-    return diags
 
 
 def _job(key: str, job: Value) -> list[Diagnostic]:

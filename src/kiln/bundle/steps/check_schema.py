@@ -1,0 +1,68 @@
+"""The last word of the schema on the resolved tree: required fields and allowed values.
+
+Normalization already made kinds agree file by file; only the merged, resolved tree can
+say whether a required field is set (a target may supply it) and whether an enum field
+holds one of its values (a variable may supply it). ``${...}`` references still standing
+(``${resources...}``) are accepted wherever they stand.
+"""
+
+from __future__ import annotations
+
+from kiln.diag import Diagnostic, Severity
+from kiln.bundle.dyn.value import Value
+from kiln.bundle.state import Loading
+from kiln.bundle.typetree import TMap, TNode, TScalar, TSeq, TStruct, bundle_type
+
+
+def check_schema(b: Loading) -> tuple[Loading, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    _check(b.config, bundle_type(), [], diags)
+    return b, diags
+
+
+def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnostic]) -> None:
+    v = value.v
+    t = type(node)
+    if t is TStruct:
+        if type(v) is not dict:
+            return
+        for req in node.required:  # type: ignore[union-attr]
+            cur = v.get(req)
+            if cur is None or cur.v is None:
+                diags.append(Diagnostic(Severity.ERROR, f'required field "{req}" is not set',
+                                        locations=(value.loc,), paths=(tuple(keys),)))
+        fields = node.fields  # type: ignore[union-attr]
+        for k, child in v.items():
+            sub = fields.get(k)
+            if sub is None or type(sub) is TScalar and not sub.choices:  # type: ignore[union-attr]
+                continue
+            keys.append(k)
+            _check(child, sub, keys, diags)
+            keys.pop()
+    elif t is TMap:
+        if type(v) is not dict:
+            return
+        item = node.item  # type: ignore[union-attr]
+        if type(item) is TScalar and not item.choices:
+            return
+        for k, child in v.items():
+            keys.append(k)
+            _check(child, item, keys, diags)
+            keys.pop()
+    elif t is TSeq:
+        if type(v) is not list:
+            return
+        item = node.item  # type: ignore[union-attr]
+        if type(item) is TScalar and not item.choices:
+            return
+        for i, child in enumerate(v):
+            keys.append(i)
+            _check(child, item, keys, diags)
+            keys.pop()
+    elif t is TScalar:
+        choices = node.choices  # type: ignore[union-attr]
+        if choices and type(v) is str and v not in choices and not v.startswith("${"):
+            field = next((k for k in reversed(keys) if isinstance(k, str)), "")
+            diags.append(Diagnostic(
+                Severity.ERROR, f'invalid value "{v}" for {field}; valid values are '
+                + ", ".join(choices), locations=(value.loc,), paths=(tuple(keys),)))
