@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
+import os
+import pickle
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 @dataclass(eq=False)
@@ -50,11 +54,11 @@ TNode = TStruct | TMap | TSeq | TScalar | TAny
 ANY = TAny()
 
 
-def compile_model(model: type[BaseModel]) -> TStruct:
+def compile_model(model: type["BaseModel"]) -> TStruct:
     return _compile_model(model, {})
 
 
-def _compile_model(model: type[BaseModel], seen: dict[type, TStruct]) -> TStruct:
+def _compile_model(model: type["BaseModel"], seen: dict[type, TStruct]) -> TStruct:
     hit = seen.get(model)
     if hit is not None:
         return hit
@@ -88,6 +92,8 @@ def _compile_type(tp: Any, seen: dict[type, TStruct]) -> TNode:
     if origin is dict:
         return TMap(_compile_type(args[1], seen) if args else ANY)
     if isinstance(tp, type):
+        from pydantic import BaseModel
+
         if issubclass(tp, BaseModel):
             return _compile_model(tp, seen)
         if issubclass(tp, bool):
@@ -103,11 +109,56 @@ def _compile_type(tp: Any, seen: dict[type, TStruct]) -> TNode:
     return ANY
 
 
+_SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
+
+
 @functools.cache
 def bundle_type() -> TStruct:
+    """The type tree of ``databricks.yml``.
+
+    Compiling it means importing pydantic and building every schema model, which costs
+    more than validating a small bundle. Like Python's own bytecode cache, the compiled
+    tree is kept in ``schema/__pycache__``, keyed by a hash of the schema sources (so it
+    is never stale); where that directory is not writable it is simply rebuilt.
+    """
+    cache = _cache_file()
+    if cache is not None:
+        try:
+            with open(cache, "rb") as f:
+                tree = pickle.load(f)
+            if isinstance(tree, TStruct):
+                return tree
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass
     from kiln.bundle.schema import BundleConfig
 
-    return compile_model(BundleConfig)
+    tree = compile_model(BundleConfig)
+    if cache is not None:
+        _write_atomically(cache, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+    return tree
+
+
+def _cache_file() -> str | None:
+    h = hashlib.sha256()
+    try:
+        sources = sorted(n for n in os.listdir(_SCHEMA_DIR) if n.endswith(".py"))
+        for name in sources + [os.path.abspath(__file__)]:
+            with open(os.path.join(_SCHEMA_DIR, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    except OSError:
+        return None
+    return os.path.join(_SCHEMA_DIR, "__pycache__", f"typetree-{h.hexdigest()[:20]}.pickle")
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def node_at(root: TNode, path: tuple[str | int, ...]) -> TNode:

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from kiln.bundle import LoadResult, load_bundle
-from kiln.bundle.schema_json import bundle_json_schema
 from kiln.cli.context import cwd, load_context
 from kiln.cli.lifecycle import request_fast_exit
 from kiln.cli.render import echo, print_diagnostics
@@ -68,6 +67,8 @@ def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
 @bundle.command()
 def schema() -> None:
     """Print the JSON schema of databricks.yml (for editor completion)."""
+    from kiln.bundle.schema_json import bundle_json_schema
+
     _print_json(bundle_json_schema())
 
 

@@ -77,12 +77,21 @@ def to_plain(value: Value | None) -> Any:
     """Strip locations: the plain JSON-like tree."""
     if value is None:
         return None
-    v = value.v
+    return _plain(value.v)
+
+
+def _plain(v: Any) -> Any:
+    # Leaves are inlined (no call per scalar): most nodes of a config are leaves.
     t = type(v)
     if t is dict:
-        return {k: to_plain(x) for k, x in v.items()}
+        out = {}
+        for k, x in v.items():
+            xv = x.v
+            tx = type(xv)
+            out[k] = _plain(xv) if tx is dict or tx is list else xv
+        return out
     if t is list:
-        return [to_plain(x) for x in v]
+        return [_plain(x.v) if type(x.v) is dict or type(x.v) is list else x.v for x in v]
     return v
 
 

@@ -37,7 +37,11 @@ _NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
-_SKIP = "\x00"  # key marker: drop the value that follows (its key was invalid)
+# Key markers (compared by identity): a merge key, a value to drop after an invalid key,
+# and a container that stood in a key position.
+_MERGE = "<<merge>>"
+_SKIP = "<<skip>>"
+_SKIP_NEXT = "<<skip-next>>"
 
 
 def resolve_plain(text: str) -> object:
@@ -85,25 +89,24 @@ def _tagged(tag: str, text: str) -> object:
 _new_loc = tuple.__new__  # builds a Location without a Python-level __new__
 
 
-class _Frame:
-    """A mapping or sequence being built."""
-
-    __slots__ = ("value", "anchor", "key", "kloc", "merges", "bad_key")
-
-    def __init__(self, value: Value, anchor: str | None) -> None:
-        self.value = value
-        self.anchor = anchor
-        self.key: str | None = None
-        self.kloc: Location | None = None
-        self.merges: list[Value] | None = None
-        self.bad_key = False
-
-
 def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
+    """Build located values from the event stream.
+
+    The state of the innermost open container lives in local variables (its Python
+    object, its Value, whether it is a map, the pending key); enclosing containers wait on
+    ``stack``. This loop is the hottest code in kiln's config handling.
+    """
     diags: list[Diagnostic] = []
     get_event = CParser(text).get_event
     anchors: dict[str, Value] = {}
-    stack: list[_Frame] = []
+    stack: list[tuple] = []  # type: ignore[type-arg]
+    cont: dict | list | None = None  # type: ignore[type-arg]
+    cval: Value | None = None
+    is_map = False
+    key: str | None = None
+    kloc: Location | None = None
+    anchor: str | None = None
+    merges: list[Value] | None = None
     root: Value | None = None
     docs = 0
     while True:
@@ -116,8 +119,11 @@ def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
             loc = _new_loc(Location, (file, m.line + 1, m.column + 1))
             raw = e.value
             tag = e.tag
-            plain = tag is None and e.implicit[0]
-            if plain:
+            if is_map and key is None:
+                key = raw if (raw != "<<" or tag is not None or not e.implicit[0]) else _MERGE
+                kloc = loc
+                continue
+            if tag is None and e.implicit[0]:
                 val = resolve_plain(raw) if raw else None
             elif tag is None or tag == "!":
                 val = raw
@@ -128,53 +134,49 @@ def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
                     diags.append(Diagnostic(Severity.ERROR, f"invalid {tag} value: {raw!r}",
                                             locations=(loc,)))
                     val = raw
-            if stack:
-                top = stack[-1]
-                if top.key is None and type(top.value.v) is dict:
-                    top.key = raw if (raw != "<<" or plain) else "<<\x01"
-                    top.kloc = loc
-                    continue
             node = Value(val, loc)
             if e.anchor is not None:
                 anchors[e.anchor] = node
         elif t is MappingStartEvent or t is SequenceStartEvent:
             m = e.start_mark
             loc = _new_loc(Location, (file, m.line + 1, m.column + 1))
-            frame = _Frame(Value({} if t is MappingStartEvent else [], loc), e.anchor)
-            if stack:
-                top = stack[-1]
-                if top.key is None and type(top.value.v) is dict:
-                    frame.bad_key = True
-                    diags.append(Diagnostic(Severity.ERROR, "map keys must be scalars",
-                                            locations=(loc,)))
-            stack.append(frame)
+            if is_map and key is None:
+                diags.append(Diagnostic(Severity.ERROR, "map keys must be scalars",
+                                        locations=(loc,)))
+                key = _SKIP_NEXT
+            stack.append((cont, cval, is_map, key, kloc, anchor, merges))
+            is_map = t is MappingStartEvent
+            cont = {} if is_map else []
+            cval = Value(cont, loc)
+            key = kloc = merges = None
+            anchor = e.anchor
             continue
         elif t is MappingEndEvent or t is SequenceEndEvent:
-            frame = stack.pop()
-            node = frame.value
-            if frame.merges:
-                _apply_merges(node.v, frame.merges, diags)
-            if frame.anchor is not None:
-                anchors[frame.anchor] = node
-            if frame.bad_key:
-                if stack:
-                    stack[-1].key = _SKIP
+            node = cval  # type: ignore[assignment]
+            if merges:
+                _apply_merges(cont, merges, diags)  # type: ignore[arg-type]
+            if anchor is not None:
+                anchors[anchor] = node
+            cont, cval, is_map, key, kloc, anchor, merges = stack.pop()
+            if key is _SKIP_NEXT:
+                key = _SKIP  # the container was a key: drop the value that follows
                 continue
         elif t is AliasEvent:
             found = anchors.get(e.anchor)
-            m = e.start_mark
-            if found is None:
-                diags.append(Diagnostic(Severity.ERROR, f"unknown anchor '{e.anchor}' referenced",
-                                        locations=(Location(file, m.line + 1, m.column + 1),)))
-                found = Value(None)
-            node = found
-            if stack:
-                top = stack[-1]
-                if top.key is None and type(top.value.v) is dict:
+            if found is None or (is_map and key is None):
+                m = e.start_mark
+                where = (Location(file, m.line + 1, m.column + 1),)
+                if found is None:
+                    diags.append(Diagnostic(Severity.ERROR,
+                                            f"unknown anchor '{e.anchor}' referenced",
+                                            locations=where))
+                    found = Value(None, where[0])
+                if is_map and key is None:
                     diags.append(Diagnostic(Severity.ERROR, "map keys must be scalars",
-                                            locations=(Location(file, m.line + 1, m.column + 1),)))
-                    top.key = _SKIP
+                                            locations=where))
+                    key = _SKIP
                     continue
+            node = found
         elif t is DocumentStartEvent:
             docs += 1
             if docs > 1:
@@ -186,38 +188,33 @@ def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
         else:
             continue
 
-        # attach `node` to its parent
-        if not stack:
+        # attach `node` to the open container
+        if cont is None:
             root = node
-            continue
-        top = stack[-1]
-        parent = top.value.v
-        if type(parent) is list:
-            parent.append(node)
-            continue
-        key = top.key
-        top.key = None
-        if key == _SKIP:
-            continue
-        kloc = top.kloc
-        if key == "<<":
-            if top.merges is None:
-                top.merges = []
-            top.merges.append(node)
-            continue
-        if key == "<<\x01":
-            key = "<<"
-        if key in parent:
-            first = parent[key].kloc
-            where = f" at line {first.line}" if first else ""
-            diags.append(Diagnostic(Severity.ERROR, f'mapping key "{key}" already defined{where}',
-                                    locations=(kloc,)))  # type: ignore[arg-type]
-            continue
-        if node.kloc is None:
-            node.kloc = kloc
-        else:  # an aliased node already placed elsewhere: this entry gets its own key location
-            node = Value(node.v, node.loc, kloc)
-        parent[key] = node  # type: ignore[index]
+        elif not is_map:
+            cont.append(node)  # type: ignore[union-attr]
+        else:
+            k = key
+            key = None
+            if k is _SKIP:
+                continue
+            if k is _MERGE:
+                if merges is None:
+                    merges = []
+                merges.append(node)
+                continue
+            if k in cont:
+                first = cont[k].kloc  # type: ignore[call-overload]
+                where = f" at line {first.line}" if first else ""
+                diags.append(Diagnostic(Severity.ERROR,
+                                        f'mapping key "{k}" already defined{where}',
+                                        locations=(kloc,)))  # type: ignore[arg-type]
+                continue
+            if node.kloc is None:
+                node.kloc = kloc
+            else:  # an aliased node already placed elsewhere: give this entry its own key
+                node = Value(node.v, node.loc, kloc)
+            cont[k] = node  # type: ignore[index]
     return root, diags
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from kiln.bundle.kinds import TASK_TYPES  # noqa: F401  (re-exported)
 from kiln.bundle.schema.base import AnyMap, IntOrRef, Model, PauseStatus, ResourceBase
 
 RunIf = Literal[
@@ -206,11 +207,6 @@ class ForEachTask(Model):
     concurrency: int | None = None
 
 
-TASK_TYPES = (
-    "notebook_task", "spark_python_task", "python_wheel_task", "condition_task",
-    "run_job_task", "for_each_task", "sql_task", "pipeline_task", "dbt_task",
-    "spark_jar_task", "spark_submit_task", "dashboard_task", "clean_rooms_notebook_task",
-)
 
 
 class JobCluster(Model):

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from kiln.bundle.kinds import DEPLOYABLE  # noqa: F401  (re-exported)
 from kiln.bundle.schema.base import AnyMap, Grant, Model, PauseStatus, ResourceBase
 from kiln.bundle.schema.jobs import ClusterSpec, Job
 
@@ -250,9 +251,3 @@ class Resources(Model):
     apps: dict[str, App] | None = None
     dashboards: dict[str, Dashboard] | None = None
 
-
-# Resource types kiln deploys; the others validate but are skipped (with a warning).
-DEPLOYABLE = frozenset({
-    "jobs", "experiments", "registered_models", "model_serving_endpoints",
-    "quality_monitors", "catalogs", "schemas", "volumes",
-})

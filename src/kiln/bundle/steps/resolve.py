@@ -13,14 +13,15 @@ from __future__ import annotations
 import difflib
 
 from kiln.diag import Diagnostic, Path, Severity, format_path
-from kiln.bundle.dyn.value import Value, get_path, set_path
+from kiln.bundle.dyn.value import Value
 from kiln.bundle.normalize import normalize
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
-from kiln.bundle.typetree import bundle_type, node_at
+from kiln.bundle.typetree import ANY, TMap, TNode, TSeq, TStruct, bundle_type, node_at
 from kiln.errors import KilnError
 
 RESOLVED_PREFIXES = frozenset({"bundle", "workspace", "variables"})
+_MISSING = object()
 
 
 class _RefError(KilnError):
@@ -30,19 +31,7 @@ class _RefError(KilnError):
 def resolve_references(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     r = _Resolver(b.config)
     config = r.resolve_root()
-    diags = r.diags
-    # A whole-string reference may have brought a string where the schema wants an int or a
-    # bool (or the reverse): normalize exactly those places again.
-    schema = bundle_type()
-    for path in r.typed_paths:
-        cur = get_path(config, path)
-        if cur is None:
-            continue
-        fixed, more = normalize(cur, node_at(schema, path), path)
-        diags.extend(more)
-        if fixed is not cur:
-            config = set_path(config, path, fixed)
-    return b.with_config(config), diags
+    return b.with_config(config), r.diags
 
 
 class _Resolver:
@@ -51,7 +40,8 @@ class _Resolver:
         self.memo: dict[Path, Value] = {}
         self.stack: list[Path] = []
         self.diags: list[Diagnostic] = []
-        self.typed_paths: list[Path] = []
+        self.schema = bundle_type()
+        self.ref_cache: dict[str, Value | None | _RefError] = {}
         self._reported: set[tuple[str, object]] = set()
         self.depth = 0  # nesting of string resolutions (a reference to a reference ...)
         res = root.get("resources")
@@ -67,24 +57,43 @@ class _Resolver:
                 # small sections that references point into: memoized, cycle-checked
                 out[key] = self.full(child, (key,))
             else:
-                out[key] = self.walk(child, [key])
+                out[key] = self.walk(child, [key], node_at(self.schema, (key,)))
         return Value(out, self.root.loc, self.root.kloc)
 
     # walking ---------------------------------------------------------------------
-    def walk(self, value: Value, keys: list[str | int]) -> Value:
-        """Resolve every string under ``value``; ``keys`` is the path, kept as a stack."""
+    def walk(self, value: Value, keys: list[str | int], tnode: TNode) -> Value:
+        """Resolve every string under ``value``.
+
+        ``keys`` is the path, kept as a stack; ``tnode`` the schema node of ``value``, so
+        that a whole-string reference that brings a number, a bool or a map is normalized
+        against its field's type right where it lands.
+        """
         v = value.v
         t = type(v)
         if t is str:
-            return self.string(value, tuple(keys)) if "${" in v else value
+            if "${" not in v:
+                return value
+            out_v = self.string(value, tuple(keys))
+            if type(out_v.v) is not str:
+                fixed, more = normalize(out_v, tnode, tuple(keys))
+                self.diags.extend(more)
+                return fixed if fixed is not None else value
+            return out_v
         if t is dict:
             out = None
+            tt = type(tnode)
             for k, child in v.items():
                 cv = child.v
                 if type(cv) is str and "${" not in cv:
                     continue
+                if tt is TStruct:
+                    sub = tnode.fields.get(k, ANY)  # type: ignore[union-attr]
+                elif tt is TMap:
+                    sub = tnode.item  # type: ignore[union-attr]
+                else:
+                    sub = ANY
                 keys.append(k)
-                nc = self.walk(child, keys)
+                nc = self.walk(child, keys, sub)
                 keys.pop()
                 if nc is not child:
                     if out is None:
@@ -93,9 +102,10 @@ class _Resolver:
             return value if out is None else Value(out, value.loc, value.kloc)
         if t is list:
             items = None
+            sub = tnode.item if type(tnode) is TSeq else ANY  # type: ignore[union-attr]
             for i, child in enumerate(v):
                 keys.append(i)
-                nc = self.walk(child, keys)
+                nc = self.walk(child, keys, sub)
                 keys.pop()
                 if nc is not child:
                     if items is None:
@@ -142,17 +152,15 @@ class _Resolver:
         self.depth += 1
         try:
             if len(matches) == 1 and matches[0].span() == (0, len(s)):
-                target = self.lookup(matches[0].group(1))
+                target = self.cached_lookup(matches[0].group(1))
                 if target is None:
                     return value
-                if type(target.v) is not str:
-                    self.typed_paths.append(path)
                 return Value(target.v, value.loc, value.kloc)
             out: list[str] = []
             pos = 0
             for m in matches:
                 out.append(s[pos:m.start()])
-                target = self.lookup(m.group(1))
+                target = self.cached_lookup(m.group(1))
                 out.append(m.group(0) if target is None else self.text(target, m.group(0)))
                 pos = m.end()
             out.append(s[pos:])
@@ -186,6 +194,22 @@ class _Resolver:
         raise _RefError(f"cannot interpolate non-string value: {ref}",
                         detail="Only strings, numbers and booleans can be embedded in a "
                                "string; use the reference as the whole value instead.")
+
+    def cached_lookup(self, ref: str) -> Value | None:
+        """``lookup`` once per distinct reference text (large bundles repeat a few)."""
+        hit = self.ref_cache.get(ref, _MISSING)
+        if hit is _MISSING:
+            try:
+                hit = self.lookup(ref)
+            except _RefError as e:
+                if self.stack:  # mid-chain: the outcome depends on where we came from
+                    raise
+                hit = e
+            if not self.stack:
+                self.ref_cache[ref] = hit
+        if isinstance(hit, _RefError):
+            raise hit
+        return hit  # type: ignore[return-value]
 
     def lookup(self, ref: str) -> Value | None:
         parts = parse_ref_path(ref)

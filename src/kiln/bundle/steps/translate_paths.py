@@ -147,8 +147,8 @@ class _Translator:
     # jobs ------------------------------------------------------------------------
     def task(self, task: Value, path: Path, git: bool) -> Value:
         def sub(t: Value, key: str, fn) -> Value:  # type: ignore[no-untyped-def]
-            obj = t.get(key)
-            if obj is None or not obj.is_map:
+            obj = t.v.get(key)
+            if obj is None or type(obj.v) is not dict:
                 return t
             return with_field(t, key, fn(obj, path + (key,)))
 
@@ -188,12 +188,11 @@ class _Translator:
                 return obj
             return with_field(obj, "task", self.task(inner, p + ("task",), git))
 
-        task = sub(task, "notebook_task", notebook)
-        task = sub(task, "spark_python_task", python)
-        task = sub(task, "sql_task", sql)
-        task = sub(task, "dbt_task", dbt)
-        task = sub(task, "for_each_task", for_each)
-        libs = task.get("libraries")
+        for key, fn in (("notebook_task", notebook), ("spark_python_task", python),
+                        ("sql_task", sql), ("dbt_task", dbt), ("for_each_task", for_each)):
+            if key in task.v:
+                task = sub(task, key, fn)
+        libs = task.v.get("libraries")
         if libs is not None and libs.is_seq:
             new = []
             for i, lib in enumerate(libs.v):

@@ -14,9 +14,10 @@ import difflib
 from kiln.diag import Diagnostic, Path, Severity
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import get_str, resources
-from kiln.bundle.schema import DEPLOYABLE
-from kiln.bundle.schema.jobs import TASK_TYPES
+from kiln.bundle.kinds import DEPLOYABLE, TASK_TYPES
 from kiln.bundle.state import Loading
+
+_TASK_TYPE_SET = frozenset(TASK_TYPES)
 
 
 def validate(b: Loading) -> tuple[Loading, list[Diagnostic]]:
@@ -82,7 +83,7 @@ def _task(t: Value, path: Path, clusters: set[str | None], envs: set[str | None]
           ) -> list[Diagnostic]:
     diags = []
     tk = get_str(t, "task_key")
-    kinds = [k for k in TASK_TYPES if t.get(k) is not None and not t.v[k].is_nil]
+    kinds = [k for k, v in t.v.items() if k in _TASK_TYPE_SET and v.v is not None]
     if not kinds:
         diags.append(Diagnostic(Severity.ERROR, f'task "{tk}" has no task type',
                                 "Set one of: " + ", ".join(TASK_TYPES[:7]) + ", ...",
