@@ -17,7 +17,7 @@ from kiln.bundle.dyn.value import Value
 from kiln.bundle.normalize import normalize
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
-from kiln.bundle.typetree import ANY, TMap, TNode, TSeq, TStruct, bundle_type, node_at
+from kiln.bundle.typetree import ANY, TMap, TNode, TScalar, TSeq, TStruct, bundle_type, node_at
 from kiln.errors import KilnError
 
 RESOLVED_PREFIXES = frozenset({"bundle", "workspace", "variables"})
@@ -74,7 +74,7 @@ class _Resolver:
             if "${" not in v:
                 return value
             out_v = self.string(value, tuple(keys))
-            if type(out_v.v) is not str:
+            if out_v is not value and (type(out_v.v) is not str or _wants_conversion(tnode)):
                 fixed, more = normalize(out_v, tnode, tuple(keys))
                 self.diags.extend(more)
                 return fixed if fixed is not None else value
@@ -247,6 +247,11 @@ class _Resolver:
                 rest = shown[len(f"${{resources.{parts[1]}.{parts[2]}"):]
                 detail = f"Did you mean ${{resources.{parts[1]}.{close[0]}{rest}?"
         raise _RefError(f"reference does not exist: {shown}", detail=detail)
+
+
+def _wants_conversion(tnode: TNode) -> bool:
+    """Whether a string landing here must be converted (an int, bool or float field)."""
+    return type(tnode) is TScalar and tnode.kind not in ("string", "int_or_string")
 
 
 def _index(node: Value, part: str | int) -> Value | None:

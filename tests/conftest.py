@@ -1,0 +1,61 @@
+"""Shared test helpers: write a bundle to a temporary directory and load it for real."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kiln.bundle import LoadContext, LoadResult, load_bundle
+from kiln.bundle.context import Profile
+from kiln.diag import Diagnostic, Severity
+
+NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path) -> Callable[..., Path]:
+    """``bundle_dir({"databricks.yml": "...", ...})`` → the root directory."""
+
+    def make(files: dict[str, str]) -> Path:
+        root = tmp_path / "project"
+        root.mkdir(exist_ok=True)
+        return write_files(root, files)
+
+    return make
+
+
+def load(root: Path, target: str | None = None, *, var: dict[str, str] | None = None,
+         env: dict[str, str] | None = None, user: str = "alice@example.com",
+         profiles: dict[str, Profile] | None = None) -> LoadResult:
+    ctx = LoadContext(target=target, cli_vars=var or {}, env=env or {},
+                      profiles=profiles or {}, default_user=user)
+    return load_bundle(str(root), ctx)
+
+
+def errors(r: LoadResult) -> list[Diagnostic]:
+    return [d for d in r.diagnostics if d.severity is Severity.ERROR]
+
+
+def warnings(r: LoadResult) -> list[Diagnostic]:
+    return [d for d in r.diagnostics if d.severity is Severity.WARNING]
+
+
+def summaries(diags: list[Diagnostic]) -> list[str]:
+    return [d.summary for d in diags]
+
+
+def kiln_exe() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "kiln")
