@@ -18,6 +18,8 @@ def bundle_json_schema() -> dict[str, Any]:
     schema = BundleConfig.model_json_schema(by_alias=True)
     defs = schema.pop("$defs", {})
     schema = _inner(schema)
+    # Included files use the same schema and need not repeat the `bundle` section.
+    schema.pop("required", None)
     schema["$defs"] = {name: _inner(body) for name, body in defs.items()}
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     schema["title"] = "kiln bundle configuration (databricks.yml)"

@@ -43,6 +43,12 @@ class BundleSection(Model):
     deployment: DeploymentSettings | None = None
 
 
+class BundleOverride(BundleSection):
+    """``targets.<t>.bundle``: the same fields, none of them required."""
+
+    name: str | None = None  # type: ignore[assignment]
+
+
 class CurrentUser(Model):
     userName: str
     short_name: str
@@ -133,7 +139,7 @@ class Target(Model):
     mode: Mode | None = None
     cluster_id: str | None = None
     compute_id: str | None = None
-    bundle: BundleSection | None = None
+    bundle: BundleOverride | None = None
     workspace: Workspace | None = None
     variables: dict[str, Any] | None = None
     artifacts: dict[str, Artifact] | None = None

@@ -10,7 +10,7 @@ concatenated); ``mode``, ``cluster_id``, ``compute_id`` and ``git`` move under `
 
 from __future__ import annotations
 
-from kiln.diag import Diagnostic, Severity
+from kiln.diag import Diagnostic, Location, Severity
 from kiln.bundle.dyn.value import NIL_LOC, Value, set_path
 from kiln.bundle.merge import MergeError, merge
 from kiln.bundle.normalize import normalize
@@ -36,7 +36,8 @@ def select_target(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     if not targets:
         targets = {"default": Value(None)}
 
-    name, err = _choose(targets, b.ctx.target)
+    where = (section.key_loc(),) if section is not None else (config.loc,)
+    name, err = _choose(targets, b.ctx.target, where)
     if err is not None:
         return b, [err]
     assert name is not None
@@ -74,12 +75,13 @@ def select_target(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     return b.with_config(root), diags
 
 
-def _choose(targets: dict[str, Value], requested: str | None) -> tuple[str | None, Diagnostic | None]:
+def _choose(targets: dict[str, Value], requested: str | None, where: tuple[Location, ...]
+            ) -> tuple[str | None, Diagnostic | None]:
     if requested:
         if requested in targets:
             return requested, None
         return None, Diagnostic(Severity.ERROR, f"{requested}: no such target. Available targets: "
-                                + ", ".join(sorted(targets)))
+                                + ", ".join(sorted(targets)), locations=where)
     if len(targets) == 1:
         return next(iter(targets)), None
     defaults = [n for n, t in targets.items()
@@ -91,7 +93,8 @@ def _choose(targets: dict[str, Value], requested: str | None) -> tuple[str | Non
     if not defaults:
         return None, Diagnostic(Severity.ERROR, "please specify target",
                                 detail="Use -t TARGET or set DATABRICKS_BUNDLE_TARGET. "
-                                       "Available targets: " + ", ".join(sorted(targets)))
+                                       "Available targets: " + ", ".join(sorted(targets)),
+                                locations=where)
     return defaults[0], None
 
 
