@@ -84,3 +84,11 @@ def test_whole_references_are_kept_for_any_type() -> None:
 def test_nulls_are_kept() -> None:
     out, diags = norm("targets:\n  dev:\n")
     assert out == {"targets": {"dev": None}} and not diags
+
+
+def test_fields_after_a_dropped_or_converted_one_are_kept() -> None:
+    out, diags = norm("resources: {jobs: {j: {bogus: 1, max_concurrent_runs: '2', name: n, "
+                      "description: d, timeout_seconds: 5}}}")
+    assert out["resources"]["jobs"]["j"] == {"max_concurrent_runs": 2, "name": "n",
+                                             "description": "d", "timeout_seconds": 5}
+    assert [d.summary for d in diags] == ["unknown field: bogus"]

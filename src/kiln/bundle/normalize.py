@@ -22,7 +22,7 @@ _FALSE_STRINGS = frozenset({"false", "False", "FALSE", "n", "N", "no", "No", "NO
 
 def normalize(value: Value, node: TNode, path: Path = ()) -> tuple[Value | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
-    out = _norm(value, node, path, diags)
+    out = _norm(value, node, list(path), diags)
     return out, diags
 
 
@@ -31,7 +31,12 @@ def _mismatch(expected: str, value: Value, path: Path) -> Diagnostic:
                       locations=(value.loc,), paths=(path,))
 
 
-def _norm(value: Value, node: TNode, path: Path, diags: list[Diagnostic]) -> Value | None:
+def _norm(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnostic]
+          ) -> Value | None:
+    """``keys`` is the path of ``value``, kept as a stack (tuples only for diagnostics).
+
+    Unchanged subtrees are returned as they are, not copied.
+    """
     v = value.v
     if v is None or type(node) is TAny:
         return value
@@ -40,51 +45,64 @@ def _norm(value: Value, node: TNode, path: Path, diags: list[Diagnostic]) -> Val
         if type(v) is not dict:
             if is_pure_ref(v):
                 return value
-            diags.append(_mismatch("map", value, path))
+            diags.append(_mismatch("map", value, tuple(keys)))
             return None
         fields = node.fields  # type: ignore[union-attr]
-        out: dict[str, Value] = {}
+        out: dict[str, Value] | None = None
         for k, child in v.items():
             sub = fields.get(k)
             if sub is None:
                 diags.append(Diagnostic(Severity.WARNING, f"unknown field: {k}",
-                                        locations=(child.key_loc(),), paths=(path,)))
+                                        locations=(child.key_loc(),), paths=(tuple(keys),)))
+                nc = None
+            elif type(sub) is TScalar and sub.kind == "string" and type(child.v) is str:  # type: ignore[union-attr]
+                # the common case, a string where a string belongs: nothing to do
+                if out is not None:
+                    out[k] = child
                 continue
-            nc = _norm(child, sub, path + (k,), diags)
-            if nc is not None:
-                out[k] = nc
-        return Value(out, value.loc, value.kloc)
-    if t is TMap:
-        if type(v) is not dict:
+            else:
+                keys.append(k)
+                nc = _norm(child, sub, keys, diags)
+                keys.pop()
+            if nc is not child:
+                if out is None:
+                    out = {}
+                    for k2, c2 in v.items():
+                        if k2 == k:
+                            break
+                        out[k2] = c2
+                if nc is not None:
+                    out[k] = nc
+            elif out is not None:
+                out[k] = child
+        return value if out is None else Value(out, value.loc, value.kloc)
+    if t is TMap or t is TSeq:
+        is_map = t is TMap
+        if type(v) is not (dict if is_map else list):
             if is_pure_ref(v):
                 return value
-            diags.append(_mismatch("map", value, path))
+            diags.append(_mismatch("map" if is_map else "sequence", value, tuple(keys)))
             return None
         item = node.item  # type: ignore[union-attr]
         if type(item) is TAny:
             return value
-        out = {}
-        for k, child in v.items():
-            nc = _norm(child, item, path + (k,), diags)
+        pairs = v.items() if is_map else enumerate(v)
+        changed = False
+        new: list[tuple[str | int, Value]] = []
+        for k, child in pairs:
+            keys.append(k)
+            nc = _norm(child, item, keys, diags)
+            keys.pop()
+            if nc is not child:
+                changed = True
             if nc is not None:
-                out[k] = nc
-        return Value(out, value.loc, value.kloc)
-    if t is TSeq:
-        if type(v) is not list:
-            if is_pure_ref(v):
-                return value
-            diags.append(_mismatch("sequence", value, path))
-            return None
-        item = node.item  # type: ignore[union-attr]
-        if type(item) is TAny:
+                new.append((k, nc))
+        if not changed:
             return value
-        items = []
-        for i, child in enumerate(v):
-            nc = _norm(child, item, path + (i,), diags)
-            if nc is not None:
-                items.append(nc)
-        return Value(items, value.loc, value.kloc)
-    return _scalar(value, node.kind, path, diags)  # type: ignore[union-attr]
+        if is_map:
+            return Value(dict(new), value.loc, value.kloc)  # type: ignore[arg-type]
+        return Value([c for _, c in new], value.loc, value.kloc)
+    return _scalar(value, node.kind, tuple(keys), diags)  # type: ignore[union-attr]
 
 
 def _scalar(value: Value, kind: str, path: Path, diags: list[Diagnostic]) -> Value | None:
