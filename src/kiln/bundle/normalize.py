@@ -9,6 +9,8 @@ true for a bool) and a string that cannot convert is an error. A string that is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kiln.diag import Diagnostic, Path, Severity
 from kiln.bundle.dyn.value import Value, kind_name
 from kiln.bundle.refs import is_pure_ref
@@ -134,15 +136,7 @@ def _scalar(value: Value, kind: str, path: Path, diags: list[Diagnostic]) -> Val
                                     locations=(value.loc,), paths=(path,)))
             return None
         if tv is str:
-            if is_pure_ref(v):
-                return value
-            try:
-                return value.with_v(int(v.strip(), 0) if v.strip()[:2].lower() in ("0x", "0o")
-                                    else int(v))
-            except ValueError:
-                diags.append(Diagnostic(Severity.ERROR, f'cannot parse "{v}" as an integer',
-                                        locations=(value.loc,), paths=(path,)))
-                return None
+            return _parse(value, _parse_int, "an integer", path, diags)
         diags.append(_mismatch("int", value, path))
         return None
     if kind == "float":
@@ -151,14 +145,7 @@ def _scalar(value: Value, kind: str, path: Path, diags: list[Diagnostic]) -> Val
         if tv is int:
             return value.with_v(float(v))
         if tv is str:
-            if is_pure_ref(v):
-                return value
-            try:
-                return value.with_v(float(v))
-            except ValueError:
-                diags.append(Diagnostic(Severity.ERROR, f'cannot parse "{v}" as a floating point number',
-                                        locations=(value.loc,), paths=(path,)))
-                return None
+            return _parse(value, float, "a floating point number", path, diags)
         diags.append(_mismatch("float", value, path))
         return None
     if kind == "bool":
@@ -177,6 +164,24 @@ def _scalar(value: Value, kind: str, path: Path, diags: list[Diagnostic]) -> Val
         diags.append(_mismatch("bool", value, path))
         return None
     return value
+
+
+def _parse_int(text: str) -> int:
+    t = text.strip()
+    return int(t, 0) if t[:2].lower() in ("0x", "0o") else int(t)
+
+
+def _parse(value: Value, parse: Callable[[str], object], what: str, path: Path,
+           diags: list[Diagnostic]) -> Value | None:
+    """A string where a number belongs: converted, kept (a reference) or an error."""
+    if is_pure_ref(value.v):
+        return value
+    try:
+        return value.with_v(parse(value.v))
+    except ValueError:
+        diags.append(Diagnostic(Severity.ERROR, f'cannot parse "{value.v}" as {what}',
+                                locations=(value.loc,), paths=(path,)))
+        return None
 
 
 def _num_str(v: int | float) -> str:

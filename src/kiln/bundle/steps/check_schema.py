@@ -39,24 +39,14 @@ def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnos
             keys.append(k)
             _check(child, sub, keys, diags)
             keys.pop()
-    elif t is TMap:
-        if type(v) is not dict:
+    elif t is TMap or t is TSeq:
+        if type(v) is not (dict if t is TMap else list):
             return
         item = node.item  # type: ignore[union-attr]
         if type(item) is TScalar and not item.choices:
             return
-        for k, child in v.items():
+        for k, child in (v.items() if t is TMap else enumerate(v)):
             keys.append(k)
-            _check(child, item, keys, diags)
-            keys.pop()
-    elif t is TSeq:
-        if type(v) is not list:
-            return
-        item = node.item  # type: ignore[union-attr]
-        if type(item) is TScalar and not item.choices:
-            return
-        for i, child in enumerate(v):
-            keys.append(i)
             _check(child, item, keys, diags)
             keys.pop()
     elif t is TScalar:

@@ -79,16 +79,16 @@ class _Resolver:
                 self.diags.extend(more)
                 return fixed if fixed is not None else value
             return out_v
-        if t is dict:
-            out = None
+        if t is dict or t is list:
             tt = type(tnode)
-            for k, child in v.items():
+            changed: dict[str | int, Value] = {}
+            for k, child in (v.items() if t is dict else enumerate(v)):
                 cv = child.v
                 if type(cv) is str and "${" not in cv:
                     continue
                 if tt is TStruct:
-                    sub = tnode.fields.get(k, ANY)  # type: ignore[union-attr]
-                elif tt is TMap:
+                    sub = tnode.fields.get(k, ANY)  # type: ignore[union-attr, arg-type]
+                elif tt is TMap or tt is TSeq:
                     sub = tnode.item  # type: ignore[union-attr]
                 else:
                     sub = ANY
@@ -96,22 +96,12 @@ class _Resolver:
                 nc = self.walk(child, keys, sub)
                 keys.pop()
                 if nc is not child:
-                    if out is None:
-                        out = dict(v)
-                    out[k] = nc
-            return value if out is None else Value(out, value.loc, value.kloc)
-        if t is list:
-            items = None
-            sub = tnode.item if type(tnode) is TSeq else ANY  # type: ignore[union-attr]
-            for i, child in enumerate(v):
-                keys.append(i)
-                nc = self.walk(child, keys, sub)
-                keys.pop()
-                if nc is not child:
-                    if items is None:
-                        items = list(v)
-                    items[i] = nc
-            return value if items is None else Value(items, value.loc, value.kloc)
+                    changed[k] = nc
+            if not changed:
+                return value
+            if t is dict:
+                return Value({**v, **changed}, value.loc, value.kloc)  # type: ignore[dict-item]
+            return Value([changed.get(i, c) for i, c in enumerate(v)], value.loc, value.kloc)
         return value
 
     def full(self, value: Value, path: Path) -> Value:
