@@ -7,13 +7,12 @@ Nothing else in kiln reads ``os.environ`` for its own settings: it receives a
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kiln.bundle.context import Profile
-from kiln.diag import Location
-from kiln.errors import KilnError
+from kiln.profiles import Profile, load_profiles
+
+__all__ = ["Profile", "Settings", "load_profiles"]
 
 
 @dataclass(frozen=True)
@@ -42,35 +41,3 @@ class Settings:
     @property
     def config_file(self) -> str:
         return os.path.join(self.home, "config.toml")
-
-
-def load_profiles(path: str) -> dict[str, Profile]:
-    """Profiles of ``config.toml``::
-
-        [profiles.staging]
-        workspace = "staging"            # embedded workspace name
-        host = "http://127.0.0.1:8765"   # or a kiln server
-        user = "ci-bot@example.com"
-        token = "..."
-    """
-    if not os.path.exists(path):
-        return {}
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", 1) or 1
-        col = getattr(e, "colno", 1) or 1
-        raise KilnError(f"cannot parse {path}: {e}", location=Location(path, line, col)) from None
-    except OSError as e:
-        raise KilnError(f"cannot read {path}: {e.strerror}") from None
-    profiles = data.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise KilnError(f"{path}: 'profiles' must be a table")
-    out = {}
-    for name, body in profiles.items():
-        if not isinstance(body, dict):
-            raise KilnError(f"{path}: profile {name} must be a table")
-        out[name] = Profile(name=name, **{k: str(v) for k, v in body.items()
-                                          if k in ("workspace", "host", "user", "token")})
-    return out

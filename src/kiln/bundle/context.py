@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kiln.errors import KilnError
+from kiln.profiles import Profile
 
 
 class LookupError_(KilnError):
@@ -30,13 +31,10 @@ class Lookups(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    workspace: str | None = None
-    host: str | None = None
-    user: str | None = None
-    token: str | None = None
+class LookupsFactory(Protocol):
+    def __call__(self, target: str, host: str | None, profile: str | None) -> Lookups:
+        """Lookups in the workspace a target uses (its ``workspace.host``/``profile``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class LoadContext:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     default_user: str = ""
     profiles_file: str = "config.toml"
-    lookups: Lookups | None = None
+    lookups: Lookups | LookupsFactory | None = None
 
     def user_name(self) -> str:
         return self.default_user or f"{getpass.getuser()}@localhost"

@@ -11,6 +11,8 @@ import click
 
 from kiln.bundle import LoadResult, load_bundle
 from kiln.cli.context import cwd, load_context
+from kiln.cli.workspaces import load_for_target, open_bundle_workspace
+from kiln.deploy.summary import annotate_deployment
 from kiln.cli.lifecycle import request_fast_exit
 from kiln.cli.render import echo, print_diagnostics
 from kiln.diag import Diagnostic, Diagnostics, Severity
@@ -52,15 +54,20 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
-    """Summarize the bundle's target and resources."""
+    """Summarize the bundle's target and its resources, with ids once deployed."""
     request_fast_exit()
-    result = load_bundle(cwd(), load_context(target, var))
+    result, ctx = load_for_target(target, var)
     print_diagnostics(result.diagnostics)
+    tree = result.plain()
+    if result.ok:
+        ws = open_bundle_workspace(tree, ctx, create=False)
+        if ws is not None:
+            annotate_deployment(tree, ws)
     if output == "json":
-        _print_json(result.plain())
+        _print_json(tree)
     else:
         _print_header(result)
-        _print_resources(result.plain())
+        _print_resources(tree)
     _exit_for(result.diagnostics)
 
 
@@ -144,8 +151,19 @@ def _print_resources(tree: dict[str, Any]) -> None:
         lines.append(f"  {_TITLES.get(rtype, rtype)}:")
         for key in sorted(group):
             lines.append(f"    {key}:")
-            lines.append(f"      Name: {_display_name(rtype, group[key] or {})}")
-            lines.append("      URL:  (not deployed)")
+            r = group[key] or {}
+            lines.append(f"      Name: {_display_name(rtype, r)}")
+            lines.append(f"      URL:  {r.get('url') or '(not deployed)'}")
     if len(lines) == 1:
         lines.append("  (none)")
     echo("\n".join(lines))
+
+
+def _register() -> None:
+    from kiln.cli.deploy import deploy_cmd, destroy_cmd, plan
+
+    for cmd in (plan, deploy_cmd, destroy_cmd):
+        bundle.add_command(cmd)
+
+
+_register()

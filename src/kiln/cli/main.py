@@ -10,6 +10,7 @@ import click
 from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
+from kiln.cli.workspace_cmds import auth, workspace
 from kiln.cli.render import print_diagnostics
 from kiln.errors import KilnError
 
@@ -51,6 +52,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 cli.add_command(bundle)
+cli.add_command(workspace)
+cli.add_command(auth)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ import os
 
 from kiln.diag import Diagnostic, Location, Severity
 from kiln.bundle.dyn.value import NIL_LOC, Value, from_plain, set_path
+from kiln.bundle.edit import get_str
 from kiln.bundle.state import Loading
 from kiln.errors import KilnError
 
@@ -97,7 +98,11 @@ def _resolve_lookup(b: Loading, name: str, lookup: Value) -> tuple[Value | None,
         return None, (f"variable {name}: cannot look up {kind} {obj.v!r}: the target's "
                       "workspace is not available")
     try:
-        return Value(b.ctx.lookups.resolve(kind, str(obj.v)), obj.loc), None
+        lookups = b.ctx.lookups
+        if not hasattr(lookups, "resolve"):  # a factory: open the target's workspace
+            lookups = lookups(_target(b.config), get_str(b.config, "workspace", "host"),
+                              get_str(b.config, "workspace", "profile"))
+        return Value(lookups.resolve(kind, str(obj.v)), obj.loc), None
     except KilnError as e:
         return None, f"variable {name}: failed to resolve {kind} lookup {obj.v!r}: {e.summary}"
 

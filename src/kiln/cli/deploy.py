@@ -1,0 +1,94 @@
+"""``kiln bundle plan | deploy | destroy``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+
+from kiln.cli.render import echo, is_tty, print_diagnostics
+from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
+from kiln.deploy import Action, DeployOptions, Event, deploy, destroy
+from kiln.deploy.deployer import bundle_tree, plan_for
+
+target_opt = click.option("-t", "--target", help="Bundle target to use.")
+var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
+                       help="Set a bundle variable; may be repeated.")
+
+
+def _confirm(actions: list[Action]) -> bool:
+    echo("The following changes are destructive:")
+    for a in actions:
+        echo(f"  {a.op} {a.address}" + (f" ({a.reason})" if a.reason else ""))
+    return click.confirm("Would you like to proceed?", default=False)
+
+
+def _options(force_lock: bool, auto_approve: bool) -> DeployOptions:
+    interactive = is_tty(sys.stdin) and is_tty(sys.stdout)
+    return DeployOptions(force_lock=force_lock, auto_approve=auto_approve,
+                         confirm=_confirm if interactive else None)
+
+
+def _printer(event: Event) -> None:
+    echo(event.message)
+
+
+@click.command()
+@target_opt
+@var_opt
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
+    """Show what deploy would create, update or delete."""
+    result, ctx = load_for_target(target, var)
+    print_diagnostics(result.diagnostics)
+    require_ok(result)
+    assert result.bundle is not None
+    ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
+    assert ws is not None
+    p = plan_for(result.bundle, ws)
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(p.to_json(), option=orjson.OPT_INDENT_2
+                                             | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
+        return
+    for a in p.changes():
+        echo(f"{a.op} {a.address}")
+    if p.changes():
+        echo()
+    echo(p.summary())
+
+
+@click.command(name="deploy")
+@target_opt
+@var_opt
+@click.option("--force-lock", is_flag=True, help="Take the deployment lock even if it is held.")
+@click.option("--auto-approve", is_flag=True, help="Approve destructive changes without asking.")
+def deploy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
+               auto_approve: bool) -> None:
+    """Deploy the bundle's files and resources to the target's workspace."""
+    result, ctx = load_for_target(target, var)
+    print_diagnostics(result.diagnostics)
+    require_ok(result)
+    assert result.bundle is not None
+    ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
+    assert ws is not None
+    deploy(result.bundle, ws, _options(force_lock, auto_approve), _printer)
+    echo("Deployment complete!")
+
+
+@click.command(name="destroy")
+@target_opt
+@var_opt
+@click.option("--force-lock", is_flag=True, help="Take the deployment lock even if it is held.")
+@click.option("--auto-approve", is_flag=True, help="Delete without asking.")
+def destroy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
+                auto_approve: bool) -> None:
+    """Delete everything the bundle deployed to the target's workspace, and its files."""
+    result, ctx = load_for_target(target, var)
+    print_diagnostics(result.diagnostics)
+    require_ok(result)
+    assert result.bundle is not None
+    ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
+    assert ws is not None
+    destroy(result.bundle, ws, _options(force_lock, auto_approve), _printer)

@@ -1,0 +1,114 @@
+"""``kiln workspace list | show | delete`` and ``kiln auth whoami``."""
+
+from __future__ import annotations
+
+import click
+
+from kiln.cli.render import echo
+from kiln.errors import KilnError
+from kiln.settings import Settings, load_profiles
+from kiln.workspace.local.home import WorkspaceHome
+
+
+def _home() -> tuple[Settings, WorkspaceHome]:
+    s = Settings.from_env()
+    return s, WorkspaceHome(s.home)
+
+
+@click.group()
+def workspace() -> None:
+    """Embedded workspaces under $KILN_HOME/workspaces."""
+
+
+@workspace.command(name="list")
+def list_cmd() -> None:
+    """List the embedded workspaces."""
+    s, home = _home()
+    names = home.names()
+    if not names:
+        echo(f"No workspaces in {home.root}")
+        return
+    echo(f"{'NAME':24} {'OBJECTS':>8} {'SIZE':>10}")
+    for name in names:
+        ws = home.open(name, s.user or "kiln")
+        try:
+            n = len(ws.list())
+        finally:
+            ws.close()
+        echo(f"{name:24} {n:>8} {_size(home.size(name)):>10}")
+
+
+@workspace.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Show a workspace: where it lives and what it holds."""
+    s, home = _home()
+    if not home.exists(name):
+        raise KilnError(f"workspace {name} does not exist",
+                        detail="Existing workspaces: " + (", ".join(home.names()) or "none"))
+    ws = home.open(name, s.user or "kiln")
+    try:
+        objects = ws.list()
+        echo(f"Name: {name}")
+        echo(f"Path: {home.path(name)}")
+        echo(f"Size: {_size(home.size(name))}")
+        by_kind: dict[str, int] = {}
+        for o in objects:
+            by_kind[o.kind] = by_kind.get(o.kind, 0) + 1
+        echo("Objects:" + ("" if by_kind else " none"))
+        for kind in sorted(by_kind):
+            echo(f"  {kind}: {by_kind[kind]}")
+    finally:
+        ws.close()
+
+
+@workspace.command()
+@click.argument("name")
+@click.option("--auto-approve", is_flag=True, help="Delete without asking.")
+def delete(name: str, auto_approve: bool) -> None:
+    """Delete a workspace and everything in it."""
+    _, home = _home()
+    if not home.exists(name):
+        raise KilnError(f"workspace {name} does not exist")
+    if not auto_approve:
+        import sys
+
+        from kiln.cli.render import is_tty
+
+        if not is_tty(sys.stdin):
+            raise KilnError(f"deleting workspace {name} needs --auto-approve when there is no "
+                            "terminal to ask on")
+        if not click.confirm(f"Delete workspace {name} and everything in it?", default=False):
+            raise KilnError("cancelled")
+    home.delete(name)
+    echo(f"Deleted workspace {name}")
+
+
+@click.group()
+def auth() -> None:
+    """Identity: who kiln acts as."""
+
+
+@auth.command()
+@click.option("-p", "--profile", help="A profile of $KILN_HOME/config.toml.")
+def whoami(profile: str | None) -> None:
+    """Print the current user."""
+    s = Settings.from_env()
+    if profile:
+        prof = load_profiles(s.config_file).get(profile)
+        if prof is None:
+            raise KilnError(f"profile {profile} is not defined in {s.config_file}")
+        if prof.user:
+            echo(prof.user)
+            return
+    import getpass
+
+    echo(s.user or f"{getpass.getuser()}@localhost")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)

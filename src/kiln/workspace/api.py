@@ -1,0 +1,146 @@
+"""The service API of one workspace (one environment: dev, staging, prod).
+
+Every part of kiln talks to a workspace through this interface only; the in-process
+implementation (``kiln.workspace.local``) keeps everything in a directory with a SQLite
+metadata database, and an HTTP implementation will speak to ``kiln server``. The shapes
+follow the Databricks REST API: jobs have an integer ``job_id`` and ``settings``; Unity
+Catalog objects are keyed by their full name; experiments by ``experiment_id``.
+
+Objects a bundle deploys carry a ``bundle_ref`` (``<state id>#<type>.<key>``), the
+workspace-side marker that lets a deploy find its own objects again even if its state
+was lost mid-write.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiln.errors import KilnError
+
+# Object kinds the workspace stores, named as bundle resource types.
+KINDS = ("jobs", "experiments", "registered_models", "catalogs", "schemas", "volumes",
+         "model_serving_endpoints", "quality_monitors")
+
+
+class NotFound(KilnError):
+    """The object does not exist in this workspace."""
+
+
+class AlreadyExists(KilnError):
+    """An object with that name already exists in this workspace."""
+
+
+class LockHeld(KilnError):
+    """Another deploy holds the target's deployment lock."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    kind: str
+    id: str  # job_id (as text), experiment_id, or the full name of a catalog object
+    name: str
+    settings: dict[str, Any]
+    bundle_ref: str | None = None
+    created_at: int = 0  # epoch milliseconds
+    updated_at: int = 0
+    creator: str = ""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    state_id: str
+    lock_id: str
+    holder: str
+    host: str
+    pid: int
+    acquired_at: int
+
+
+@dataclass(frozen=True)
+class DeployState:
+    """What a deploy recorded about a bundle target in this workspace."""
+
+    state_id: str
+    lineage: str
+    serial: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Workspace(ABC):
+    """One environment. Implementations must make each call atomic."""
+
+    name: str
+
+    # identity ----------------------------------------------------------------------
+    @abstractmethod
+    def current_user(self) -> str: ...
+
+    @abstractmethod
+    def url(self, kind: str, id: str) -> str:
+        """Where a user can see the object (a ``kiln://`` or server URL)."""
+
+    # objects -----------------------------------------------------------------------
+    @abstractmethod
+    def create(self, kind: str, name: str, settings: dict[str, Any],
+               bundle_ref: str | None = None) -> ObjectInfo: ...
+
+    @abstractmethod
+    def update(self, kind: str, id: str, name: str, settings: dict[str, Any]) -> ObjectInfo: ...
+
+    @abstractmethod
+    def delete(self, kind: str, id: str) -> None: ...
+
+    @abstractmethod
+    def get(self, kind: str, id: str) -> ObjectInfo: ...
+
+    @abstractmethod
+    def list(self, kind: str | None = None, *, bundle_ref_prefix: str | None = None,
+             name: str | None = None) -> list[ObjectInfo]: ...
+
+    # workspace files ---------------------------------------------------------------
+    @abstractmethod
+    def upload(self, path: str, local_file: str) -> None:
+        """Copy a local file to the workspace path ``path`` (``/Workspace/...``)."""
+
+    @abstractmethod
+    def read(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def delete_path(self, path: str, recursive: bool = False) -> None: ...
+
+    @abstractmethod
+    def list_files(self, path: str) -> list[str]:
+        """Workspace paths of the files under ``path``, recursively."""
+
+    @abstractmethod
+    def local_path(self, path: str) -> str | None:
+        """Where a workspace path lives on this machine, if it does."""
+
+    # deployments -------------------------------------------------------------------
+    @abstractmethod
+    def acquire_lock(self, state_id: str, holder: str, *, force: bool = False) -> LockInfo: ...
+
+    @abstractmethod
+    def release_lock(self, state_id: str, lock_id: str) -> None: ...
+
+    @abstractmethod
+    def read_state(self, state_id: str) -> DeployState | None: ...
+
+    @abstractmethod
+    def write_state(self, state: DeployState) -> None:
+        """Replace the state if ``state.serial`` is newer than the stored one."""
+
+    @abstractmethod
+    def delete_state(self, state_id: str) -> None: ...
+
+    # audit -------------------------------------------------------------------------
+    @abstractmethod
+    def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...
+
+    @abstractmethod
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for implementations
+        pass

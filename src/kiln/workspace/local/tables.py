@@ -1,0 +1,67 @@
+"""The metadata database's tables (SQLAlchemy Core). Changes go through a migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+info = Table(
+    "workspace_info", metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+objects = Table(
+    "objects", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # job_id for jobs
+    Column("kind", String, nullable=False),
+    Column("id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("bundle_ref", String, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+    Column("creator", String, nullable=False),
+    UniqueConstraint("kind", "id", name="uq_objects_kind_id"),
+)
+Index("ix_objects_bundle_ref", objects.c.bundle_ref, unique=True)
+Index("ix_objects_kind_name", objects.c.kind, objects.c.name)
+
+deploy_locks = Table(
+    "deploy_locks", metadata,
+    Column("state_id", String, primary_key=True),
+    Column("lock_id", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("host", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", Integer, nullable=False),
+)
+
+deploy_state = Table(
+    "deploy_state", metadata,
+    Column("state_id", String, primary_key=True),
+    Column("lineage", String, nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Integer, nullable=False),
+    Column("user", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("target", String, nullable=False),
+    Column("detail", Text, nullable=False),
+)

@@ -1,0 +1,293 @@
+"""``LocalWorkspace``: the workspace service API over a directory on this machine.
+
+Layout of ``$KILN_HOME/workspaces/<name>/``::
+
+    metadata.db        SQLite: objects, deploy locks and state, audit (Alembic-migrated)
+    fs/                workspace files: /Workspace/Users/... lives at fs/Workspace/Users/...
+    volumes/           Unity Catalog volumes: /Volumes/<cat>/<sch>/<vol>/...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from kiln.errors import KilnError
+from kiln.workspace.api import (
+    AlreadyExists,
+    DeployState,
+    LockHeld,
+    LockInfo,
+    NotFound,
+    ObjectInfo,
+    Workspace,
+)
+from kiln.workspace.local import tables as t
+from kiln.workspace.local.db import open_engine
+
+_UC_KINDS = {"catalogs", "schemas", "volumes", "registered_models"}
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def object_id_for(kind: str, name: str, settings: dict[str, Any]) -> str | None:
+    """The natural id of objects keyed by name (Unity Catalog objects, endpoints)."""
+    if kind == "catalogs":
+        return name
+    if kind == "schemas":
+        return f"{settings.get('catalog_name')}.{name}"
+    if kind in ("volumes", "registered_models"):
+        return f"{settings.get('catalog_name')}.{settings.get('schema_name')}.{name}"
+    if kind == "model_serving_endpoints":
+        return name
+    if kind == "quality_monitors":
+        return str(settings.get("table_name", name))
+    return None  # jobs, experiments: a generated id
+
+
+class LocalWorkspace(Workspace):
+    def __init__(self, name: str, directory: str, user: str) -> None:
+        self.name = name
+        self.directory = directory
+        self._user = user
+        os.makedirs(directory, exist_ok=True)
+        self.engine = open_engine(os.path.join(directory, "metadata.db"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # identity ----------------------------------------------------------------------
+    def current_user(self) -> str:
+        return self._user
+
+    def url(self, kind: str, id: str) -> str:
+        return f"kiln://{self.name}/{kind}/{id}"
+
+    # objects -----------------------------------------------------------------------
+    def create(self, kind: str, name: str, settings: dict[str, Any],
+               bundle_ref: str | None = None) -> ObjectInfo:
+        now = _now()
+        natural = object_id_for(kind, name, settings)
+        with self.engine.begin() as c:
+            if natural is not None:
+                hit = c.execute(select(t.objects.c.seq).where(
+                    t.objects.c.kind == kind, t.objects.c.id == natural)).first()
+                if hit is not None:
+                    raise AlreadyExists(f"{_singular(kind)} {natural} already exists in "
+                                        f"workspace {self.name}")
+            if bundle_ref is not None:
+                hit = c.execute(select(t.objects.c.id).where(
+                    t.objects.c.bundle_ref == bundle_ref)).first()
+                if hit is not None:
+                    raise AlreadyExists(f"{bundle_ref.split('#')[-1]} is already deployed as "
+                                        f"{_singular(kind)} {hit.id} in workspace {self.name}")
+            res = c.execute(insert(t.objects).values(
+                kind=kind, id=natural or f"pending-{uuid.uuid4().hex}", name=name,
+                settings=_dump(settings), bundle_ref=bundle_ref, created_at=now,
+                updated_at=now, creator=self._user))
+            seq = res.inserted_primary_key[0]  # type: ignore[index]
+            oid = natural or str(seq)
+            if natural is None:
+                c.execute(update(t.objects).where(t.objects.c.seq == seq).values(id=oid))
+        self._materialize(kind, oid, settings)
+        return ObjectInfo(kind, oid, name, settings, bundle_ref, now, now, self._user)
+
+    def update(self, kind: str, id: str, name: str, settings: dict[str, Any]) -> ObjectInfo:
+        now = _now()
+        with self.engine.begin() as c:
+            row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
+                                                    t.objects.c.id == id)).first()
+            if row is None:
+                raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
+            c.execute(update(t.objects).where(t.objects.c.seq == row.seq).values(
+                name=name, settings=_dump(settings), updated_at=now))
+        self._materialize(kind, id, settings)
+        return ObjectInfo(kind, id, name, settings, row.bundle_ref, row.created_at, now,
+                          row.creator)
+
+    def delete(self, kind: str, id: str) -> None:
+        with self.engine.begin() as c:
+            res = c.execute(delete(t.objects).where(t.objects.c.kind == kind,
+                                                    t.objects.c.id == id))
+        if res.rowcount == 0:
+            raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
+
+    def get(self, kind: str, id: str) -> ObjectInfo:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
+                                                    t.objects.c.id == id)).first()
+        if row is None:
+            raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
+        return _info(row)
+
+    def list(self, kind: str | None = None, *, bundle_ref_prefix: str | None = None,
+             name: str | None = None) -> list[ObjectInfo]:
+        q = select(t.objects).order_by(t.objects.c.seq)
+        if kind is not None:
+            q = q.where(t.objects.c.kind == kind)
+        if bundle_ref_prefix is not None:
+            q = q.where(t.objects.c.bundle_ref.startswith(bundle_ref_prefix, autoescape=True))
+        if name is not None:
+            q = q.where(t.objects.c.name == name)
+        with self.engine.connect() as c:
+            return [_info(r) for r in c.execute(q)]
+
+    def _materialize(self, kind: str, id: str, settings: dict[str, Any]) -> None:
+        """Managed volumes are directories under ``volumes/``."""
+        if kind == "volumes" and settings.get("volume_type", "MANAGED") == "MANAGED":
+            os.makedirs(os.path.join(self.directory, "volumes", *id.split(".")), exist_ok=True)
+
+    # workspace files ---------------------------------------------------------------
+    def local_path(self, path: str) -> str:
+        if not path.startswith("/"):
+            raise KilnError(f"workspace path must be absolute: {path}")
+        parts = [p for p in path.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise KilnError(f"workspace path must not contain '.' or '..': {path}")
+        if parts and parts[0] == "Volumes":
+            return os.path.join(self.directory, "volumes", *parts[1:])
+        return os.path.join(self.directory, "fs", *parts)
+
+    def upload(self, path: str, local_file: str) -> None:
+        dest = self.local_path(path)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = f"{dest}.kiln-upload-{os.getpid()}"
+        shutil.copy2(local_file, tmp)
+        os.replace(tmp, dest)  # a reader sees the old file or the new one, never half
+
+    def read(self, path: str) -> bytes:
+        try:
+            with open(self.local_path(path), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise NotFound(f"{path} does not exist in workspace {self.name}") from None
+
+    def delete_path(self, path: str, recursive: bool = False) -> None:
+        p = self.local_path(path)
+        if os.path.isdir(p):
+            if recursive:
+                shutil.rmtree(p)
+            else:
+                os.rmdir(p)
+        elif os.path.exists(p):
+            os.remove(p)
+        parent = os.path.dirname(p)
+        fs_root = os.path.join(self.directory, "fs")
+        while parent.startswith(fs_root) and parent != fs_root:  # no empty directories left
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+    def list_files(self, path: str) -> list[str]:
+        base = self.local_path(path)
+        out = []
+        for dirpath, _dirs, files in os.walk(base):
+            rel = os.path.relpath(dirpath, base)
+            for f in files:
+                sub = f if rel == "." else f"{rel}/{f}"
+                out.append(path.rstrip("/") + "/" + sub.replace(os.sep, "/"))
+        return sorted(out)
+
+    # deployments -------------------------------------------------------------------
+    def acquire_lock(self, state_id: str, holder: str, *, force: bool = False) -> LockInfo:
+        lock = LockInfo(state_id, uuid.uuid4().hex, holder, socket.gethostname(), os.getpid(),
+                        _now())
+        with self.engine.begin() as c:
+            row = c.execute(select(t.deploy_locks).where(
+                t.deploy_locks.c.state_id == state_id)).first()
+            if row is not None:
+                stale = row.host == lock.host and not _alive(row.pid)
+                if not (force or stale):
+                    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.acquired_at / 1000))
+                    raise LockHeld(
+                        f"deploy lock acquired by {row.holder} at {since} (lock id {row.lock_id}, "
+                        f"pid {row.pid} on {row.host}); use --force-lock to override")
+                c.execute(delete(t.deploy_locks).where(t.deploy_locks.c.state_id == state_id))
+            c.execute(insert(t.deploy_locks).values(
+                state_id=state_id, lock_id=lock.lock_id, holder=holder, host=lock.host,
+                pid=lock.pid, acquired_at=lock.acquired_at))
+        return lock
+
+    def release_lock(self, state_id: str, lock_id: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(t.deploy_locks).where(t.deploy_locks.c.state_id == state_id,
+                                                   t.deploy_locks.c.lock_id == lock_id))
+
+    def read_state(self, state_id: str) -> DeployState | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.deploy_state).where(
+                t.deploy_state.c.state_id == state_id)).first()
+        if row is None:
+            return None
+        return DeployState(row.state_id, row.lineage, row.serial, json.loads(row.data))
+
+    def write_state(self, state: DeployState) -> None:
+        with self.engine.begin() as c:
+            row = c.execute(select(t.deploy_state.c.serial, t.deploy_state.c.lineage).where(
+                t.deploy_state.c.state_id == state.state_id)).first()
+            values = dict(lineage=state.lineage, serial=state.serial, data=_dump(state.data),
+                          updated_at=_now())
+            if row is None:
+                c.execute(insert(t.deploy_state).values(state_id=state.state_id, **values))
+            else:
+                if row.lineage != state.lineage:
+                    raise KilnError(f"deployment state lineage mismatch for {state.state_id}: "
+                                    f"stored {row.lineage}, writing {state.lineage}")
+                if state.serial <= row.serial:
+                    raise KilnError(f"deployment state for {state.state_id} is at serial "
+                                    f"{row.serial}; refusing to write older serial {state.serial}")
+                c.execute(update(t.deploy_state).where(
+                    t.deploy_state.c.state_id == state.state_id).values(**values))
+
+    def delete_state(self, state_id: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(t.deploy_state).where(t.deploy_state.c.state_id == state_id))
+
+    # audit -------------------------------------------------------------------------
+    def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(insert(t.audit).values(ts=_now(), user=self._user, action=action,
+                                             target=target, detail=_dump(detail or {})))
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(t.audit).order_by(t.audit.c.seq.desc()).limit(limit))
+            return [{"ts": r.ts, "user": r.user, "action": r.action, "target": r.target,
+                     "detail": json.loads(r.detail)} for r in rows]
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _info(row: Any) -> ObjectInfo:
+    return ObjectInfo(row.kind, row.id, row.name, json.loads(row.settings), row.bundle_ref,
+                      row.created_at, row.updated_at, row.creator)
+
+
+def _singular(kind: str) -> str:
+    return {"jobs": "job", "experiments": "experiment", "registered_models": "registered model",
+            "catalogs": "catalog", "schemas": "schema", "volumes": "volume",
+            "model_serving_endpoints": "serving endpoint",
+            "quality_monitors": "quality monitor"}.get(kind, kind)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
