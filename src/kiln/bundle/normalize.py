@@ -119,7 +119,9 @@ def _scalar(value: Value, kind: str, path: Path, diags: list[Diagnostic]) -> Val
             return value.with_v(_num_str(v))
         diags.append(_mismatch("string", value, path))
         return None
-    if kind == "int_or_string":
+    if kind == "int_or_string":  # an id that may still be a ${resources...} reference
+        if tv is str and v.isdigit():
+            return value.with_v(int(v))
         if tv is str or tv is int:
             return value
         if tv is float and v.is_integer():

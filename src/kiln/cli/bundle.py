@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from kiln.bundle import LoadResult, load_bundle
-from kiln.cli.context import cwd, load_context
+from kiln.bundle import LoadResult
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace
 from kiln.deploy.summary import annotate_deployment
 from kiln.cli.lifecycle import request_fast_exit
@@ -37,7 +36,7 @@ def bundle() -> None:
 def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool) -> None:
     """Validate the bundle configuration and print it resolved for a target."""
     request_fast_exit()
-    result = load_bundle(cwd(), load_context(target, var))
+    result, _ctx = load_for_target(target, var)
     diags = _strict(result.diagnostics) if strict else result.diagnostics
     print_diagnostics(diags)
     if output == "json":

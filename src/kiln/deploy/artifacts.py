@@ -36,7 +36,7 @@ def build_artifacts(root: str, artifacts: dict[str, Any], emit: Listener) -> lis
         kind = art.get("type")
         command = art.get("build")
         if not command and kind == "whl":
-            command = f'"{sys.executable}" -m build --wheel --no-isolation'
+            command = f'"{sys.executable}" -m build --wheel'
         if command:
             emit(Event("building", f"Building {name}...", {"artifact": name}))
             if kind == "whl":

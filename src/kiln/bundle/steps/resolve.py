@@ -241,7 +241,7 @@ class _Resolver:
 
 def _wants_conversion(tnode: TNode) -> bool:
     """Whether a string landing here must be converted (an int, bool or float field)."""
-    return type(tnode) is TScalar and tnode.kind not in ("string", "int_or_string")
+    return type(tnode) is TScalar and tnode.kind != "string"
 
 
 def _index(node: Value, part: str | int) -> Value | None:
