@@ -52,6 +52,8 @@ class Kiln:
         try:
             rows = con.execute("SELECT kind, id, name, settings, bundle_ref FROM objects "
                                "ORDER BY kind, id").fetchall()
+        except sqlite3.OperationalError:  # killed before its first migration committed
+            return []
         finally:
             con.close()
         return [{"kind": k, "id": i, "name": n, "settings": json.loads(s), "bundle_ref": b}
@@ -66,6 +68,8 @@ class Kiln:
             try:
                 state = con.execute("SELECT state_id, lineage, serial, data FROM deploy_state "
                                     "ORDER BY state_id").fetchall()
+            except sqlite3.OperationalError:
+                state = []
             finally:
                 con.close()
         files = {}
