@@ -11,7 +11,6 @@ import click
 
 from kiln.bundle import LoadResult
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace
-from kiln.deploy.summary import annotate_deployment
 from kiln.cli.lifecycle import request_fast_exit
 from kiln.cli.render import echo, print_diagnostics
 from kiln.diag import Diagnostic, Diagnostics, Severity
@@ -61,6 +60,8 @@ def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
     if result.ok:
         ws = open_bundle_workspace(tree, ctx, create=False)
         if ws is not None:
+            from kiln.deploy.summary import annotate_deployment
+
             annotate_deployment(tree, ws)
     if output == "json":
         _print_json(tree)

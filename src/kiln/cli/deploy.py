@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from kiln.cli.render import echo, is_tty, print_diagnostics
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
-from kiln.deploy import Action, DeployOptions, Event, deploy, destroy
-from kiln.deploy.deployer import bundle_tree, plan_for
+from kiln.deploy.events import Event
+
+if TYPE_CHECKING:
+    from kiln.deploy import Action, DeployOptions
 
 target_opt = click.option("-t", "--target", help="Bundle target to use.")
 var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
                        help="Set a bundle variable; may be repeated.")
 
 
-def _confirm(actions: list[Action]) -> bool:
+def _confirm(actions: "list[Action]") -> bool:
     echo("The following changes are destructive:")
     for a in actions:
         echo(f"  {a.op} {a.address}" + (f" ({a.reason})" if a.reason else ""))
     return click.confirm("Would you like to proceed?", default=False)
 
 
-def _options(force_lock: bool, auto_approve: bool) -> DeployOptions:
+def _options(force_lock: bool, auto_approve: bool) -> "DeployOptions":
+    from kiln.deploy import DeployOptions
+
     interactive = is_tty(sys.stdin) and is_tty(sys.stdout)
     return DeployOptions(force_lock=force_lock, auto_approve=auto_approve,
                          confirm=_confirm if interactive else None)
@@ -41,6 +46,8 @@ def _printer(event: Event) -> None:
               show_default=True)
 def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
     """Show what deploy would create, update or delete."""
+    from kiln.deploy.deployer import bundle_tree, plan_for
+
     result, ctx = load_for_target(target, var)
     print_diagnostics(result.diagnostics)
     require_ok(result)
@@ -67,6 +74,9 @@ def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
 def deploy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
                auto_approve: bool) -> None:
     """Deploy the bundle's files and resources to the target's workspace."""
+    from kiln.deploy import deploy
+    from kiln.deploy.deployer import bundle_tree
+
     result, ctx = load_for_target(target, var)
     print_diagnostics(result.diagnostics)
     require_ok(result)
@@ -85,6 +95,9 @@ def deploy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
 def destroy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
                 auto_approve: bool) -> None:
     """Delete everything the bundle deployed to the target's workspace, and its files."""
+    from kiln.deploy import destroy
+    from kiln.deploy.deployer import bundle_tree
+
     result, ctx = load_for_target(target, var)
     print_diagnostics(result.diagnostics)
     require_ok(result)

@@ -7,10 +7,11 @@ import click
 from kiln.cli.render import echo
 from kiln.errors import KilnError
 from kiln.settings import Settings, load_profiles
-from kiln.workspace.local.home import WorkspaceHome
 
 
-def _home() -> tuple[Settings, WorkspaceHome]:
+def _home():  # type: ignore[no-untyped-def]
+    from kiln.workspace.local.home import WorkspaceHome  # SQLAlchemy: only when needed
+
     s = Settings.from_env()
     return s, WorkspaceHome(s.home)
 

@@ -9,11 +9,12 @@ from kiln.cli.context import cwd, load_context
 from kiln.errors import ConfigError, KilnError
 from kiln.settings import Settings, load_profiles
 from kiln.workspace import Workspace
-from kiln.workspace.connect import WorkspaceLookups, connect
 
 
 def lookups_factory(settings: Settings, default_user: str):  # type: ignore[no-untyped-def]
-    def factory(target: str, host: str | None, profile: str | None) -> WorkspaceLookups:
+    def factory(target: str, host: str | None, profile: str | None):  # type: ignore[no-untyped-def]
+        from kiln.workspace.connect import WorkspaceLookups, connect
+
         ws = connect(kiln_home=settings.home, target=target, user=default_user, host=host,
                      profile=profile, profiles=load_profiles(settings.config_file), create=False)
         if ws is None:
@@ -38,6 +39,8 @@ def require_ok(result: LoadResult) -> None:
 
 def open_bundle_workspace(tree: dict[str, Any], ctx: LoadContext, create: bool = True
                           ) -> Workspace | None:
+    from kiln.workspace.connect import connect
+
     settings = Settings.from_env(ctx.env)
     ws = tree.get("workspace") or {}
     return connect(kiln_home=settings.home, target=tree["bundle"]["target"],

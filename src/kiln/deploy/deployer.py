@@ -12,7 +12,6 @@ the bundle no longer wants is deleted).
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import glob
 import os
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.bundle import Bundle
+from kiln.bundle.dyn.value import to_plain
 from kiln.deploy import refs
 from kiln.deploy.artifacts import (
     build_artifacts,
@@ -82,12 +82,7 @@ def plan_for(bundle: Bundle, ws: Workspace) -> Plan:
 
 
 def bundle_tree(bundle: Bundle) -> dict[str, Any]:
-    return copy.deepcopy(_plain(bundle))
-
-
-def _plain(bundle: Bundle) -> dict[str, Any]:
-    from kiln.bundle.dyn.value import to_plain
-
+    """A fresh plain tree of the bundle (new containers: callers may edit it)."""
     return to_plain(bundle.tree)
 
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from kiln.errors import KilnError
 from kiln.profiles import Profile
 from kiln.workspace.api import NotFound, Workspace
-from kiln.workspace.local.home import WorkspaceHome
 
 
 _DATABRICKS_DOMAINS = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com",
@@ -50,6 +49,8 @@ def connect(*, kiln_home: str, target: str, user: str, host: str | None = None,
         raise KilnError(f"workspace host {host}: connecting to a kiln server is not available "
                         "in this version of kiln; leave workspace.host unset to use the "
                         "embedded workspace")
+    from kiln.workspace.local.home import WorkspaceHome  # SQLAlchemy: only when needed
+
     home = WorkspaceHome(kiln_home)
     name = workspace_name(target, prof)
     if not create and not home.exists(name):
