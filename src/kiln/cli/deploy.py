@@ -35,8 +35,29 @@ def _options(force_lock: bool, auto_approve: bool) -> "DeployOptions":
                          confirm=_confirm if interactive else None)
 
 
-def _printer(event: Event) -> None:
-    echo(event.message)
+class _Progress:
+    """Event lines as they happen; on a terminal, a Rich spinner shows the running step."""
+
+    def __init__(self) -> None:
+        self.status = None
+        if is_tty(sys.stdout):
+            from rich.console import Console
+
+            self.console = Console(highlight=False)
+            self.status = self.console.status("Preparing...", spinner="dots")
+            self.status.start()
+
+    def __call__(self, event: Event) -> None:
+        if self.status is None:
+            echo(event.message)
+            return
+        self.console.print(event.message, markup=False)
+        if event.kind in ("building", "uploading", "applying", "destroying"):
+            self.status.update(event.message)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
 
 
 @click.command()
@@ -83,7 +104,11 @@ def deploy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
     assert result.bundle is not None
     ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
     assert ws is not None
-    deploy(result.bundle, ws, _options(force_lock, auto_approve), _printer)
+    progress = _Progress()
+    try:
+        deploy(result.bundle, ws, _options(force_lock, auto_approve), progress)
+    finally:
+        progress.close()
     echo("Deployment complete!")
 
 
@@ -104,4 +129,8 @@ def destroy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
     assert result.bundle is not None
     ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
     assert ws is not None
-    destroy(result.bundle, ws, _options(force_lock, auto_approve), _printer)
+    progress = _Progress()
+    try:
+        destroy(result.bundle, ws, _options(force_lock, auto_approve), progress)
+    finally:
+        progress.close()

@@ -1,0 +1,107 @@
+"""``kiln workspace``, ``kiln auth whoami``, profiles and hosts, through the CLI."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import kiln_exe, write_files
+from tests.e2e.helpers import Kiln, job_bundle
+
+pytestmark = pytest.mark.e2e
+
+
+def test_workspace_list_show_delete(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home")
+    assert kiln.run("workspace", "list", cwd=tmp_path).stdout.startswith("No workspaces in")
+    root = job_bundle(tmp_path / "b", 2)
+    kiln.run("bundle", "deploy", cwd=root)
+    out = kiln.run("workspace", "list", cwd=tmp_path).stdout
+    assert out.splitlines()[1].split()[:2] == ["dev", "6"]
+    show = kiln.run("workspace", "show", "dev", cwd=tmp_path).stdout
+    assert "Name: dev" in show and "  jobs: 2" in show and "  schemas: 1" in show
+    missing = kiln.run("workspace", "show", "nope", cwd=tmp_path, ok=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: workspace nope does not exist")
+    refused = kiln.run("workspace", "delete", "dev", cwd=tmp_path, ok=False)
+    assert refused.returncode == 1 and "needs --auto-approve" in refused.stderr
+    kiln.run("workspace", "delete", "dev", "--auto-approve", cwd=tmp_path)
+    assert not (kiln.home / "workspaces" / "dev").exists()
+
+
+def test_whoami_and_profiles(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home")
+    assert kiln.run("auth", "whoami", cwd=tmp_path).stdout == "alice@example.com\n"
+    write_files(kiln.home, {"config.toml": '[profiles.ci]\nuser = "ci-bot@corp.com"\n'
+                                           'workspace = "shared-ci"\n'})
+    assert kiln.run("auth", "whoami", "-p", "ci", cwd=tmp_path).stdout == "ci-bot@corp.com\n"
+    root = write_files(tmp_path / "b", {"databricks.yml": """
+        bundle: {name: p}
+        workspace: {profile: ci}
+        resources: {jobs: {j: {name: j}}}
+    """})
+    kiln.run("bundle", "deploy", cwd=root)
+    (job,) = kiln.objects("shared-ci")
+    assert job["name"] == "j"
+
+
+def test_databricks_hosts_deploy_to_the_embedded_workspace(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": """
+        bundle: {name: p}
+        workspace: {host: "https://adb-1234567890.12.azuredatabricks.net"}
+        resources: {jobs: {j: {name: j}}}
+        targets: {staging: {}}
+    """})
+    kiln.run("bundle", "deploy", cwd=root)
+    assert [o["name"] for o in kiln.objects("staging")] == ["j"]
+    (root / "databricks.yml").write_text((root / "databricks.yml").read_text().replace(
+        "https://adb-1234567890.12.azuredatabricks.net", "http://127.0.0.1:9"))
+    proc = kiln.run("bundle", "deploy", cwd=root, ok=False)
+    assert proc.returncode == 1 and "connecting to a kiln server is not available" in proc.stderr
+
+
+def test_deploy_on_a_terminal_shows_progress_and_asks(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home")
+    root = job_bundle(tmp_path / "b", 2)
+    kiln.run("bundle", "deploy", cwd=root)
+    yml = root / "databricks.yml"
+    text = yml.read_text()
+    yml.write_text(text[:text.index("    job_001:")] + text[text.index("\n\ntargets:"):])
+
+    def on_terminal(answer: bytes) -> str:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([kiln_exe(), "bundle", "deploy"], cwd=root,
+                                env={**kiln.env(), "TERM": "xterm"},
+                                stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        seen = b""
+        answered = False
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                break
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            seen += data
+            if not answered and b"proceed?" in seen:
+                os.write(master, answer + b"\n")
+                answered = True
+        proc.wait(timeout=60)
+        os.close(master)
+        return seen.decode(errors="replace")
+
+    shown = on_terminal(b"n")
+    assert "delete jobs.job_001" in shown and "deploy cancelled" in shown
+    assert len(kiln.objects("dev")) == 6
+    shown = on_terminal(b"y")
+    assert "Deleted jobs.job_001" in shown and "Deployment complete!" in shown
+    assert len(kiln.objects("dev")) == 5
