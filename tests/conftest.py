@@ -59,3 +59,34 @@ def summaries(diags: list[Diagnostic]) -> list[str]:
 
 def kiln_exe() -> str:
     return os.path.join(os.path.dirname(sys.executable), "kiln")
+
+
+def run_on_terminal(args: list[str], cwd: Path, env: dict[str, str],
+                    answers: dict[bytes, bytes] | None = None, timeout: float = 60) -> str:
+    """Run a command on a pseudo-terminal; answer prompts; everything it showed."""
+    import os
+    import pty
+    import select
+    import subprocess
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    pending = dict(answers or {})
+    while True:
+        ready, _, _ = select.select([master], [], [], timeout)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+        for prompt in [p for p in pending if p in seen]:
+            os.write(master, pending.pop(prompt) + b"\n")
+    proc.wait(timeout=timeout)
+    os.close(master)
+    return seen.decode(errors="replace")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 import yaml
 
 from kiln import __version__
-from tests.conftest import NOTEBOOK, kiln_exe, write_files
+from tests.conftest import NOTEBOOK, kiln_exe, run_on_terminal, write_files
 
 pytestmark = pytest.mark.e2e
 
@@ -116,28 +114,10 @@ def test_piped_output_is_plain_and_a_terminal_gets_color(tmp_path: Path) -> None
     assert "\x1b[" not in piped.stdout + piped.stderr
     assert piped.stderr.startswith("Warning: unknown field: nmae")
 
-    master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
     env.update(KILN_HOME=str(tmp_path / "h"), KILN_USER="alice@example.com", TERM="xterm-256color")
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([kiln_exe(), "bundle", "validate"], cwd=tmp_path, env=env,
-                            stdout=slave, stderr=slave, stdin=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=30)
-    os.close(master)
-    shown = b"".join(chunks).decode()
+    shown = run_on_terminal([kiln_exe(), "bundle", "validate"], tmp_path, env)
     assert "\x1b[" in shown and "unknown field: nmae" in shown
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import kiln_exe, write_files
+from tests.conftest import kiln_exe, run_on_terminal, write_files
 from tests.e2e.helpers import Kiln, job_bundle
 
 pytestmark = pytest.mark.e2e
@@ -74,30 +70,8 @@ def test_deploy_on_a_terminal_shows_progress_and_asks(tmp_path: Path) -> None:
     yml.write_text(text[:text.index("    job_001:")] + text[text.index("\n\ntargets:"):])
 
     def on_terminal(answer: bytes) -> str:
-        master, slave = pty.openpty()
-        proc = subprocess.Popen([kiln_exe(), "bundle", "deploy"], cwd=root,
-                                env={**kiln.env(), "TERM": "xterm"},
-                                stdin=slave, stdout=slave, stderr=slave)
-        os.close(slave)
-        seen = b""
-        answered = False
-        while True:
-            ready, _, _ = select.select([master], [], [], 60)
-            if not ready:
-                break
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            seen += data
-            if not answered and b"proceed?" in seen:
-                os.write(master, answer + b"\n")
-                answered = True
-        proc.wait(timeout=60)
-        os.close(master)
-        return seen.decode(errors="replace")
+        return run_on_terminal([kiln_exe(), "bundle", "deploy"], root,
+                               {**kiln.env(), "TERM": "xterm"}, {b"proceed?": answer})
 
     shown = on_terminal(b"n")
     assert "delete jobs.job_001" in shown and "deploy cancelled" in shown

@@ -60,14 +60,9 @@ class _Progress:
             self.status.stop()
 
 
-@click.command()
-@target_opt
-@var_opt
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
-    """Show what deploy would create, update or delete."""
-    from kiln.deploy.deployer import bundle_tree, plan_for
+def _bundle_and_workspace(target: str | None, var: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """The loaded bundle (errors stop here) and its target's workspace."""
+    from kiln.deploy.deployer import bundle_tree
 
     result, ctx = load_for_target(target, var)
     print_diagnostics(result.diagnostics)
@@ -75,7 +70,32 @@ def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
     assert result.bundle is not None
     ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
     assert ws is not None
-    p = plan_for(result.bundle, ws)
+    return result.bundle, ws
+
+
+def _with_progress(fn, bundle, ws, force_lock: bool, auto_approve: bool) -> None:  # type: ignore[no-untyped-def]
+    progress = _Progress()
+    try:
+        fn(bundle, ws, _options(force_lock, auto_approve), progress)
+    finally:
+        progress.close()
+
+
+_force_lock_opt = click.option("--force-lock", is_flag=True,
+                               help="Take the deployment lock even if it is held.")
+
+
+@click.command()
+@target_opt
+@var_opt
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
+    """Show what deploy would create, update or delete."""
+    from kiln.deploy.deployer import plan_for
+
+    bundle, ws = _bundle_and_workspace(target, var)
+    p = plan_for(bundle, ws)
     if output == "json":
         sys.stdout.buffer.write(orjson.dumps(p.to_json(), option=orjson.OPT_INDENT_2
                                              | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
@@ -90,47 +110,25 @@ def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
 @click.command(name="deploy")
 @target_opt
 @var_opt
-@click.option("--force-lock", is_flag=True, help="Take the deployment lock even if it is held.")
+@_force_lock_opt
 @click.option("--auto-approve", is_flag=True, help="Approve destructive changes without asking.")
 def deploy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
                auto_approve: bool) -> None:
     """Deploy the bundle's files and resources to the target's workspace."""
     from kiln.deploy import deploy
-    from kiln.deploy.deployer import bundle_tree
 
-    result, ctx = load_for_target(target, var)
-    print_diagnostics(result.diagnostics)
-    require_ok(result)
-    assert result.bundle is not None
-    ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
-    assert ws is not None
-    progress = _Progress()
-    try:
-        deploy(result.bundle, ws, _options(force_lock, auto_approve), progress)
-    finally:
-        progress.close()
+    _with_progress(deploy, *_bundle_and_workspace(target, var), force_lock, auto_approve)
     echo("Deployment complete!")
 
 
 @click.command(name="destroy")
 @target_opt
 @var_opt
-@click.option("--force-lock", is_flag=True, help="Take the deployment lock even if it is held.")
+@_force_lock_opt
 @click.option("--auto-approve", is_flag=True, help="Delete without asking.")
 def destroy_cmd(target: str | None, var: tuple[str, ...], force_lock: bool,
                 auto_approve: bool) -> None:
     """Delete everything the bundle deployed to the target's workspace, and its files."""
     from kiln.deploy import destroy
-    from kiln.deploy.deployer import bundle_tree
 
-    result, ctx = load_for_target(target, var)
-    print_diagnostics(result.diagnostics)
-    require_ok(result)
-    assert result.bundle is not None
-    ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
-    assert ws is not None
-    progress = _Progress()
-    try:
-        destroy(result.bundle, ws, _options(force_lock, auto_approve), progress)
-    finally:
-        progress.close()
+    _with_progress(destroy, *_bundle_and_workspace(target, var), force_lock, auto_approve)

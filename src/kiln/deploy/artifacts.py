@@ -14,6 +14,7 @@ import glob
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,20 +77,25 @@ def upload_artifacts(ws: Workspace, root: str, mapping: dict[str, str]) -> None:
         ws.upload(dest, os.path.join(root, rel))
 
 
-def rewrite_libraries(tree: dict[str, Any], uploaded: dict[str, str]) -> list[str]:
-    """Point task ``whl``/``jar`` libraries at uploaded files; returns unmatched local paths."""
-    unmatched: list[str] = []
+def local_libraries(tree: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(library, key, path) for every task library that names a file in the bundle."""
     for job in ((tree.get("resources") or {}).get("jobs") or {}).values():
         for task in (job or {}).get("tasks") or []:
             for t in [task, (task.get("for_each_task") or {}).get("task") or {}]:
                 for lib in t.get("libraries") or []:
                     for key in ("whl", "jar", "egg"):
                         p = lib.get(key)
-                        if not p or p.startswith("/") or ":/" in p:
-                            continue
-                        hits = [ws for local, ws in uploaded.items() if fnmatch.fnmatch(local, p)]
-                        if hits:
-                            lib[key] = hits[0]
-                        else:
-                            unmatched.append(p)
+                        if p and not p.startswith("/") and ":/" not in p:
+                            yield lib, key, p
+
+
+def rewrite_libraries(tree: dict[str, Any], uploaded: dict[str, str]) -> list[str]:
+    """Point task ``whl``/``jar`` libraries at uploaded files; returns unmatched local paths."""
+    unmatched: list[str] = []
+    for lib, key, p in list(local_libraries(tree)):
+        hits = [ws for local, ws in uploaded.items() if fnmatch.fnmatch(local, p)]
+        if hits:
+            lib[key] = hits[0]
+        else:
+            unmatched.append(p)
     return unmatched

@@ -27,6 +27,7 @@ from kiln.deploy import refs
 from kiln.deploy.artifacts import (
     build_artifacts,
     destinations,
+    local_libraries,
     rewrite_libraries,
     upload_artifacts,
 )
@@ -203,15 +204,7 @@ def _local_libraries(root: str, tree: dict[str, Any]) -> list[Any]:
     built_patterns = {pat for art in (tree.get("artifacts") or {}).values()
                       for pat in [(f or {}).get("source") for f in (art or {}).get("files") or []]
                       if pat}
-    wanted: list[str] = []
-    for job in ((tree.get("resources") or {}).get("jobs") or {}).values():
-        for task in (job or {}).get("tasks") or []:
-            for t in [task, (task.get("for_each_task") or {}).get("task") or {}]:
-                for lib in t.get("libraries") or []:
-                    for key in ("whl", "jar", "egg"):
-                        p = lib.get(key)
-                        if p and not p.startswith("/") and ":/" not in p:
-                            wanted.append(p)
+    wanted = [p for _lib, _key, p in local_libraries(tree)]
     files: list[str] = []
     missing: list[str] = []
     for pattern in sorted(set(wanted)):
