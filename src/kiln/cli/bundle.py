@@ -161,8 +161,9 @@ def _print_resources(tree: dict[str, Any]) -> None:
 
 def _register() -> None:
     from kiln.cli.deploy import deploy_cmd, destroy_cmd, plan
+    from kiln.cli.runs import bundle_run
 
-    for cmd in (plan, deploy_cmd, destroy_cmd):
+    for cmd in (plan, deploy_cmd, destroy_cmd, bundle_run):
         bundle.add_command(cmd)
 
 

@@ -10,7 +10,7 @@ import orjson
 
 from kiln.cli.render import echo, is_tty, print_diagnostics
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
-from kiln.deploy.events import Event
+from kiln.events import Event
 
 if TYPE_CHECKING:
     from kiln.deploy import Action, DeployOptions

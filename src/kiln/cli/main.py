@@ -10,6 +10,7 @@ import click
 from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
+from kiln.cli.runs import jobs, runs
 from kiln.cli.workspace_cmds import auth, workspace
 from kiln.cli.render import print_diagnostics
 from kiln.errors import KilnError
@@ -54,6 +55,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 cli.add_command(bundle)
 cli.add_command(workspace)
 cli.add_command(auth)
+cli.add_command(jobs)
+cli.add_command(runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kiln.deploy.events import Event, Listener
+from kiln.events import Event, Listener
 from kiln.errors import KilnError
 from kiln.workspace import Workspace
 

@@ -31,7 +31,7 @@ from kiln.deploy.artifacts import (
     rewrite_libraries,
     upload_artifacts,
 )
-from kiln.deploy.events import Event, Listener, ignore
+from kiln.events import Event, Listener, ignore
 from kiln.deploy.plan import Action, Plan, make_plan
 from kiln.deploy.resources import Desired, desired_resources
 from kiln.deploy.sync import SyncResult, local_files, sync_files

@@ -135,6 +135,25 @@ class Workspace(ABC):
     @abstractmethod
     def delete_state(self, state_id: str) -> None: ...
 
+    # job runs ----------------------------------------------------------------------
+    @abstractmethod
+    def create_run(self, job_id: int, doc: dict[str, Any]) -> int:
+        """Record a new run (Jobs API ``runs/get`` shape) started by this process."""
+
+    @abstractmethod
+    def update_run(self, run_id: int, doc: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """The run; a run whose process died is reported failed, not running forever."""
+
+    @abstractmethod
+    def list_runs(self, job_id: int | None = None, limit: int = 25) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def run_dir(self, run_id: int) -> str:
+        """A local directory for the run's task logs and outputs."""
+
     # audit -------------------------------------------------------------------------
     @abstractmethod
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...

@@ -65,3 +65,17 @@ audit = Table(
     Column("target", String, nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+runs = Table(
+    "runs", metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, nullable=False),
+    Column("life_cycle_state", String, nullable=False),
+    Column("result_state", String, nullable=True),
+    Column("doc", Text, nullable=False),
+    Column("runner_host", String, nullable=False),
+    Column("runner_pid", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+Index("ix_runs_job_id", runs.c.job_id)

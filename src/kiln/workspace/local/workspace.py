@@ -254,6 +254,62 @@ class LocalWorkspace(Workspace):
         with self.engine.begin() as c:
             c.execute(delete(t.deploy_state).where(t.deploy_state.c.state_id == state_id))
 
+    # job runs ----------------------------------------------------------------------
+    def create_run(self, job_id: int, doc: dict[str, Any]) -> int:
+        now = _now()
+        with self.engine.begin() as c:
+            res = c.execute(insert(t.runs).values(
+                job_id=job_id, life_cycle_state=doc["state"]["life_cycle_state"],
+                result_state=doc["state"].get("result_state"), doc="{}",
+                runner_host=socket.gethostname(), runner_pid=os.getpid(), created_at=now,
+                updated_at=now))
+            run_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+            c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
+                doc=_dump({**doc, "run_id": run_id})))
+        return run_id
+
+    def update_run(self, run_id: int, doc: dict[str, Any]) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
+                life_cycle_state=doc["state"]["life_cycle_state"],
+                result_state=doc["state"].get("result_state"), doc=_dump(doc),
+                updated_at=_now()))
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFound(f"run {run_id} does not exist in workspace {self.name}")
+        return self._checked(row)
+
+    def list_runs(self, job_id: int | None = None, limit: int = 25) -> list[dict[str, Any]]:
+        q = select(t.runs).order_by(t.runs.c.run_id.desc()).limit(limit)
+        if job_id is not None:
+            q = q.where(t.runs.c.job_id == job_id)
+        with self.engine.connect() as c:
+            rows = list(c.execute(q))
+        return [self._checked(r) for r in rows]
+
+    def _checked(self, row: Any) -> dict[str, Any]:
+        doc = json.loads(row.doc)
+        done = row.life_cycle_state in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+        if not done and row.runner_host == socket.gethostname() and not _alive(row.runner_pid):
+            message = (f"the kiln process running this run (pid {row.runner_pid}) stopped "
+                       "before the run finished")
+            doc["state"] = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED",
+                            "state_message": message}
+            for task in doc.get("tasks", []):
+                st = task.get("state", {})
+                if st.get("life_cycle_state") not in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+                    task["state"] = {"life_cycle_state": "INTERNAL_ERROR",
+                                     "result_state": "FAILED", "state_message": message}
+            doc.setdefault("end_time", _now())
+            self.update_run(row.run_id, doc)
+        return doc
+
+    def run_dir(self, run_id: int) -> str:
+        return os.path.join(self.directory, "runs", str(run_id))
+
     # audit -------------------------------------------------------------------------
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
         with self.engine.begin() as c:

@@ -1,4 +1,5 @@
-"""What a deploy reports while it works; the CLI renders these, tests collect them."""
+"""What engines report while they work (deploys, runs); the CLI renders these events,
+tests collect them, stores record them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # building | built | uploading | files | applying | created | updated |
-    #            deleted | recreated | recovered | complete | destroying
+    kind: str  # deploy: building | built | uploading | files | applying | created |
+    #   updated | deleted | recreated | recovered | complete; runs: run | task | done
     message: str
     data: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,223 @@
+"""``kiln bundle run``, ``kiln jobs list|get|run-now``, ``kiln runs list|get|logs``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+import orjson
+
+from kiln.cli.render import echo
+from kiln.errors import KilnError, UsageError
+from kiln.events import Event
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+                                         | orjson.OPT_APPEND_NEWLINE))
+
+
+def _parse_params(text: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in (text or "").split(","):
+        if not pair.strip():
+            continue
+        k, sep, v = pair.partition("=")
+        if not sep:
+            raise UsageError(f'--params expects key=value pairs separated by commas, got "{pair}"')
+        out[k.strip()] = v
+    return out
+
+
+def _printer(event: Event) -> None:
+    if event.kind != "done":  # the final line comes from _finish, with details
+        echo(event.message)
+
+
+def _finish(doc: dict[str, Any]) -> None:
+    state = doc["state"]
+    echo(f"Run {doc['run_id']} {state.get('result_state') or state['life_cycle_state']}"
+         + (f": {state['state_message']}" if state.get("state_message") else ""))
+    for t in doc.get("tasks", []):
+        st = t.get("state", {})
+        if st.get("result_state") in ("FAILED", "TIMEDOUT") and t.get("error"):
+            echo(f"  {t['task_key']}: {t['error']}")
+    if state.get("result_state") != "SUCCESS":
+        sys.exit(1)
+
+
+def _workspace(workspace: str | None):  # type: ignore[no-untyped-def]
+    """The named embedded workspace, or the one of the bundle in the current directory."""
+    from kiln.settings import Settings
+    from kiln.workspace.local.home import WorkspaceHome
+
+    s = Settings.from_env()
+    home = WorkspaceHome(s.home)
+    if workspace is None:
+        from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
+
+        result, ctx = load_for_target(None, ())
+        require_ok(result)
+        ws = open_bundle_workspace(result.plain(), ctx, create=False)
+        if ws is None:
+            raise KilnError("the bundle's workspace does not exist yet; deploy it first")
+        return ws
+    if not home.exists(workspace):
+        raise KilnError(f"workspace {workspace} does not exist")
+    return home.open(workspace, s.user or "kiln")
+
+
+_ws_opt = click.option("-w", "--workspace", help="Embedded workspace (default: the bundle's).")
+
+
+@click.command(name="run")
+@click.argument("key")
+@click.option("-t", "--target", help="Bundle target to use.")
+@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set a bundle variable.")
+@click.option("--params", help="Job parameters: key=value,key2=value2.")
+@click.option("--python-params", help="Parameters for spark_python_task tasks, space separated.")
+def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str | None,
+               python_params: str | None) -> None:
+    """Run a job of the bundle (deployed first with 'kiln bundle deploy') and wait."""
+    from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
+    from kiln.deploy.deployer import bundle_tree, deployed_objects, state_id
+    from kiln.jobs.engine import Engine
+
+    result, ctx = load_for_target(target, var)
+    require_ok(result)
+    assert result.bundle is not None
+    tree = bundle_tree(result.bundle)
+    if key not in ((tree.get("resources") or {}).get("jobs") or {}):
+        jobs = sorted(((tree.get("resources") or {}).get("jobs") or {}))
+        raise KilnError(f"no job {key} in the bundle", detail="Jobs: " + (", ".join(jobs) or "none"))
+    ws = open_bundle_workspace(tree, ctx, create=False)
+    deployed = deployed_objects(ws, state_id(tree)) if ws is not None else {}
+    job = deployed.get(f"jobs.{key}")
+    if ws is None or job is None:
+        raise KilnError(f"jobs.{key} is not deployed to target {result.bundle.target}; "
+                        "run 'kiln bundle deploy' first")
+    doc = Engine(ws, _printer).run_now(int(job.id), _parse_params(params),
+                                       python_params.split() if python_params else None)
+    _finish(doc)
+
+
+@click.group()
+def jobs() -> None:
+    """Jobs in a workspace."""
+
+
+@jobs.command(name="list")
+@_ws_opt
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def jobs_list(workspace: str | None, output: str) -> None:
+    """List the jobs of a workspace."""
+    objs = _workspace(workspace).list("jobs")
+    if output == "json":
+        _print_json({"jobs": [{"job_id": int(o.id), "settings": o.settings,
+                               "created_time": o.created_at, "creator_user_name": o.creator}
+                              for o in objs]})
+        return
+    echo(f"{'JOB ID':>8}  NAME")
+    for o in objs:
+        echo(f"{o.id:>8}  {o.name}")
+
+
+@jobs.command(name="get")
+@click.argument("job_id", type=int)
+@_ws_opt
+def jobs_get(job_id: int, workspace: str | None) -> None:
+    """Show a job's settings (JSON)."""
+    o = _workspace(workspace).get("jobs", str(job_id))
+    _print_json({"job_id": job_id, "settings": o.settings, "created_time": o.created_at,
+                 "creator_user_name": o.creator})
+
+
+@jobs.command(name="run-now")
+@click.argument("job_id", type=int)
+@_ws_opt
+@click.option("--params", help="Job parameters: key=value,key2=value2.")
+def jobs_run_now(job_id: int, workspace: str | None, params: str | None) -> None:
+    """Run a job and wait for it."""
+    from kiln.jobs.engine import Engine
+
+    _finish(Engine(_workspace(workspace), _printer).run_now(job_id, _parse_params(params)))
+
+
+@click.group()
+def runs() -> None:
+    """Job runs in a workspace."""
+
+
+@runs.command(name="list")
+@_ws_opt
+@click.option("--job-id", type=int)
+@click.option("--limit", type=int, default=25, show_default=True)
+def runs_list(workspace: str | None, job_id: int | None, limit: int) -> None:
+    """List recent runs."""
+    echo(f"{'RUN ID':>7} {'JOB ID':>7}  {'STATE':16} NAME")
+    for r in _workspace(workspace).list_runs(job_id, limit):
+        st = r["state"]
+        echo(f"{r['run_id']:>7} {r['job_id']:>7}  "
+             f"{(st.get('result_state') or st['life_cycle_state']):16} {r.get('run_name', '')}")
+
+
+@runs.command(name="get")
+@click.argument("run_id", type=int)
+@_ws_opt
+def runs_get(run_id: int, workspace: str | None) -> None:
+    """Show a run (JSON, the Jobs API shape)."""
+    _print_json(_workspace(workspace).get_run(run_id))
+
+
+@runs.command(name="get-output")
+@click.argument("run_id", type=int)
+@click.option("--task", "task_key", help="The task (default: the only one).")
+@_ws_opt
+def runs_get_output(run_id: int, task_key: str | None, workspace: str | None) -> None:
+    """A task's notebook exit value, error and logs (JSON)."""
+    ws = _workspace(workspace)
+    run = ws.get_run(run_id)
+    task = _pick_task(run, task_key)
+    logs = _read_logs(ws.run_dir(run_id), task["task_key"])
+    _print_json({"metadata": task, "notebook_output": task.get("notebook_output") or {},
+                 "error": task.get("error"), "error_trace": task.get("error_trace"),
+                 "logs": logs})
+
+
+@runs.command(name="logs")
+@click.argument("run_id", type=int)
+@click.option("--task", "task_key", help="Only this task.")
+@_ws_opt
+def runs_logs(run_id: int, task_key: str | None, workspace: str | None) -> None:
+    """Print the stdout and stderr of a run's tasks."""
+    ws = _workspace(workspace)
+    run = ws.get_run(run_id)
+    tasks = [_pick_task(run, task_key)] if task_key else run.get("tasks", [])
+    for t in tasks:
+        echo(f"=== {t['task_key']} ===")
+        sys.stdout.write(_read_logs(ws.run_dir(run_id), t["task_key"]))
+
+
+def _pick_task(run: dict[str, Any], key: str | None) -> dict[str, Any]:
+    tasks = run.get("tasks", [])
+    if key is None:
+        if len(tasks) != 1:
+            raise UsageError("the run has several tasks; name one with --task",
+                             detail="Tasks: " + ", ".join(t["task_key"] for t in tasks))
+        return tasks[0]
+    for t in tasks:
+        if t["task_key"] == key:
+            return t
+    raise UsageError(f"run {run['run_id']} has no task {key}")
+
+
+def _read_logs(run_dir: str, key: str) -> str:
+    out = []
+    for name in ("stdout.log", "stderr.log"):
+        p = os.path.join(run_dir, key, name)
+        if os.path.exists(p):
+            with open(p, encoding="utf-8", errors="replace") as f:
+                out.append(f.read())
+    return "".join(out)

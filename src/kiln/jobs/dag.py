@@ -1,0 +1,76 @@
+"""Which tasks of a run may start, and what happens to those that may not. Pure.
+
+A dependency counts as *succeeded* when its result is SUCCESS (and, for a condition task
+named with ``outcome``, when the condition evaluated to that outcome), *failed* when its
+result is FAILED, TIMEDOUT, CANCELED or UPSTREAM_FAILED, and *excluded* otherwise (an
+excluded task, or a condition whose outcome did not match). ``run_if`` decides:
+
+=====================  ==========================================================
+ALL_SUCCESS (default)  run if all succeeded; UPSTREAM_FAILED if any failed; else EXCLUDED
+AT_LEAST_ONE_SUCCESS   run if any succeeded; UPSTREAM_FAILED if any failed; else EXCLUDED
+NONE_FAILED            UPSTREAM_FAILED if any failed; run if any succeeded; else EXCLUDED
+ALL_DONE               run
+AT_LEAST_ONE_FAILED    run if any failed; else EXCLUDED
+ALL_FAILED             run if all failed; else EXCLUDED
+=====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kiln.jobs.states import EXCLUDED, FAILURES, SUCCESS, UPSTREAM_FAILED
+
+
+@dataclass(frozen=True)
+class Result:
+    result_state: str
+    outcome: str | None = None  # "true"/"false" for condition tasks
+
+
+def dependency_status(dep: dict[str, Any], result: Result) -> str:
+    if result.result_state in FAILURES:
+        return "failed"
+    if result.result_state != SUCCESS:
+        return "excluded"
+    wanted = dep.get("outcome")
+    if wanted is not None and result.outcome != wanted:
+        return "excluded"
+    return "succeeded"
+
+
+def decide(task: dict[str, Any], results: dict[str, Result]) -> str | None:
+    """"run", a terminal result state (UPSTREAM_FAILED, EXCLUDED), or None (not yet)."""
+    deps = task.get("depends_on") or []
+    if any(d["task_key"] not in results for d in deps):
+        return None
+    if not deps:
+        return "run"
+    statuses = [dependency_status(d, results[d["task_key"]]) for d in deps]
+    failed = statuses.count("failed")
+    succeeded = statuses.count("succeeded")
+    rule = task.get("run_if") or "ALL_SUCCESS"
+    if rule == "ALL_DONE":
+        return "run"
+    if rule == "ALL_SUCCESS":
+        return UPSTREAM_FAILED if failed else ("run" if succeeded == len(deps) else EXCLUDED)
+    if rule == "AT_LEAST_ONE_SUCCESS":
+        return "run" if succeeded else (UPSTREAM_FAILED if failed else EXCLUDED)
+    if rule == "NONE_FAILED":
+        return UPSTREAM_FAILED if failed else ("run" if succeeded else EXCLUDED)
+    if rule == "AT_LEAST_ONE_FAILED":
+        return "run" if failed else EXCLUDED
+    if rule == "ALL_FAILED":
+        return "run" if failed == len(deps) else EXCLUDED
+    raise ValueError(f"unknown run_if: {rule}")
+
+
+def run_result(results: dict[str, Result]) -> str:
+    """The run's result: FAILED if a task failed or timed out, CANCELED, else SUCCESS."""
+    states = {r.result_state for r in results.values()}
+    if "CANCELED" in states:
+        return "CANCELED"
+    if states & {"FAILED", "TIMEDOUT", UPSTREAM_FAILED}:
+        return "FAILED"
+    return SUCCESS

@@ -1,0 +1,221 @@
+"""Executing a job run: the task DAG, in parallel, with retries and timeouts.
+
+The engine decides (``kiln.jobs.dag``), runs each notebook or Python task in its own
+process (``kiln.jobs.runner``), evaluates condition tasks and starts ``run_job_task`` runs
+itself, and records every state change in the workspace as a Jobs API ``runs/get``
+document, so ``kiln runs get`` shows a run while it happens. It reports progress as
+events; it knows nothing about terminals.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from kiln.errors import KilnError
+from kiln.events import Event, Listener, ignore
+from kiln.jobs import condition, states
+from kiln.jobs.dag import Result, decide, run_result
+from kiln.jobs.notebook import find_notebook
+from kiln.jobs.params import RunContext, substitute
+from kiln.jobs.runner import Attempt, run_process
+from kiln.workspace import Workspace
+
+PROCESS_TASKS = ("notebook_task", "spark_python_task")
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class Engine:
+    def __init__(self, ws: Workspace, emit: Listener = ignore, workers: int = 4) -> None:
+        self.ws = ws
+        self.emit = emit
+        self.workers = max(1, workers)
+
+    def run_now(self, job_id: int, job_parameters: dict[str, str] | None = None,
+                python_params: list[str] | None = None) -> dict[str, Any]:
+        job = self.ws.get("jobs", str(job_id))
+        return _Run(self, int(job_id), job.settings, job_parameters or {},
+                    python_params).execute()
+
+
+class _Run:
+    def __init__(self, engine: Engine, job_id: int, settings: dict[str, Any],
+                 overrides: dict[str, str], python_params: list[str] | None) -> None:
+        self.e = engine
+        self.ws = engine.ws
+        self.job_id = job_id
+        self.settings = settings
+        self.tasks = {t["task_key"]: t for t in settings.get("tasks") or []}
+        defaults = {p["name"]: p.get("default", "") for p in settings.get("parameters") or []}
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown and defaults:
+            raise KilnError("unknown job parameters: " + ", ".join(unknown),
+                            detail="The job defines: " + ", ".join(sorted(defaults)))
+        self.parameters = {**defaults, **overrides}
+        self.python_params = python_params
+        self.lock = threading.Lock()
+        self.cancel = threading.Event()
+        self.results: dict[str, Result] = {}
+        self.values: dict[str, dict[str, Any]] = {}
+        start = _now()
+        self.doc: dict[str, Any] = {
+            "job_id": job_id, "run_name": settings.get("name", ""), "start_time": start,
+            "state": {"life_cycle_state": states.RUNNING, "state_message": ""},
+            "job_parameters": [{"name": k, "value": v} for k, v in self.parameters.items()],
+            "tasks": [{"task_key": k, "state": {"life_cycle_state": states.PENDING},
+                       "attempt_number": 0} for k in self.tasks],
+        }
+        self.run_id = self.ws.create_run(job_id, self.doc)
+        self.doc["run_id"] = self.run_id
+        self.doc["run_page_url"] = self.ws.url("runs", str(self.run_id))
+        self.ctx = RunContext(job_id, self.run_id, settings.get("name", ""), start,
+                              self.parameters, self.values, workspace=self.ws.name)
+
+    # bookkeeping --------------------------------------------------------------------
+    def _task_doc(self, key: str) -> dict[str, Any]:
+        return next(t for t in self.doc["tasks"] if t["task_key"] == key)
+
+    def _set_task(self, key: str, **fields: Any) -> None:
+        with self.lock:
+            self._task_doc(key).update(fields)
+            self.ws.update_run(self.run_id, self.doc)
+        st = fields.get("state")
+        if st:
+            label = st.get("result_state") or st["life_cycle_state"]
+            self.e.emit(Event("task", f"[{key}] {label}",
+                              {"run_id": self.run_id, "task_key": key, **st}))
+
+    # the DAG loop --------------------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        self.e.emit(Event("run", f"Run URL: {self.doc['run_page_url']}",
+                          {"run_id": self.run_id}))
+        timeout = self.settings.get("timeout_seconds") or 0
+        deadline = time.monotonic() + timeout if timeout else None
+        running: dict[Future[Result], str] = {}
+        with ThreadPoolExecutor(max_workers=self.e.workers) as pool:
+            while len(self.results) < len(self.tasks):
+                for key, task in self.tasks.items():
+                    if key in self.results or key in running.values():
+                        continue
+                    verdict = decide(task, self.results)
+                    if verdict is None:
+                        continue
+                    if verdict == "run" and not task.get("disabled"):
+                        self._set_task(key, state={"life_cycle_state": states.RUNNING},
+                                       start_time=_now())
+                        running[pool.submit(self._run_task, key, task)] = key
+                    else:
+                        result = states.EXCLUDED if task.get("disabled") else verdict
+                        self.results[key] = Result(result)
+                        self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                                   "result_state": result})
+                if not running:
+                    if len(self.results) < len(self.tasks):  # only a cycle can leave this
+                        raise KilnError("tasks can never start: " + ", ".join(
+                            sorted(set(self.tasks) - set(self.results))))
+                    break
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
+                if not done and deadline is not None:
+                    self.cancel.set()  # the job's own timeout: stop what runs
+                    self.doc["state"]["state_message"] = f"job timed out after {timeout}s"
+                    done, _ = wait(running)
+                for fut in done:
+                    key = running.pop(fut)
+                    self.results[key] = fut.result()
+        final = run_result(self.results)
+        if self.cancel.is_set() and deadline is not None:
+            final = states.TIMEDOUT
+        with self.lock:
+            self.doc["state"] = {"life_cycle_state": states.TERMINATED, "result_state": final,
+                                 "state_message": self.doc["state"].get("state_message", "")}
+            self.doc["end_time"] = _now()
+            self.ws.update_run(self.run_id, self.doc)
+        self.e.emit(Event("done", f"Run {self.run_id} {final}", {"run_id": self.run_id,
+                                                                  "result_state": final}))
+        return self.doc
+
+    # one task --------------------------------------------------------------------------
+    def _run_task(self, key: str, task: dict[str, Any]) -> Result:
+        retries = int(task.get("max_retries") or 0)
+        interval = (task.get("min_retry_interval_millis") or 0) / 1000
+        attempt_no = 0
+        while True:
+            try:
+                attempt, outcome = self._attempt(key, task, attempt_no)
+            except KilnError as err:  # a task that cannot start is a failed task
+                attempt, outcome = Attempt(states.FAILED, error=err.summary), None
+            can_retry = attempt_no < retries and not self.cancel.is_set() and (
+                attempt.result_state == states.FAILED
+                or (attempt.result_state == states.TIMEDOUT and task.get("retry_on_timeout")))
+            if not can_retry:
+                break
+            self._set_task(key, state={"life_cycle_state": states.WAITING_FOR_RETRY,
+                                       "state_message": attempt.error or ""},
+                           attempt_number=attempt_no)
+            time.sleep(interval)
+            attempt_no += 1
+            self._set_task(key, state={"life_cycle_state": states.RUNNING},
+                           attempt_number=attempt_no)
+        if attempt.values:
+            with self.lock:
+                self.values[key] = attempt.values
+        self._set_task(key, state={"life_cycle_state": states.TERMINATED,
+                                   "result_state": attempt.result_state,
+                                   "state_message": attempt.error or ""},
+                       end_time=_now(), attempt_number=attempt_no,
+                       execution_duration=attempt.duration_ms,
+                       notebook_output={"result": attempt.exit_value}
+                       if attempt.exit_value is not None else {},
+                       error=attempt.error, error_trace=attempt.error_trace)
+        return Result(attempt.result_state, outcome)
+
+    def _attempt(self, key: str, task: dict[str, Any], attempt_no: int
+                 ) -> tuple[Attempt, str | None]:
+        ctx = RunContext(**{**self.ctx.__dict__, "task_values": dict(self.values),
+                            "task_key": key, "attempt": attempt_no,
+                            "task_run_id": self.run_id * 1000 + list(self.tasks).index(key)})
+        if "condition_task" in task:
+            c = task["condition_task"]
+            ok = condition.evaluate(c["op"], substitute(str(c["left"]), ctx),
+                                    substitute(str(c["right"]), ctx))
+            return Attempt(states.SUCCESS), "true" if ok else "false"
+        if "run_job_task" in task:
+            rj = task["run_job_task"]
+            params = substitute(rj.get("job_parameters") or {}, ctx)
+            child = Engine(self.ws, self.e.emit, self.e.workers).run_now(int(rj["job_id"]), params)
+            result = child["state"]["result_state"]
+            return Attempt(states.SUCCESS if result == states.SUCCESS else states.FAILED,
+                           error=None if result == states.SUCCESS else
+                           f"run {child['run_id']} of job {rj['job_id']} ended {result}"), None
+        kind = next((k for k in PROCESS_TASKS if k in task), None)
+        if kind is None:
+            other = next((k for k in task if k.endswith("_task")), "unknown")
+            raise KilnError(f"{other} is not supported by this version of kiln's job engine")
+        spec = self._spec(kind, task[kind], ctx)
+        task_dir = os.path.join(self.ws.run_dir(self.run_id), key)
+        timeout = task.get("timeout_seconds") or None
+        return run_process(spec, task_dir, timeout, self.cancel), None
+
+    def _spec(self, kind: str, body: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        local_root = getattr(self.ws, "directory", None)
+        if kind == "notebook_task":
+            path = self.ws.local_path(body["notebook_path"])
+            if path is None:
+                raise KilnError(f"notebook {body['notebook_path']} is not on this machine")
+            params = {**substitute(body.get("base_parameters") or {}, ctx), **self.parameters}
+            return {"kind": "notebook", "path": find_notebook(path), "parameters": params,
+                    "upstream_values": dict(self.values), "workspace_dir": local_root}
+        path = self.ws.local_path(body["python_file"])
+        if path is None or not os.path.isfile(path):
+            raise KilnError(f"file {body['python_file']} not found in workspace {self.ws.name}")
+        argv = self.python_params if self.python_params is not None else substitute(
+            body.get("parameters") or [], ctx)
+        return {"kind": "python", "path": path, "argv": argv, "parameters": self.parameters,
+                "upstream_values": dict(self.values), "workspace_dir": local_root}

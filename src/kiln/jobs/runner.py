@@ -1,0 +1,76 @@
+"""Running one task attempt in its own process, with a timeout and captured logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiln.jobs.states import CANCELED, FAILED, SUCCESS, TIMEDOUT
+
+
+@dataclass
+class Attempt:
+    result_state: str
+    exit_value: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_trace: str | None = None
+    duration_ms: int = 0
+
+
+def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
+                cancelled: Any = None) -> Attempt:
+    """Run ``spec`` (see ``kiln.jobs.runtime.task``); logs go to ``task_dir``."""
+    os.makedirs(task_dir, exist_ok=True)
+    spec = {**spec, "output": os.path.join(task_dir, "output.json")}
+    spec_path = os.path.join(task_dir, "spec.json")
+    with open(spec_path, "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+    if os.path.exists(spec["output"]):
+        os.remove(spec["output"])
+    t0 = time.monotonic()
+    with open(os.path.join(task_dir, "stdout.log"), "ab") as out, \
+            open(os.path.join(task_dir, "stderr.log"), "ab") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kiln.jobs.runtime.task", spec_path],
+                                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True,  # its own process group: kill the tree
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        state = None
+        while proc.poll() is None:
+            if timeout_s and time.monotonic() - t0 > timeout_s:
+                state = TIMEDOUT
+            elif cancelled is not None and cancelled.is_set():
+                state = CANCELED
+            if state:
+                _kill_tree(proc)
+                break
+            time.sleep(0.01)
+    duration = int((time.monotonic() - t0) * 1000)
+    if state == TIMEDOUT:
+        return Attempt(TIMEDOUT, error=f"timed out after {timeout_s:g} seconds",
+                       duration_ms=duration)
+    if state == CANCELED:
+        return Attempt(CANCELED, error="canceled", duration_ms=duration)
+    try:
+        with open(spec["output"], encoding="utf-8") as f:
+            out_doc = json.load(f)
+    except (OSError, ValueError):
+        return Attempt(FAILED, error=f"the task process ended with status {proc.returncode} "
+                                     "before reporting a result", duration_ms=duration)
+    return Attempt(SUCCESS if out_doc.get("state") == SUCCESS else FAILED,
+                   out_doc.get("exit_value"), out_doc.get("values") or {},
+                   out_doc.get("error"), out_doc.get("error_trace"), duration)
+
+
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

@@ -1,0 +1,107 @@
+"""The task process: ``python -m kiln.jobs.runtime.task SPEC.json``.
+
+Runs one notebook or Python file the way a Databricks cluster would (``dbutils``,
+``display`` and the task's parameters in place), and writes what happened to the spec's
+``output`` file: the result state, the notebook's exit value, the task values it set and,
+on failure, the error and a traceback that points at the user's cell and line.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import runpy
+import subprocess
+import sys
+import traceback
+from typing import Any
+
+from kiln.jobs.runtime.dbutils import NotebookExit, TaskContext, install
+
+
+class _NoSpark:
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("spark is not available: this task does not run on Spark compute "
+                           "(kiln runs Python tasks in local processes)")
+
+
+def display(*objs: Any) -> None:
+    for obj in objs:
+        to_string = getattr(obj, "to_string", None)
+        print(to_string() if callable(to_string) else obj)
+
+
+def _run_magic(cell: Any) -> None:
+    if cell.magic == "sh":
+        proc = subprocess.run(cell.source, shell=True, capture_output=True, text=True)
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        if proc.returncode:
+            raise RuntimeError(f"%sh exited with {proc.returncode}")
+        return
+    if cell.magic == "pip":
+        raise RuntimeError(f"{cell.origin}: %pip is not supported in kiln tasks yet; install "
+                           "the package into kiln's environment or declare it in the task's "
+                           "libraries when task environments arrive")
+    if cell.magic == "sql":
+        raise RuntimeError(f"{cell.origin}: %sql cells need kiln's catalog (not available yet)")
+    raise RuntimeError(f"{cell.origin}: unsupported magic %{cell.magic}")
+
+
+def run_notebook(path: str, namespace: dict[str, Any]) -> str | None:
+    from kiln.jobs.notebook import load_cells
+
+    for cell in load_cells(path):
+        if cell.magic:
+            _run_magic(cell)
+            continue
+        # line numbers in tracebacks match the notebook file
+        code = compile("\n" * (cell.first_line - 1) + cell.source, cell.origin, "exec")
+        exec(code, namespace)  # noqa: S102 - running the user's notebook is the point
+    return None
+
+
+def main(spec_path: str) -> int:
+    with open(spec_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    ctx = TaskContext(parameters=spec.get("parameters") or {},
+                      upstream_values=spec.get("upstream_values") or {},
+                      workspace_dir=spec.get("workspace_dir"), in_job=True)
+    dbutils = install(ctx)
+    builtins.dbutils = dbutils  # type: ignore[attr-defined]
+    builtins.display = display  # type: ignore[attr-defined]
+    builtins.spark = _NoSpark()  # type: ignore[attr-defined]
+    path = spec["path"]
+    os.chdir(os.path.dirname(path))
+    sys.path.insert(0, os.path.dirname(path))
+    result: dict[str, Any] = {"state": "SUCCESS", "exit_value": None}
+    try:
+        if spec["kind"] == "notebook":
+            namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display,
+                         "spark": builtins.spark}  # type: ignore[attr-defined]
+            run_notebook(path, namespace)
+        else:
+            sys.argv = [path, *(spec.get("argv") or [])]
+            runpy.run_path(path, run_name="__main__")
+    except NotebookExit as e:
+        result["exit_value"] = e.value
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            result.update(state="FAILED", error=f"exited with status {e.code}")
+    except BaseException as e:  # noqa: BLE001 - the task's failure is data for the run
+        tb = traceback.extract_tb(e.__traceback__)
+        user = [fr for fr in tb if "kiln/jobs/runtime" not in fr.filename.replace(os.sep, "/")]
+        trace = "".join(traceback.format_list(user) + traceback.format_exception_only(e))
+        sys.stderr.write("Traceback (most recent call last):\n" + trace)
+        result.update(state="FAILED", error=f"{type(e).__name__}: {e}", error_trace=trace)
+    result["values"] = ctx.values
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(spec["output"], "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    return 0 if result["state"] == "SUCCESS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
