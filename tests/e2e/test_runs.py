@@ -1,0 +1,220 @@
+"""Running deployed jobs for real: notebooks and Python files in their own processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_files
+from tests.e2e.helpers import Kiln
+
+pytestmark = pytest.mark.e2e
+
+NB = "# Databricks notebook source\n"
+
+PIPELINE = {
+    "databricks.yml": """
+bundle: {name: runs}
+resources:
+  jobs:
+    train:
+      name: train
+      parameters: [{name: min_auc, default: "0.8"}]
+      tasks:
+        - task_key: train
+          notebook_task: {notebook_path: ./nb/train.py, base_parameters: {rows: "500"}}
+        - task_key: good_enough
+          depends_on: [{task_key: train}]
+          condition_task:
+            op: GREATER_THAN_OR_EQUAL
+            left: "{{tasks.train.values.auc}}"
+            right: "{{job.parameters.min_auc}}"
+        - task_key: promote
+          depends_on: [{task_key: good_enough, outcome: "true"}]
+          run_job_task:
+            job_id: ${resources.jobs.promote.id}
+            job_parameters: {model_uri: "{{tasks.train.values.model_uri}}"}
+        - task_key: alert
+          depends_on: [{task_key: good_enough, outcome: "false"}]
+          spark_python_task: {python_file: ./nb/alert.py}
+    promote:
+      name: promote
+      parameters: [{name: model_uri, default: ""}]
+      tasks:
+        - task_key: promote
+          spark_python_task: {python_file: ./nb/promote.py, parameters: ["{{job.parameters.model_uri}}"]}
+""",
+    "nb/train.py": NB + """# MAGIC %md
+# MAGIC # Train
+
+# COMMAND ----------
+
+dbutils.widgets.text("rows", "10")
+rows = int(dbutils.widgets.get("rows"))
+auc = 0.85 if float(dbutils.widgets.get("min_auc")) < 1 else 0.0
+print(f"trained on {rows} rows, auc {auc}")
+dbutils.jobs.taskValues.set("auc", auc)
+dbutils.jobs.taskValues.set("model_uri", "models:/main.ml.churn/3")
+
+# COMMAND ----------
+
+dbutils.notebook.exit(json.dumps({"rows": rows})) if False else None
+import json
+dbutils.notebook.exit(json.dumps({"rows": rows}))
+print("never printed")
+""",
+    "nb/alert.py": "print('auc too low')\n",
+    "nb/promote.py": "import sys\nprint('promoting', sys.argv[1])\n",
+}
+
+
+@pytest.fixture
+def kiln(tmp_path: Path) -> Kiln:
+    return Kiln(tmp_path / "home")
+
+
+def deploy(kiln: Kiln, root: Path) -> None:
+    kiln.run("bundle", "deploy", cwd=root)
+
+
+def test_task_values_flow_through_a_condition_into_a_run_job_task(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", PIPELINE)
+    deploy(kiln, root)
+    out = kiln.run("bundle", "run", "train", cwd=root).stdout
+    assert out.splitlines()[0] == "Run URL: kiln://default/runs/1"
+    assert "[alert] EXCLUDED" in out and "[promote] SUCCESS" in out
+    assert out.strip().endswith("Run 1 SUCCESS")
+    runs = kiln.run("runs", "list", cwd=root).stdout
+    assert "promote" in runs and "train" in runs
+    child = json.loads(kiln.run("runs", "get", "2", cwd=root).stdout)
+    assert child["job_parameters"] == [{"name": "model_uri", "value": "models:/main.ml.churn/3"}]
+    logs = kiln.run("runs", "logs", "2", cwd=root).stdout
+    assert "promoting models:/main.ml.churn/3" in logs
+    output = json.loads(kiln.run("runs", "get-output", "1", "--task", "train", cwd=root).stdout)
+    assert output["notebook_output"] == {"result": '{"rows": 500}'}
+    assert "trained on 500 rows, auc 0.85" in output["logs"]
+    assert "never printed" not in output["logs"]
+
+    # a higher bar flips the condition: the other branch runs
+    out = kiln.run("bundle", "run", "train", "--params", "min_auc=0.99", cwd=root, ok=False)
+    assert "[promote] EXCLUDED" in out.stdout and "[alert] SUCCESS" in out.stdout
+    assert out.returncode == 0
+
+
+def test_failures_retries_timeouts_and_run_if(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: f}
+resources:
+  jobs:
+    flaky:
+      name: flaky
+      tasks:
+        - task_key: boom
+          max_retries: 2
+          min_retry_interval_millis: 10
+          notebook_task: {notebook_path: ./boom.py}
+        - task_key: slow
+          timeout_seconds: 1
+          spark_python_task: {python_file: ./slow.py}
+        - task_key: after
+          depends_on: [{task_key: boom}]
+          spark_python_task: {python_file: ./ok.py}
+        - task_key: cleanup
+          depends_on: [{task_key: boom}, {task_key: slow}]
+          run_if: ALL_DONE
+          spark_python_task: {python_file: ./ok.py}
+        - task_key: on_failure
+          depends_on: [{task_key: slow}]
+          run_if: AT_LEAST_ONE_FAILED
+          spark_python_task: {python_file: ./ok.py}
+""",
+        "boom.py": NB + "x = 1\n\n# COMMAND ----------\n\ny = 1 / 0\n",
+        "slow.py": "import subprocess, time\nsubprocess.Popen(['sleep', '60'])\ntime.sleep(60)\n",
+        "ok.py": "print('ok')\n",
+    })
+    deploy(kiln, root)
+    t0 = time.monotonic()
+    proc = kiln.run("bundle", "run", "flaky", cwd=root, ok=False)
+    assert time.monotonic() - t0 < 30
+    assert proc.returncode == 1
+    assert "Run 1 FAILED" in proc.stdout
+    assert "boom: ZeroDivisionError: division by zero" in proc.stdout
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    tasks = {t["task_key"]: t for t in run["tasks"]}
+    assert tasks["boom"]["state"]["result_state"] == "FAILED"
+    assert tasks["boom"]["attempt_number"] == 2
+    assert "boom.py, cell 2" in tasks["boom"]["error_trace"]
+    assert 'line 6' in tasks["boom"]["error_trace"]  # the line in the notebook file
+    assert tasks["slow"]["state"]["result_state"] == "TIMEDOUT"
+    assert tasks["after"]["state"]["result_state"] == "UPSTREAM_FAILED"
+    assert tasks["cleanup"]["state"]["result_state"] == "SUCCESS"
+    assert tasks["on_failure"]["state"]["result_state"] == "SUCCESS"
+    # the timed-out task's whole process tree is gone
+    import subprocess
+
+    ps = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""
+
+
+def test_a_killed_runner_leaves_no_run_running(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": "bundle: {name: k}\nresources:\n  jobs:\n    long:\n      name: long\n"
+                          "      tasks:\n        - task_key: wait\n"
+                          "          spark_python_task: {python_file: ./wait.py}\n",
+        "wait.py": "import time\ntime.sleep(60)\n",
+    })
+    deploy(kiln, root)
+    proc = kiln.popen("bundle", "run", "long", cwd=root)
+    for _ in range(100):
+        time.sleep(0.1)
+        if "[wait] RUNNING" in (kiln.run("runs", "list", cwd=root).stdout + "") or \
+                "RUNNING" in kiln.run("runs", "list", cwd=root).stdout:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    assert run["state"]["life_cycle_state"] == "INTERNAL_ERROR"
+    assert run["state"]["result_state"] == "FAILED"
+    assert "stopped before the run finished" in run["state"]["state_message"]
+    assert run["tasks"][0]["state"]["life_cycle_state"] == "INTERNAL_ERROR"
+
+
+def test_clear_errors(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: e}
+resources:
+  jobs:
+    broken:
+      name: broken
+      parameters: [{name: p, default: "1"}]
+      tasks:
+        - task_key: syntax
+          notebook_task: {notebook_path: ./bad.py}
+        - task_key: wheel
+          python_wheel_task: {package_name: nope, entry_point: main}
+    notdeployed:
+      name: nd
+      tasks: [{task_key: t, spark_python_task: {python_file: ./ok.py}}]
+""",
+        "bad.py": NB + "def f(:\n    pass\n",
+        "ok.py": "print(1)\n",
+    })
+    missing = kiln.run("bundle", "run", "notdeployed", cwd=root, ok=False)
+    assert missing.returncode == 1
+    assert "jobs.notdeployed is not deployed to target default" in missing.stderr
+    deploy(kiln, root)
+    assert "no job nope in the bundle" in kiln.run("bundle", "run", "nope", cwd=root, ok=False).stderr
+    bad_param = kiln.run("bundle", "run", "broken", "--params", "q=1", cwd=root, ok=False)
+    assert bad_param.stderr.startswith("Error: unknown job parameters: q")
+    proc = kiln.run("bundle", "run", "broken", cwd=root, ok=False)
+    assert proc.returncode == 1
+    assert "syntax: SyntaxError" in proc.stdout
+    assert "wheel: python_wheel_task is not supported by this version of kiln's job engine" \
+        in proc.stdout
+    assert "Traceback" not in proc.stderr
