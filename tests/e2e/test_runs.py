@@ -205,6 +205,14 @@ resources:
         "bad.py": NB + "def f(:\n    pass\n",
         "ok.py": "print(1)\n",
     })
+    # a syntax error is found before anything is deployed or run
+    refused = kiln.run("bundle", "deploy", cwd=root, ok=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("Error: notebook ./bad.py has a syntax error: invalid syntax "
+                                     "(cell 1)\n  at resources.jobs.broken.tasks[0]")
+    assert refused.stderr.count("syntax error") == 1
+    assert "  in bad.py:2:7" in refused.stderr
+    (root / "bad.py").write_text(NB + "raise SystemExit(3)\n")
     missing = kiln.run("bundle", "run", "notdeployed", cwd=root, ok=False)
     assert missing.returncode == 1
     assert "jobs.notdeployed is not deployed to target default" in missing.stderr
@@ -214,7 +222,42 @@ resources:
     assert bad_param.stderr.startswith("Error: unknown job parameters: q")
     proc = kiln.run("bundle", "run", "broken", cwd=root, ok=False)
     assert proc.returncode == 1
-    assert "syntax: SyntaxError" in proc.stdout
+    assert "syntax: exited with status 3" in proc.stdout
     assert "wheel: python_wheel_task is not supported by this version of kiln's job engine" \
         in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_for_each(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: fe}
+resources:
+  jobs:
+    fan:
+      name: fan
+      tasks:
+        - task_key: list
+          notebook_task: {notebook_path: ./list.py}
+        - task_key: each
+          depends_on: [{task_key: list}]
+          for_each_task:
+            inputs: "{{tasks.list.values.regions}}"
+            concurrency: 2
+            task:
+              task_key: each_iteration
+              spark_python_task: {python_file: ./each.py, parameters: ["{{input.name}}", "{{input.size}}"]}
+""",
+        "list.py": NB + 'dbutils.jobs.taskValues.set("regions", [{"name": "eu", "size": 2}, '
+                        '{"name": "us", "size": 3}, {"name": "ap", "size": 1}])\n',
+        "each.py": "import sys\nname, size = sys.argv[1], int(sys.argv[2])\nprint(name * size)\n"
+                   "assert name != 'fail'\n",
+    })
+    deploy(kiln, root)
+    out = kiln.run("bundle", "run", "fan", cwd=root).stdout
+    assert "[each] SUCCESS" in out
+    logs = kiln.run("runs", "logs", "1", "--task", "each", cwd=root).stdout
+    run_dir = kiln.home / "workspaces/default/runs/1/each"
+    outputs = sorted((run_dir / str(i) / "stdout.log").read_text() for i in range(3))
+    assert outputs == ["ap\n", "eueu\n", "ususus\n"]
+    assert "=== each ===" in logs

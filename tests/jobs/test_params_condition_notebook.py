@@ -8,7 +8,7 @@ import pytest
 
 from kiln.errors import KilnError
 from kiln.jobs.condition import evaluate
-from kiln.jobs.notebook import load_cells
+from kiln.notebook import load_cells
 from kiln.jobs.params import RunContext, substitute
 from kiln.jobs.runtime.dbutils import DBUtils, NotebookExit
 

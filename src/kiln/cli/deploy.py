@@ -65,8 +65,8 @@ def _bundle_and_workspace(target: str | None, var: tuple[str, ...]):  # type: ig
     from kiln.deploy.deployer import bundle_tree
 
     result, ctx = load_for_target(target, var)
+    require_ok(result)  # errors: the error boundary prints every diagnostic once
     print_diagnostics(result.diagnostics)
-    require_ok(result)
     assert result.bundle is not None
     ws = open_bundle_workspace(bundle_tree(result.bundle), ctx)
     assert ws is not None

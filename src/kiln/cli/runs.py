@@ -9,7 +9,7 @@ from typing import Any
 import click
 import orjson
 
-from kiln.cli.render import echo
+from kiln.cli.render import echo, print_diagnostics
 from kiln.errors import KilnError, UsageError
 from kiln.events import Event
 
@@ -87,6 +87,7 @@ def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str |
 
     result, ctx = load_for_target(target, var)
     require_ok(result)
+    print_diagnostics(result.diagnostics)
     assert result.bundle is not None
     tree = bundle_tree(result.bundle)
     if key not in ((tree.get("resources") or {}).get("jobs") or {}):

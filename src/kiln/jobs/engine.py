@@ -9,6 +9,7 @@ events; it knows nothing about terminals.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ from kiln.errors import KilnError
 from kiln.events import Event, Listener, ignore
 from kiln.jobs import condition, states
 from kiln.jobs.dag import Result, decide, run_result
-from kiln.jobs.notebook import find_notebook
+from kiln.notebook import find_notebook
 from kiln.jobs.params import RunContext, substitute
 from kiln.jobs.runner import Attempt, run_process
 from kiln.workspace import Workspace
@@ -93,6 +94,18 @@ class _Run:
 
     # the DAG loop --------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
+        try:
+            return self._execute()
+        except BaseException as err:
+            with self.lock:
+                self.doc["state"] = {"life_cycle_state": states.INTERNAL_ERROR,
+                                     "result_state": states.FAILED,
+                                     "state_message": f"{type(err).__name__}: {err}"}
+                self.doc["end_time"] = _now()
+                self.ws.update_run(self.run_id, self.doc)
+            raise
+
+    def _execute(self) -> dict[str, Any]:
         self.e.emit(Event("run", f"Run URL: {self.doc['run_page_url']}",
                           {"run_id": self.run_id}))
         timeout = self.settings.get("timeout_seconds") or 0
@@ -151,6 +164,9 @@ class _Run:
                 attempt, outcome = self._attempt(key, task, attempt_no)
             except KilnError as err:  # a task that cannot start is a failed task
                 attempt, outcome = Attempt(states.FAILED, error=err.summary), None
+            except Exception as err:  # noqa: BLE001 - a bug must not leave the run hanging
+                attempt, outcome = Attempt(states.FAILED, error=f"internal error in kiln: "
+                                           f"{type(err).__name__}: {err}"), None
             can_retry = attempt_no < retries and not self.cancel.is_set() and (
                 attempt.result_state == states.FAILED
                 or (attempt.result_state == states.TIMEDOUT and task.get("retry_on_timeout")))
@@ -180,7 +196,8 @@ class _Run:
                  ) -> tuple[Attempt, str | None]:
         ctx = RunContext(**{**self.ctx.__dict__, "task_values": dict(self.values),
                             "task_key": key, "attempt": attempt_no,
-                            "task_run_id": self.run_id * 1000 + list(self.tasks).index(key)})
+                            "task_run_id": self.run_id * 1000
+                            + list(self.tasks).index(key.split("/")[0])})
         if "condition_task" in task:
             c = task["condition_task"]
             ok = condition.evaluate(c["op"], substitute(str(c["left"]), ctx),
@@ -194,14 +211,47 @@ class _Run:
             return Attempt(states.SUCCESS if result == states.SUCCESS else states.FAILED,
                            error=None if result == states.SUCCESS else
                            f"run {child['run_id']} of job {rj['job_id']} ended {result}"), None
+        if "for_each_task" in task:
+            return self._for_each(key, task["for_each_task"], ctx), None
         kind = next((k for k in PROCESS_TASKS if k in task), None)
         if kind is None:
             other = next((k for k in task if k.endswith("_task")), "unknown")
             raise KilnError(f"{other} is not supported by this version of kiln's job engine")
         spec = self._spec(kind, task[kind], ctx)
-        task_dir = os.path.join(self.ws.run_dir(self.run_id), key)
+        task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
         timeout = task.get("timeout_seconds") or None
         return run_process(spec, task_dir, timeout, self.cancel), None
+
+    def _for_each(self, key: str, body: dict[str, Any], ctx: RunContext) -> Attempt:
+        raw = body["inputs"]
+        if isinstance(raw, str):
+            try:
+                inputs = json.loads(substitute(raw, ctx))
+            except ValueError:
+                raise KilnError(f"for_each_task {key}: inputs must be a JSON array, got {raw!r}") \
+                    from None
+        else:
+            inputs = raw
+        if not isinstance(inputs, list):
+            raise KilnError(f"for_each_task {key}: inputs must be a list")
+        nested = body["task"]
+        t0 = time.monotonic()
+
+        def one(i: int) -> Attempt:
+            item_ctx = RunContext(**{**ctx.__dict__, "input": inputs[i]})
+            task = substitute(nested, item_ctx)
+            attempt, _ = self._attempt(f"{key}/{i}", task, 0)
+            return attempt
+
+        with ThreadPoolExecutor(max_workers=max(1, int(body.get("concurrency") or 1))) as pool:
+            attempts = list(pool.map(one, range(len(inputs))))
+        failed = [i for i, a in enumerate(attempts) if a.result_state != states.SUCCESS]
+        duration = int((time.monotonic() - t0) * 1000)
+        if failed:
+            first = attempts[failed[0]]
+            return Attempt(states.FAILED, error=f"{len(failed)} of {len(inputs)} iterations "
+                           f"failed; iteration {failed[0]}: {first.error}", duration_ms=duration)
+        return Attempt(states.SUCCESS, duration_ms=duration)
 
     def _spec(self, kind: str, body: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         local_root = getattr(self.ws, "directory", None)

@@ -27,6 +27,7 @@ class RunContext:
     task_run_id: int = 0
     attempt: int = 0
     workspace: str = ""
+    input: Any = None  # the current element of a for_each_task
 
     def lookup(self, ref: str) -> str:
         parts = ref.split(".")
@@ -49,6 +50,13 @@ class RunContext:
         }
         if ref in simple:
             return simple[ref]
+        if parts[0] == "input" and self.input is not None:
+            value = self.input
+            for p in parts[1:]:
+                if not isinstance(value, dict) or p not in value:
+                    raise KilnError(f"for_each input has no field {p!r} ({{{{{ref}}}}})")
+                value = value[p]
+            return value if isinstance(value, str) else json.dumps(value)
         if len(parts) >= 3 and parts[0] == "job" and parts[1] == "parameters":
             name = ".".join(parts[2:])
             if name in self.parameters:

@@ -16,10 +16,11 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from kiln.diag import Diagnostic, Path, Severity
+from kiln.diag import Diagnostic, Location, Path, Severity
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import edit_resources, get_str, with_field
 from kiln.bundle.state import Loading
+from kiln.notebook import syntax_error
 
 NOTEBOOK_EXTS = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
 _HEADER = re.compile(rb"^(#|--|//) Databricks notebook source")
@@ -112,6 +113,14 @@ class _Translator:
         rel = self.rel_in_root(value, found, path)
         if rel is None:
             return value
+        if found.endswith((".py", ".ipynb")):
+            bad = syntax_error(found)
+            if bad is not None:
+                message, line, col = bad
+                self.diags.append(Diagnostic(
+                    Severity.ERROR, f"notebook {value.v} has a syntax error: {message}",
+                    locations=(Location(rel, line, col), value.loc), paths=(path,)))
+                return value
         stem, ext = os.path.splitext(rel)
         return value.with_v(f"{self.file_path}/{stem if ext in NOTEBOOK_EXTS else rel}")
 

@@ -50,7 +50,7 @@ def _run_magic(cell: Any) -> None:
 
 
 def run_notebook(path: str, namespace: dict[str, Any]) -> str | None:
-    from kiln.jobs.notebook import load_cells
+    from kiln.notebook import load_cells
 
     for cell in load_cells(path):
         if cell.magic:

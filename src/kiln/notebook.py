@@ -28,6 +28,23 @@ class Cell:
     magic: str | None = None  # "pip", "sql", "sh", ... for magic cells
 
 
+def syntax_error(path: str) -> tuple[str, int, int] | None:
+    """(message, line, column) of the first Python syntax error in a notebook, if any."""
+    try:
+        cells = load_cells(path)
+    except KilnError:
+        return None  # %run of a missing notebook etc.: reported when the task runs
+    for cell in cells:
+        if cell.magic:
+            continue
+        try:
+            compile("\n" * (cell.first_line - 1) + cell.source, cell.origin, "exec")
+        except SyntaxError as e:
+            return (f"{e.msg} ({cell.origin.rsplit(', ', 1)[-1]})", e.lineno or 1,
+                    e.offset or 1)
+    return None
+
+
 def find_notebook(path: str) -> str:
     if os.path.isfile(path):
         return path
