@@ -261,3 +261,40 @@ resources:
     outputs = sorted((run_dir / str(i) / "stdout.log").read_text() for i in range(3))
     assert outputs == ["ap\n", "eueu\n", "ususus\n"]
     assert "=== each ===" in logs
+
+
+def test_cancel_stops_the_task_processes(kiln: Kiln, tmp_path: Path) -> None:
+    import subprocess
+
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: c}
+resources:
+  jobs:
+    long:
+      name: long
+      tasks:
+        - task_key: wait
+          spark_python_task: {python_file: ./wait.py}
+        - task_key: next
+          depends_on: [{task_key: wait}]
+          spark_python_task: {python_file: ./wait.py}
+""",
+        "wait.py": "import subprocess, time\nsubprocess.Popen(['sleep', '77'])\ntime.sleep(60)\n",
+    })
+    deploy(kiln, root)
+    proc = kiln.popen("bundle", "run", "long", cwd=root)
+    for _ in range(100):
+        time.sleep(0.1)
+        if "RUNNING" in kiln.run("runs", "list", cwd=root).stdout:
+            break
+    time.sleep(0.5)
+    assert kiln.run("runs", "cancel", "1", cwd=root).stdout == "Cancel requested for run 1\n"
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "Run 1 CANCELED: canceled on request" in out
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    assert [t["state"]["result_state"] for t in run["tasks"]] == ["CANCELED", "CANCELED"]
+    assert subprocess.run(["pgrep", "-f", "sleep 77"], capture_output=True).stdout == b""
+    again = kiln.run("runs", "cancel", "1", cwd=root, ok=False)
+    assert again.returncode == 1 and "already finished (CANCELED)" in again.stderr

@@ -222,3 +222,16 @@ def _read_logs(run_dir: str, key: str) -> str:
             with open(p, encoding="utf-8", errors="replace") as f:
                 out.append(f.read())
     return "".join(out)
+
+
+@runs.command(name="cancel")
+@click.argument("run_id", type=int)
+@_ws_opt
+def runs_cancel(run_id: int, workspace: str | None) -> None:
+    """Cancel a run: its running tasks' processes are stopped, nothing new starts."""
+    ws = _workspace(workspace)
+    run = ws.get_run(run_id)
+    if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+        raise KilnError(f"run {run_id} already finished ({run['state'].get('result_state')})")
+    ws.request_cancel(run_id)
+    echo(f"Cancel requested for run {run_id}")

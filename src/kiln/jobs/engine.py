@@ -63,6 +63,8 @@ class _Run:
         self.lock = threading.Lock()
         self.cancel = threading.Event()
         self.results: dict[str, Result] = {}
+        self.finished = False
+        self.canceled_by_user = False
         self.values: dict[str, dict[str, Any]] = {}
         start = _now()
         self.doc: dict[str, Any] = {
@@ -111,10 +113,17 @@ class _Run:
         timeout = self.settings.get("timeout_seconds") or 0
         deadline = time.monotonic() + timeout if timeout else None
         running: dict[Future[Result], str] = {}
+        watcher = threading.Thread(target=self._watch_cancel, daemon=True)
+        watcher.start()
         with ThreadPoolExecutor(max_workers=self.e.workers) as pool:
             while len(self.results) < len(self.tasks):
                 for key, task in self.tasks.items():
                     if key in self.results or key in running.values():
+                        continue
+                    if self.cancel.is_set():  # nothing new starts after a cancel
+                        self.results[key] = Result(states.CANCELED)
+                        self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                                   "result_state": states.CANCELED})
                         continue
                     verdict = decide(task, self.results)
                     if verdict is None:
@@ -142,8 +151,12 @@ class _Run:
                 for fut in done:
                     key = running.pop(fut)
                     self.results[key] = fut.result()
+        self.finished = True
         final = run_result(self.results)
-        if self.cancel.is_set() and deadline is not None:
+        if self.cancel.is_set() and self.canceled_by_user:
+            final = states.CANCELED
+            self.doc["state"]["state_message"] = "canceled on request"
+        elif self.cancel.is_set() and deadline is not None:
             final = states.TIMEDOUT
         with self.lock:
             self.doc["state"] = {"life_cycle_state": states.TERMINATED, "result_state": final,
@@ -153,6 +166,18 @@ class _Run:
         self.e.emit(Event("done", f"Run {self.run_id} {final}", {"run_id": self.run_id,
                                                                   "result_state": final}))
         return self.doc
+
+    def _watch_cancel(self) -> None:
+        """Poll the workspace for a cancel request (``kiln runs cancel``)."""
+        while not self.finished and not self.cancel.is_set():
+            try:
+                if self.ws.cancel_requested(self.run_id):
+                    self.canceled_by_user = True
+                    self.cancel.set()
+                    return
+            except Exception:  # noqa: BLE001 - a busy database: ask again next time
+                pass
+            time.sleep(0.2)
 
     # one task --------------------------------------------------------------------------
     def _run_task(self, key: str, task: dict[str, Any]) -> Result:

@@ -151,6 +151,13 @@ class Workspace(ABC):
     def list_runs(self, job_id: int | None = None, limit: int = 25) -> list[dict[str, Any]]: ...
 
     @abstractmethod
+    def request_cancel(self, run_id: int) -> None:
+        """Ask the process running the run to cancel it (it stops its tasks' processes)."""
+
+    @abstractmethod
+    def cancel_requested(self, run_id: int) -> bool: ...
+
+    @abstractmethod
     def run_dir(self, run_id: int) -> str:
         """A local directory for the run's task logs and outputs."""
 

@@ -75,6 +75,7 @@ runs = Table(
     Column("doc", Text, nullable=False),
     Column("runner_host", String, nullable=False),
     Column("runner_pid", Integer, nullable=False),
+    Column("cancel_requested", Integer, nullable=False, server_default="0"),
     Column("created_at", Integer, nullable=False),
     Column("updated_at", Integer, nullable=False),
 )

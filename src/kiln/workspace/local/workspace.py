@@ -307,6 +307,17 @@ class LocalWorkspace(Workspace):
             self.update_run(row.run_id, doc)
         return doc
 
+    def request_cancel(self, run_id: int) -> None:
+        self.get_run(run_id)  # NotFound for an unknown run
+        with self.engine.begin() as c:
+            c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(cancel_requested=1))
+
+    def cancel_requested(self, run_id: int) -> bool:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.runs.c.cancel_requested).where(
+                t.runs.c.run_id == run_id)).first()
+        return bool(row and row[0])
+
     def run_dir(self, run_id: int) -> str:
         return os.path.join(self.directory, "runs", str(run_id))
 

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("doc", sa.Text, nullable=False),
         sa.Column("runner_host", sa.String, nullable=False),
         sa.Column("runner_pid", sa.Integer, nullable=False),
+        sa.Column("cancel_requested", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at", sa.Integer, nullable=False),
         sa.Column("updated_at", sa.Integer, nullable=False),
     )
