@@ -81,6 +81,14 @@ def deploy(kiln: Kiln, root: Path) -> None:
     kiln.run("bundle", "deploy", cwd=root)
 
 
+def wait_until_running(kiln: Kiln, root: Path) -> None:
+    for _ in range(150):
+        time.sleep(0.1)
+        if "RUNNING" in kiln.run("runs", "list", cwd=root).stdout:
+            return
+    raise AssertionError("the run never started")
+
+
 def test_task_values_flow_through_a_condition_into_a_run_job_task(kiln: Kiln, tmp_path: Path) -> None:
     root = write_files(tmp_path / "b", PIPELINE)
     deploy(kiln, root)
@@ -170,11 +178,7 @@ def test_a_killed_runner_leaves_no_run_running(kiln: Kiln, tmp_path: Path) -> No
     })
     deploy(kiln, root)
     proc = kiln.popen("bundle", "run", "long", cwd=root)
-    for _ in range(100):
-        time.sleep(0.1)
-        if "[wait] RUNNING" in (kiln.run("runs", "list", cwd=root).stdout + "") or \
-                "RUNNING" in kiln.run("runs", "list", cwd=root).stdout:
-            break
+    wait_until_running(kiln, root)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
@@ -284,10 +288,7 @@ resources:
     })
     deploy(kiln, root)
     proc = kiln.popen("bundle", "run", "long", cwd=root)
-    for _ in range(100):
-        time.sleep(0.1)
-        if "RUNNING" in kiln.run("runs", "list", cwd=root).stdout:
-            break
+    wait_until_running(kiln, root)
     time.sleep(0.5)
     assert kiln.run("runs", "cancel", "1", cwd=root).stdout == "Cancel requested for run 1\n"
     out, _ = proc.communicate(timeout=30)
