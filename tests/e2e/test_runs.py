@@ -227,7 +227,7 @@ resources:
     proc = kiln.run("bundle", "run", "broken", cwd=root, ok=False)
     assert proc.returncode == 1
     assert "syntax: exited with status 3" in proc.stdout
-    assert "wheel: python_wheel_task is not supported by this version of kiln's job engine" \
+    assert "wheel: RuntimeError: package nope is not installed in the task's environment" \
         in proc.stdout
     assert "Traceback" not in proc.stderr
 
@@ -299,3 +299,57 @@ resources:
     assert subprocess.run(["pgrep", "-f", "sleep 77"], capture_output=True).stdout == b""
     again = kiln.run("runs", "cancel", "1", cwd=root, ok=False)
     assert again.returncode == 1 and "already finished (CANCELED)" in again.stderr
+
+
+def test_wheel_tasks_run_in_a_cached_environment(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: w}
+artifacts:
+  hello: {type: whl, path: ./pkg}
+resources:
+  jobs:
+    wheel:
+      name: wheel
+      tasks:
+        - task_key: main
+          python_wheel_task: {package_name: hello-kiln, entry_point: hello, named_parameters: {who: kiln}}
+          libraries: [{whl: ./pkg/dist/*.whl}]
+        - task_key: direct
+          python_wheel_task: {package_name: hello-kiln, entry_point: shout, parameters: ["a", "b"]}
+          libraries: [{whl: ./pkg/dist/*.whl}]
+        - task_key: missing
+          python_wheel_task: {package_name: hello-kiln, entry_point: nope}
+          libraries: [{whl: ./pkg/dist/*.whl}]
+""",
+        "pkg/pyproject.toml": """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "hello-kiln"
+version = "0.1.0"
+[project.scripts]
+hello = "hello_kiln:main"
+""",
+        "pkg/src/hello_kiln/__init__.py": "import sys\n\ndef main():\n    print('hello', sys.argv[1:])\n\n"
+                                          "def shout():\n    print('SHOUT', sys.argv[1:])\n",
+        ".gitignore": "pkg/dist/\npkg/build/\n*.egg-info/\n",
+    })
+    kiln.run("bundle", "deploy", cwd=root, timeout=300)
+    proc = kiln.run("bundle", "run", "wheel", cwd=root, ok=False, timeout=300)
+    assert "[main] SUCCESS" in proc.stdout and "[direct] SUCCESS" in proc.stdout
+    assert "missing: RuntimeError: package hello-kiln has no entry point nope (entry points: " \
+           "hello)" in proc.stdout
+    logs = kiln.run("runs", "logs", "1", cwd=root).stdout
+    assert "hello ['--who=kiln']" in logs and "SHOUT ['a', 'b']" in logs
+    envs = kiln.home / "workspaces/default/task-envs"
+    (env,) = [p for p in envs.iterdir() if p.is_dir()]
+    built = (env / ".complete").stat().st_mtime_ns
+    kiln.run("bundle", "run", "wheel", cwd=root, ok=False, timeout=300)
+    assert [p for p in envs.iterdir() if p.is_dir()] == [env]  # reused, not rebuilt
+    assert (env / ".complete").stat().st_mtime_ns == built
+    # kiln's own environment did not get the package
+    import importlib.util
+
+    assert importlib.util.find_spec("hello_kiln") is None

@@ -20,12 +20,13 @@ from kiln.errors import KilnError
 from kiln.events import Event, Listener, ignore
 from kiln.jobs import condition, states
 from kiln.jobs.dag import Result, decide, run_result
+from kiln.jobs.environments import environment_python, requirements
 from kiln.notebook import find_notebook
 from kiln.jobs.params import RunContext, substitute
 from kiln.jobs.runner import Attempt, run_process
 from kiln.workspace import Workspace
 
-PROCESS_TASKS = ("notebook_task", "spark_python_task")
+PROCESS_TASKS = ("notebook_task", "spark_python_task", "python_wheel_task")
 
 
 def _now() -> int:
@@ -33,10 +34,14 @@ def _now() -> int:
 
 
 class Engine:
-    def __init__(self, ws: Workspace, emit: Listener = ignore, workers: int = 4) -> None:
+    def __init__(self, ws: Workspace, emit: Listener = ignore, workers: int = 4,
+                 env_cache: str | None = None) -> None:
         self.ws = ws
         self.emit = emit
         self.workers = max(1, workers)
+        # task environments live in the workspace, next to its runs
+        self.env_cache = env_cache or os.path.normpath(
+            os.path.join(self.ws.run_dir(0), os.pardir, os.pardir, "task-envs"))
 
     def run_now(self, job_id: int, job_parameters: dict[str, str] | None = None,
                 python_params: list[str] | None = None) -> dict[str, Any]:
@@ -231,7 +236,8 @@ class _Run:
         if "run_job_task" in task:
             rj = task["run_job_task"]
             params = substitute(rj.get("job_parameters") or {}, ctx)
-            child = Engine(self.ws, self.e.emit, self.e.workers).run_now(int(rj["job_id"]), params)
+            child = Engine(self.ws, self.e.emit, self.e.workers, self.e.env_cache).run_now(
+                int(rj["job_id"]), params)
             result = child["state"]["result_state"]
             return Attempt(states.SUCCESS if result == states.SUCCESS else states.FAILED,
                            error=None if result == states.SUCCESS else
@@ -243,6 +249,9 @@ class _Run:
             other = next((k for k in task if k.endswith("_task")), "unknown")
             raise KilnError(f"{other} is not supported by this version of kiln's job engine")
         spec = self._spec(kind, task[kind], ctx)
+        reqs = requirements(task, {e["environment_key"]: e for e in
+                                   self.settings.get("environments") or []}, self.ws.local_path)
+        spec["python"] = environment_python(reqs, self.e.env_cache)
         task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
         timeout = task.get("timeout_seconds") or None
         return run_process(spec, task_dir, timeout, self.cancel), None
@@ -287,6 +296,14 @@ class _Run:
             params = {**substitute(body.get("base_parameters") or {}, ctx), **self.parameters}
             return {"kind": "notebook", "path": find_notebook(path), "parameters": params,
                     "upstream_values": dict(self.values), "workspace_dir": local_root}
+        if kind == "python_wheel_task":
+            named = body.get("named_parameters") or {}
+            argv = (substitute([f"--{k}={v}" for k, v in named.items()], ctx) if named
+                    else substitute(body.get("parameters") or [], ctx))
+            return {"kind": "wheel", "package": body["package_name"],
+                    "entry_point": body["entry_point"], "argv": argv,
+                    "parameters": self.parameters, "upstream_values": dict(self.values),
+                    "workspace_dir": local_root, "path": self.ws.run_dir(self.run_id) + "/"}
         path = self.ws.local_path(body["python_file"])
         if path is None or not os.path.isfile(path):
             raise KilnError(f"file {body['python_file']} not found in workspace {self.ws.name}")

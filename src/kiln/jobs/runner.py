@@ -37,7 +37,8 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
     t0 = time.monotonic()
     with open(os.path.join(task_dir, "stdout.log"), "ab") as out, \
             open(os.path.join(task_dir, "stderr.log"), "ab") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "kiln.jobs.runtime.task", spec_path],
+        python = spec.get("python") or sys.executable
+        proc = subprocess.Popen([python, "-m", "kiln.jobs.runtime.task", spec_path],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True,  # its own process group: kill the tree
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})

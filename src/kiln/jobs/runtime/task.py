@@ -62,6 +62,34 @@ def run_notebook(path: str, namespace: dict[str, Any]) -> str | None:
     return None
 
 
+def entry_point(package: str, name: str) -> Any:
+    """A wheel's entry point ``name`` (any group, console scripts first), or the
+    function ``name`` of the package's top-level module, as Databricks resolves them."""
+    import importlib
+    import importlib.metadata as md
+
+    def norm(s: str) -> str:
+        return s.lower().replace("-", "_").replace(".", "_")
+
+    try:
+        dist = md.distribution(package)
+    except md.PackageNotFoundError:
+        raise RuntimeError(f"package {package} is not installed in the task's environment; "
+                           "add its wheel to the task's libraries") from None
+    eps = sorted(dist.entry_points, key=lambda e: e.group != "console_scripts")
+    for ep in eps:
+        if ep.name == name:
+            return ep.load()
+    try:
+        module = importlib.import_module(norm(package))
+        if hasattr(module, name):
+            return getattr(module, name)
+    except ImportError:
+        pass
+    known = ", ".join(sorted({e.name for e in eps})) or "none"
+    raise RuntimeError(f"package {package} has no entry point {name} (entry points: {known})")
+
+
 def main(spec_path: str) -> int:
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
@@ -73,14 +101,19 @@ def main(spec_path: str) -> int:
     builtins.display = display  # type: ignore[attr-defined]
     builtins.spark = _NoSpark()  # type: ignore[attr-defined]
     path = spec["path"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     os.chdir(os.path.dirname(path))
-    sys.path.insert(0, os.path.dirname(path))
+    if spec["kind"] != "wheel":
+        sys.path.insert(0, os.path.dirname(path))
     result: dict[str, Any] = {"state": "SUCCESS", "exit_value": None}
     try:
         if spec["kind"] == "notebook":
             namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display,
                          "spark": builtins.spark}  # type: ignore[attr-defined]
             run_notebook(path, namespace)
+        elif spec["kind"] == "wheel":
+            sys.argv = [spec["package"], *(spec.get("argv") or [])]
+            entry_point(spec["package"], spec["entry_point"])()
         else:
             sys.argv = [path, *(spec.get("argv") or [])]
             runpy.run_path(path, run_name="__main__")
