@@ -353,3 +353,48 @@ hello = "hello_kiln:main"
     import importlib.util
 
     assert importlib.util.find_spec("hello_kiln") is None
+
+
+def test_secrets_are_readable_by_tasks_and_redacted_from_logs(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: s}
+resources:
+  jobs:
+    use:
+      name: use
+      tasks:
+        - task_key: nb
+          notebook_task: {notebook_path: ./nb.py}
+""",
+        "nb.py": NB + """import os, subprocess
+token = dbutils.secrets.get("prod", "token")
+print("token is", token)
+subprocess.run(["echo", "child says " + token])
+print("keys", [s.key for s in dbutils.secrets.list("prod")])
+print("mlflow", os.environ["MLFLOW_TRACKING_URI"].endswith("/mlflow/mlflow.db"))
+result = dbutils.notebook.run("./child", 60, {"greeting": "hi"})
+print("child returned", result)
+raise ValueError("bad token " + token)
+""",
+        "child.py": NB + 'dbutils.widgets.text("greeting", "")\n'
+                         'dbutils.notebook.exit(dbutils.widgets.get("greeting") + " there")\n',
+    })
+    kiln.run("bundle", "deploy", cwd=root)
+    kiln.run("secrets", "create-scope", "prod", cwd=root)
+    proc = kiln.run("secrets", "put-secret", "prod", "token", "--string-value", "hunter2-xyz",
+                    cwd=root)
+    assert proc.stdout == ""
+    assert kiln.run("secrets", "list-secrets", "prod", cwd=root).stdout == "token\n"
+    run = kiln.run("bundle", "run", "use", cwd=root, ok=False)
+    assert run.returncode == 1
+    assert "ValueError: bad token [REDACTED]" in run.stdout
+    logs = kiln.run("runs", "logs", "1", cwd=root).stdout
+    assert "hunter2-xyz" not in logs + run.stdout
+    assert "token is [REDACTED]" in logs and "child says [REDACTED]" in logs
+    assert "keys ['token']" in logs and "mlflow True" in logs
+    assert "child returned hi there" in logs
+    detail = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    assert "hunter2-xyz" not in json.dumps(detail)
+    missing = kiln.run("secrets", "list-secrets", "nope", cwd=root, ok=False)
+    assert missing.stderr.startswith("Error: secret scope nope does not exist")

@@ -11,6 +11,7 @@ from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
 from kiln.cli.runs import jobs, runs
+from kiln.cli.secrets import secrets
 from kiln.cli.workspace_cmds import auth, workspace
 from kiln.cli.render import print_diagnostics
 from kiln.errors import KilnError
@@ -57,6 +58,7 @@ cli.add_command(workspace)
 cli.add_command(auth)
 cli.add_command(jobs)
 cli.add_command(runs)
+cli.add_command(secrets)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ import click
 import orjson
 
 from kiln.cli.render import echo, print_diagnostics
+from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import KilnError, UsageError
 from kiln.events import Event
 
@@ -48,28 +49,6 @@ def _finish(doc: dict[str, Any]) -> None:
         sys.exit(1)
 
 
-def _workspace(workspace: str | None):  # type: ignore[no-untyped-def]
-    """The named embedded workspace, or the one of the bundle in the current directory."""
-    from kiln.settings import Settings
-    from kiln.workspace.local.home import WorkspaceHome
-
-    s = Settings.from_env()
-    home = WorkspaceHome(s.home)
-    if workspace is None:
-        from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
-
-        result, ctx = load_for_target(None, ())
-        require_ok(result)
-        ws = open_bundle_workspace(result.plain(), ctx, create=False)
-        if ws is None:
-            raise KilnError("the bundle's workspace does not exist yet; deploy it first")
-        return ws
-    if not home.exists(workspace):
-        raise KilnError(f"workspace {workspace} does not exist")
-    return home.open(workspace, s.user or "kiln")
-
-
-_ws_opt = click.option("-w", "--workspace", help="Embedded workspace (default: the bundle's).")
 
 
 @click.command(name="run")
@@ -110,11 +89,11 @@ def jobs() -> None:
 
 
 @jobs.command(name="list")
-@_ws_opt
+@ws_opt
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def jobs_list(workspace: str | None, output: str) -> None:
     """List the jobs of a workspace."""
-    objs = _workspace(workspace).list("jobs")
+    objs = open_workspace(workspace).list("jobs")
     if output == "json":
         _print_json({"jobs": [{"job_id": int(o.id), "settings": o.settings,
                                "created_time": o.created_at, "creator_user_name": o.creator}
@@ -127,23 +106,23 @@ def jobs_list(workspace: str | None, output: str) -> None:
 
 @jobs.command(name="get")
 @click.argument("job_id", type=int)
-@_ws_opt
+@ws_opt
 def jobs_get(job_id: int, workspace: str | None) -> None:
     """Show a job's settings (JSON)."""
-    o = _workspace(workspace).get("jobs", str(job_id))
+    o = open_workspace(workspace).get("jobs", str(job_id))
     _print_json({"job_id": job_id, "settings": o.settings, "created_time": o.created_at,
                  "creator_user_name": o.creator})
 
 
 @jobs.command(name="run-now")
 @click.argument("job_id", type=int)
-@_ws_opt
+@ws_opt
 @click.option("--params", help="Job parameters: key=value,key2=value2.")
 def jobs_run_now(job_id: int, workspace: str | None, params: str | None) -> None:
     """Run a job and wait for it."""
     from kiln.jobs.engine import Engine
 
-    _finish(Engine(_workspace(workspace), _printer).run_now(job_id, _parse_params(params)))
+    _finish(Engine(open_workspace(workspace), _printer).run_now(job_id, _parse_params(params)))
 
 
 @click.group()
@@ -152,13 +131,13 @@ def runs() -> None:
 
 
 @runs.command(name="list")
-@_ws_opt
+@ws_opt
 @click.option("--job-id", type=int)
 @click.option("--limit", type=int, default=25, show_default=True)
 def runs_list(workspace: str | None, job_id: int | None, limit: int) -> None:
     """List recent runs."""
     echo(f"{'RUN ID':>7} {'JOB ID':>7}  {'STATE':16} NAME")
-    for r in _workspace(workspace).list_runs(job_id, limit):
+    for r in open_workspace(workspace).list_runs(job_id, limit):
         st = r["state"]
         echo(f"{r['run_id']:>7} {r['job_id']:>7}  "
              f"{(st.get('result_state') or st['life_cycle_state']):16} {r.get('run_name', '')}")
@@ -166,19 +145,19 @@ def runs_list(workspace: str | None, job_id: int | None, limit: int) -> None:
 
 @runs.command(name="get")
 @click.argument("run_id", type=int)
-@_ws_opt
+@ws_opt
 def runs_get(run_id: int, workspace: str | None) -> None:
     """Show a run (JSON, the Jobs API shape)."""
-    _print_json(_workspace(workspace).get_run(run_id))
+    _print_json(open_workspace(workspace).get_run(run_id))
 
 
 @runs.command(name="get-output")
 @click.argument("run_id", type=int)
 @click.option("--task", "task_key", help="The task (default: the only one).")
-@_ws_opt
+@ws_opt
 def runs_get_output(run_id: int, task_key: str | None, workspace: str | None) -> None:
     """A task's notebook exit value, error and logs (JSON)."""
-    ws = _workspace(workspace)
+    ws = open_workspace(workspace)
     run = ws.get_run(run_id)
     task = _pick_task(run, task_key)
     logs = _read_logs(ws.run_dir(run_id), task["task_key"])
@@ -190,10 +169,10 @@ def runs_get_output(run_id: int, task_key: str | None, workspace: str | None) ->
 @runs.command(name="logs")
 @click.argument("run_id", type=int)
 @click.option("--task", "task_key", help="Only this task.")
-@_ws_opt
+@ws_opt
 def runs_logs(run_id: int, task_key: str | None, workspace: str | None) -> None:
     """Print the stdout and stderr of a run's tasks."""
-    ws = _workspace(workspace)
+    ws = open_workspace(workspace)
     run = ws.get_run(run_id)
     tasks = [_pick_task(run, task_key)] if task_key else run.get("tasks", [])
     for t in tasks:
@@ -226,10 +205,10 @@ def _read_logs(run_dir: str, key: str) -> str:
 
 @runs.command(name="cancel")
 @click.argument("run_id", type=int)
-@_ws_opt
+@ws_opt
 def runs_cancel(run_id: int, workspace: str | None) -> None:
     """Cancel a run: its running tasks' processes are stopped, nothing new starts."""
-    ws = _workspace(workspace)
+    ws = open_workspace(workspace)
     run = ws.get_run(run_id)
     if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
         raise KilnError(f"run {run_id} already finished ({run['state'].get('result_state')})")

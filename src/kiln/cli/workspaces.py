@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
+
 from kiln.bundle import LoadContext, LoadResult, load_bundle
 from kiln.cli.context import cwd, load_context
 from kiln.errors import ConfigError, KilnError
@@ -47,3 +49,25 @@ def open_bundle_workspace(tree: dict[str, Any], ctx: LoadContext, create: bool =
                    user=(ws.get("current_user") or {}).get("userName") or ctx.user_name(),
                    host=ws.get("host"), profile=ws.get("profile"), profiles=ctx.profiles,
                    create=create)
+
+
+def open_workspace(workspace: str | None):  # type: ignore[no-untyped-def]
+    """The named embedded workspace, or the one of the bundle in the current directory."""
+    from kiln.settings import Settings
+    from kiln.workspace.local.home import WorkspaceHome
+
+    s = Settings.from_env()
+    home = WorkspaceHome(s.home)
+    if workspace is None:
+        result, ctx = load_for_target(None, ())
+        require_ok(result)
+        ws = open_bundle_workspace(result.plain(), ctx, create=False)
+        if ws is None:
+            raise KilnError("the bundle's workspace does not exist yet; deploy it first")
+        return ws
+    if not home.exists(workspace):
+        raise KilnError(f"workspace {workspace} does not exist")
+    return home.open(workspace, s.user or "kiln")
+
+
+ws_opt = click.option("-w", "--workspace", help="Embedded workspace (default: the bundle's).")

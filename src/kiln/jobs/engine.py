@@ -23,7 +23,7 @@ from kiln.jobs.dag import Result, decide, run_result
 from kiln.jobs.environments import environment_python, requirements
 from kiln.notebook import find_notebook
 from kiln.jobs.params import RunContext, substitute
-from kiln.jobs.runner import Attempt, run_process
+from kiln.jobs.runner import Attempt, redact_logs, run_process
 from kiln.workspace import Workspace
 
 PROCESS_TASKS = ("notebook_task", "spark_python_task", "python_wheel_task")
@@ -254,7 +254,9 @@ class _Run:
         spec["python"] = environment_python(reqs, self.e.env_cache)
         task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
         timeout = task.get("timeout_seconds") or None
-        return run_process(spec, task_dir, timeout, self.cancel), None
+        attempt = run_process(spec, task_dir, timeout, self.cancel)
+        redact_logs(task_dir, [self.ws.get_secret(s, k) for s, k in attempt.secrets_used])
+        return attempt, None
 
     def _for_each(self, key: str, body: dict[str, Any], ctx: RunContext) -> Attempt:
         raw = body["inputs"]

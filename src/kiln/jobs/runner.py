@@ -22,6 +22,7 @@ class Attempt:
     error: str | None = None
     error_trace: str | None = None
     duration_ms: int = 0
+    secrets_used: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
@@ -41,7 +42,8 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
         proc = subprocess.Popen([python, "-m", "kiln.jobs.runtime.task", spec_path],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True,  # its own process group: kill the tree
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                     **mlflow_env(spec.get("workspace_dir"))})
         state = None
         while proc.poll() is None:
             if timeout_s and time.monotonic() - t0 > timeout_s:
@@ -66,7 +68,37 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
                                      "before reporting a result", duration_ms=duration)
     return Attempt(SUCCESS if out_doc.get("state") == SUCCESS else FAILED,
                    out_doc.get("exit_value"), out_doc.get("values") or {},
-                   out_doc.get("error"), out_doc.get("error_trace"), duration)
+                   out_doc.get("error"), out_doc.get("error_trace"), duration,
+                   [tuple(x) for x in out_doc.get("secrets_used") or []])
+
+
+def redact_logs(task_dir: str, secrets: list[str]) -> None:
+    """Scrub secret values from a task's logs (what its child processes printed too)."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return
+    for name in ("stdout.log", "stderr.log"):
+        path = os.path.join(task_dir, name)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        scrubbed = text
+        for s in secrets:
+            scrubbed = scrubbed.replace(s, "[REDACTED]")
+        if scrubbed != text:
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(scrubbed)
+            os.replace(tmp, path)
+
+
+def mlflow_env(workspace_dir: str | None) -> dict[str, str]:
+    """The workspace's MLflow tracking and registry URIs for task code."""
+    if not workspace_dir:
+        return {}
+    uri = f"sqlite:///{os.path.join(workspace_dir, 'mlflow', 'mlflow.db')}"
+    return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
 
 
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:

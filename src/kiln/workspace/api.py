@@ -161,6 +161,29 @@ class Workspace(ABC):
     def run_dir(self, run_id: int) -> str:
         """A local directory for the run's task logs and outputs."""
 
+    # secrets -----------------------------------------------------------------------
+    @abstractmethod
+    def create_scope(self, scope: str) -> None: ...
+
+    @abstractmethod
+    def delete_scope(self, scope: str) -> None: ...
+
+    @abstractmethod
+    def list_scopes(self) -> list[str]: ...
+
+    @abstractmethod
+    def put_secret(self, scope: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_secret(self, scope: str, key: str) -> None: ...
+
+    @abstractmethod
+    def list_secrets(self, scope: str) -> list[str]:
+        """The keys of a scope (never the values)."""
+
+    @abstractmethod
+    def get_secret(self, scope: str, key: str) -> str: ...
+
     # audit -------------------------------------------------------------------------
     @abstractmethod
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...

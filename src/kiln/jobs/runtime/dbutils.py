@@ -32,6 +32,10 @@ class TaskContext:
     values: dict[str, Any] = field(default_factory=dict)  # set by this task
     workspace_dir: str | None = None  # for /Workspace and /Volumes paths
     in_job: bool = False
+    secrets_used: list[tuple[str, str]] = field(default_factory=list)
+    notebook_dir: str | None = None  # for dbutils.notebook.run's relative paths
+    task_dir: str | None = None  # where nested notebook runs keep their logs
+    redact: Any = None  # called with each secret value read, to hide it from the logs
 
 
 class _Widgets:
@@ -116,8 +120,35 @@ class _Jobs:
 
 
 class _Notebook:
+    def __init__(self, ctx: TaskContext) -> None:
+        self._ctx = ctx
+        self._runs = 0
+
     def exit(self, value: Any) -> None:
         raise NotebookExit("" if value is None else str(value))
+
+    def run(self, path: str, timeout_seconds: int = 0,
+            arguments: dict[str, str] | None = None) -> str:
+        """Run another notebook in its own process; its exit value, or an error."""
+        from kiln.jobs.runner import run_process
+        from kiln.notebook import find_notebook
+
+        if path.startswith("/"):
+            local = self._ctx.workspace_dir and os.path.join(
+                self._ctx.workspace_dir, "fs", *[p for p in path.split("/") if p])
+        else:
+            local = os.path.normpath(os.path.join(self._ctx.notebook_dir or os.getcwd(), path))
+        if not local:
+            raise KilnError(f"cannot resolve notebook {path} outside a workspace")
+        self._runs += 1
+        task_dir = os.path.join(self._ctx.task_dir or os.getcwd(), f"notebook-run-{self._runs}")
+        spec = {"kind": "notebook", "path": find_notebook(local),
+                "parameters": {k: str(v) for k, v in (arguments or {}).items()},
+                "workspace_dir": self._ctx.workspace_dir}
+        attempt = run_process(spec, task_dir, timeout_seconds or None)
+        if attempt.result_state != "SUCCESS":
+            raise KilnError(f"notebook {path} {attempt.result_state.lower()}: {attempt.error}")
+        return attempt.exit_value or ""
 
 
 class _Library:
@@ -197,14 +228,62 @@ class _FS:
         return True
 
 
+@dataclass(frozen=True)
+class SecretMetadata:
+    key: str
+
+
+@dataclass(frozen=True)
+class SecretScope:
+    name: str
+
+
+class _Secrets:
+    def __init__(self, ctx: TaskContext) -> None:
+        self._ctx = ctx
+
+    def _dir(self) -> str:
+        if self._ctx.workspace_dir is None:
+            raise KilnError("dbutils.secrets needs a workspace: run the code as a kiln job task")
+        return self._ctx.workspace_dir
+
+    def get(self, scope: str, key: str) -> str:
+        from kiln.workspace.local.secrets_reader import read_secret
+
+        value = read_secret(self._dir(), scope, key)
+        if value is None:
+            raise KilnError(f"secret does not exist with scope: {scope} and key: {key}")
+        self._ctx.secrets_used.append((scope, key))
+        if self._ctx.redact is not None:
+            self._ctx.redact(value)
+        return value
+
+    def getBytes(self, scope: str, key: str) -> bytes:  # noqa: N802
+        return self.get(scope, key).encode("utf-8")
+
+    def list(self, scope: str) -> list[SecretMetadata]:
+        from kiln.workspace.local.secrets_reader import list_secret_keys
+
+        keys = list_secret_keys(self._dir(), scope)
+        if keys is None:
+            raise KilnError(f"secret scope {scope} does not exist")
+        return [SecretMetadata(k) for k in keys]
+
+    def listScopes(self) -> list[SecretScope]:  # noqa: N802
+        from kiln.workspace.local.secrets_reader import list_secret_keys
+
+        return [SecretScope(s) for s in list_secret_keys(self._dir(), "*") or []]
+
+
 class DBUtils:
     def __init__(self, ctx: TaskContext | None = None) -> None:
         self._ctx = ctx or TaskContext()
         self.widgets = _Widgets(self._ctx)
         self.jobs = _Jobs(self._ctx)
-        self.notebook = _Notebook()
+        self.notebook = _Notebook(self._ctx)
         self.fs = _FS(self._ctx)
         self.library = _Library()
+        self.secrets = _Secrets(self._ctx)
 
 
 _current: DBUtils | None = None

@@ -90,12 +90,34 @@ def entry_point(package: str, name: str) -> Any:
     raise RuntimeError(f"package {package} has no entry point {name} (entry points: {known})")
 
 
+class _Redacting:
+    """A text stream that replaces secret values with [REDACTED] before writing."""
+
+    def __init__(self, stream: Any, secrets: list[str]) -> None:
+        self._stream = stream
+        self._secrets = secrets
+
+    def write(self, text: str) -> int:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "[REDACTED]")
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(spec_path: str) -> int:
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
+    secrets: list[str] = []
+    sys.stdout = _Redacting(sys.stdout, secrets)  # type: ignore[assignment]
+    sys.stderr = _Redacting(sys.stderr, secrets)  # type: ignore[assignment]
     ctx = TaskContext(parameters=spec.get("parameters") or {},
                       upstream_values=spec.get("upstream_values") or {},
-                      workspace_dir=spec.get("workspace_dir"), in_job=True)
+                      workspace_dir=spec.get("workspace_dir"), in_job=True,
+                      redact=secrets.append, notebook_dir=os.path.dirname(spec["path"]),
+                      task_dir=os.path.dirname(spec["output"]))
     dbutils = install(ctx)
     builtins.dbutils = dbutils  # type: ignore[attr-defined]
     builtins.display = display  # type: ignore[attr-defined]
@@ -129,6 +151,11 @@ def main(spec_path: str) -> int:
         sys.stderr.write("Traceback (most recent call last):\n" + trace)
         result.update(state="FAILED", error=f"{type(e).__name__}: {e}", error_trace=trace)
     result["values"] = ctx.values
+    result["secrets_used"] = sorted(set(ctx.secrets_used))
+    for key in ("error", "error_trace", "exit_value"):
+        if isinstance(result.get(key), str):
+            for secret in secrets:
+                result[key] = result[key].replace(secret, "[REDACTED]")
     sys.stdout.flush()
     sys.stderr.flush()
     with open(spec["output"], "w", encoding="utf-8") as f:

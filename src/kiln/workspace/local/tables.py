@@ -7,6 +7,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -80,3 +81,12 @@ runs = Table(
     Column("updated_at", Integer, nullable=False),
 )
 Index("ix_runs_job_id", runs.c.job_id)
+
+secrets = Table(
+    "secrets", metadata,
+    Column("scope", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("value", Text, nullable=True),  # NULL marks an empty scope
+    Column("updated_at", Integer, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)

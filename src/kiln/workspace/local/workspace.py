@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -320,6 +321,67 @@ class LocalWorkspace(Workspace):
 
     def run_dir(self, run_id: int) -> str:
         return os.path.join(self.directory, "runs", str(run_id))
+
+    # secrets -----------------------------------------------------------------------
+    _SCOPE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
+
+    def _check_name(self, what: str, name: str) -> None:
+        if not self._SCOPE.match(name):
+            raise KilnError(f"invalid secret {what} name {name!r}: use letters, digits, "
+                            "'_', '-', '.' and '@' (at most 128)")
+
+    def create_scope(self, scope: str) -> None:
+        self._check_name("scope", scope)
+        with self.engine.begin() as c:
+            if c.execute(select(t.secrets.c.scope).where(t.secrets.c.scope == scope)).first():
+                raise AlreadyExists(f"secret scope {scope} already exists")
+            c.execute(insert(t.secrets).values(scope=scope, key="", value=None, updated_at=_now()))
+        self.audit("secrets.create_scope", scope)
+
+    def delete_scope(self, scope: str) -> None:
+        with self.engine.begin() as c:
+            res = c.execute(delete(t.secrets).where(t.secrets.c.scope == scope))
+        if res.rowcount == 0:
+            raise NotFound(f"secret scope {scope} does not exist")
+        self.audit("secrets.delete_scope", scope)
+
+    def list_scopes(self) -> list[str]:
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(select(t.secrets.c.scope).distinct()
+                                            .order_by(t.secrets.c.scope))]
+
+    def put_secret(self, scope: str, key: str, value: str) -> None:
+        self._check_name("key", key)
+        with self.engine.begin() as c:
+            if not c.execute(select(t.secrets.c.scope).where(t.secrets.c.scope == scope)).first():
+                raise NotFound(f"secret scope {scope} does not exist")
+            c.execute(delete(t.secrets).where(t.secrets.c.scope == scope, t.secrets.c.key == key))
+            c.execute(insert(t.secrets).values(scope=scope, key=key, value=value, updated_at=_now()))
+        self.audit("secrets.put", f"{scope}/{key}")
+
+    def delete_secret(self, scope: str, key: str) -> None:
+        with self.engine.begin() as c:
+            res = c.execute(delete(t.secrets).where(t.secrets.c.scope == scope,
+                                                    t.secrets.c.key == key, t.secrets.c.key != ""))
+        if res.rowcount == 0:
+            raise NotFound(f"secret {scope}/{key} does not exist")
+        self.audit("secrets.delete", f"{scope}/{key}")
+
+    def list_secrets(self, scope: str) -> list[str]:
+        with self.engine.connect() as c:
+            rows = list(c.execute(select(t.secrets.c.key).where(t.secrets.c.scope == scope)
+                                  .order_by(t.secrets.c.key)))
+        if not rows:
+            raise NotFound(f"secret scope {scope} does not exist")
+        return [r[0] for r in rows if r[0]]
+
+    def get_secret(self, scope: str, key: str) -> str:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.secrets.c.value).where(
+                t.secrets.c.scope == scope, t.secrets.c.key == key, t.secrets.c.key != "")).first()
+        if row is None:
+            raise NotFound(f"secret {scope}/{key} does not exist in workspace {self.name}")
+        return row[0]
 
     # audit -------------------------------------------------------------------------
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
