@@ -398,3 +398,38 @@ raise ValueError("bad token " + token)
     assert "hunter2-xyz" not in json.dumps(detail)
     missing = kiln.run("secrets", "list-secrets", "nope", cwd=root, ok=False)
     assert missing.stderr.startswith("Error: secret scope nope does not exist")
+
+
+@pytest.mark.parametrize("queue", [True, False])
+def test_max_concurrent_runs_queue_or_skip(kiln: Kiln, tmp_path: Path, queue: bool) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": f"""
+bundle: {{name: q}}
+resources:
+  jobs:
+    one_at_a_time:
+      name: one
+      max_concurrent_runs: 1
+      queue: {{enabled: {str(queue).lower()}}}
+      tasks:
+        - task_key: work
+          spark_python_task: {{python_file: ./work.py}}
+""",
+        "work.py": "import time\ntime.sleep(2)\nprint('done')\n",
+    })
+    deploy(kiln, root)
+    first = kiln.popen("bundle", "run", "one_at_a_time", cwd=root)
+    wait_until_running(kiln, root)
+    second = kiln.run("bundle", "run", "one_at_a_time", cwd=root, ok=False)
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, out
+    if queue:
+        assert second.returncode == 0
+        assert "Run 2 QUEUED (1 run(s) of this job active)" in second.stdout
+        assert second.stdout.strip().endswith("Run 2 SUCCESS")
+        runs = [json.loads(kiln.run("runs", "get", str(i), cwd=root).stdout) for i in (1, 2)]
+        assert runs[1]["tasks"][0]["start_time"] >= runs[0]["tasks"][0]["end_time"]
+    else:
+        assert second.returncode == 1
+        assert ("Run 2 SKIPPED: Skipping this run because the limit of 1 maximum concurrent "
+                "runs has been reached.") in second.stdout

@@ -39,6 +39,9 @@ def _printer(event: Event) -> None:
 
 def _finish(doc: dict[str, Any]) -> None:
     state = doc["state"]
+    if state["life_cycle_state"] == "SKIPPED":
+        echo(f"Run {doc['run_id']} SKIPPED: {state.get('state_message', '')}")
+        sys.exit(1)
     echo(f"Run {doc['run_id']} {state.get('result_state') or state['life_cycle_state']}"
          + (f": {state['state_message']}" if state.get("state_message") else ""))
     for t in doc.get("tasks", []):

@@ -74,7 +74,7 @@ class _Run:
         start = _now()
         self.doc: dict[str, Any] = {
             "job_id": job_id, "run_name": settings.get("name", ""), "start_time": start,
-            "state": {"life_cycle_state": states.RUNNING, "state_message": ""},
+            "state": {"life_cycle_state": states.PENDING, "state_message": ""},
             "job_parameters": [{"name": k, "value": v} for k, v in self.parameters.items()],
             "tasks": [{"task_key": k, "state": {"life_cycle_state": states.PENDING},
                        "attempt_number": 0} for k in self.tasks],
@@ -112,9 +112,44 @@ class _Run:
                 self.ws.update_run(self.run_id, self.doc)
             raise
 
+    def _start(self) -> bool:
+        """Wait for a slot under ``max_concurrent_runs`` (queue) or give up (skip)."""
+        limit = int(self.settings.get("max_concurrent_runs") or 1)
+        queue = (self.settings.get("queue") or {}).get("enabled", False)
+        announced = False
+        while not self.ws.claim_run_slot(self.run_id, self.job_id, limit):
+            if not queue:
+                message = (f"Skipping this run because the limit of {limit} maximum concurrent "
+                           "runs has been reached.")
+                self.doc["state"] = {"life_cycle_state": states.SKIPPED,
+                                     "result_state": "MAXIMUM_CONCURRENT_RUNS_REACHED",
+                                     "state_message": message}
+                self.doc["end_time"] = _now()
+                self.ws.update_run(self.run_id, self.doc)
+                self.e.emit(Event("done", f"Run {self.run_id} SKIPPED: {message}"))
+                return False
+            if not announced:
+                self.doc["state"] = {"life_cycle_state": states.QUEUED,
+                                     "state_message": f"queued: {limit} run(s) of this job active"}
+                self.ws.update_run(self.run_id, self.doc)
+                self.e.emit(Event("queued", f"Run {self.run_id} QUEUED ({limit} run(s) of "
+                                            "this job active)"))
+                announced = True
+            if self.ws.cancel_requested(self.run_id):
+                self.canceled_by_user = True
+                return True  # ends at once: nothing starts after a cancel
+            time.sleep(0.2)
+        self.doc["state"] = {"life_cycle_state": states.RUNNING, "state_message": ""}
+        self.ws.update_run(self.run_id, self.doc)
+        return True
+
     def _execute(self) -> dict[str, Any]:
         self.e.emit(Event("run", f"Run URL: {self.doc['run_page_url']}",
                           {"run_id": self.run_id}))
+        if not self._start():
+            return self.doc
+        if self.canceled_by_user:
+            self.cancel.set()
         timeout = self.settings.get("timeout_seconds") or 0
         deadline = time.monotonic() + timeout if timeout else None
         running: dict[Future[Result], str] = {}

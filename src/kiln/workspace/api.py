@@ -151,6 +151,10 @@ class Workspace(ABC):
     def list_runs(self, job_id: int | None = None, limit: int = 25) -> list[dict[str, Any]]: ...
 
     @abstractmethod
+    def claim_run_slot(self, run_id: int, job_id: int, limit: int) -> bool:
+        """Atomically: mark the run RUNNING if fewer than ``limit`` runs of the job are."""
+
+    @abstractmethod
     def request_cancel(self, run_id: int) -> None:
         """Ask the process running the run to cancel it (it stops its tasks' processes)."""
 

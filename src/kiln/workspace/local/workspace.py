@@ -308,6 +308,22 @@ class LocalWorkspace(Workspace):
             self.update_run(row.run_id, doc)
         return doc
 
+    def claim_run_slot(self, run_id: int, job_id: int, limit: int) -> bool:
+        host = socket.gethostname()
+        with self.engine.begin() as c:  # BEGIN IMMEDIATE: one claimer at a time
+            active = 0
+            for row in c.execute(select(t.runs.c.run_id, t.runs.c.runner_host,
+                                        t.runs.c.runner_pid).where(
+                    t.runs.c.job_id == job_id, t.runs.c.run_id != run_id,
+                    t.runs.c.life_cycle_state == "RUNNING")):
+                if row.runner_host != host or _alive(row.runner_pid):
+                    active += 1
+            if active >= limit:
+                return False
+            c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
+                life_cycle_state="RUNNING"))
+        return True
+
     def request_cancel(self, run_id: int) -> None:
         self.get_run(run_id)  # NotFound for an unknown run
         with self.engine.begin() as c:
