@@ -433,3 +433,36 @@ resources:
         assert second.returncode == 1
         assert ("Run 2 SKIPPED: Skipping this run because the limit of 1 maximum concurrent "
                 "runs has been reached.") in second.stdout
+
+
+def test_scheduler_runs_scheduled_jobs(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: sch}
+resources:
+  jobs:
+    ticking:
+      name: ticking
+      schedule: {quartz_cron_expression: "*/2 * * * * ?", timezone_id: Europe/Amsterdam}
+      tasks: [{task_key: t, spark_python_task: {python_file: ./t.py}}]
+    paused:
+      name: paused
+      schedule: {quartz_cron_expression: "* * * * * ?", timezone_id: UTC, pause_status: PAUSED}
+      tasks: [{task_key: t, spark_python_task: {python_file: ./t.py}}]
+""",
+        "t.py": "print('tick')\n",
+    })
+    deploy(kiln, root)
+    out = kiln.run("scheduler", "--for", "5", "--interval", "0.2", cwd=root, timeout=60).stdout
+    assert out.startswith("Scheduler watching default")
+    runs = [json.loads(kiln.run("runs", "get", str(i), cwd=root).stdout)
+            for i in range(1, 10) if f"Run {i} of job" in out]
+    assert 2 <= len(runs) <= 3
+    assert {r["run_name"] for r in runs} == {"ticking"}
+    assert all(r["state"]["result_state"] == "SUCCESS" for r in runs)
+
+    bad = (root / "databricks.yml").read_text().replace('"*/2 * * * * ?"', '"0 0 25 * * ?"')
+    (root / "databricks.yml").write_text(bad)
+    proc = kiln.run("bundle", "validate", cwd=root, ok=False)
+    assert "Error: invalid Quartz cron expression '0 0 25 * * ?': 25 is outside 0-23" in proc.stderr
+    assert "at resources.jobs.ticking.schedule.quartz_cron_expression" in proc.stderr

@@ -10,7 +10,7 @@ import click
 from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
-from kiln.cli.runs import jobs, runs
+from kiln.cli.runs import jobs, runs, scheduler
 from kiln.cli.secrets import secrets
 from kiln.cli.workspace_cmds import auth, workspace
 from kiln.cli.render import print_diagnostics
@@ -59,6 +59,7 @@ cli.add_command(auth)
 cli.add_command(jobs)
 cli.add_command(runs)
 cli.add_command(secrets)
+cli.add_command(scheduler)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -217,3 +217,55 @@ def runs_cancel(run_id: int, workspace: str | None) -> None:
         raise KilnError(f"run {run_id} already finished ({run['state'].get('result_state')})")
     ws.request_cancel(run_id)
     echo(f"Cancel requested for run {run_id}")
+
+
+@click.command()
+@click.option("-w", "--workspace", "names", multiple=True,
+              help="Workspaces to watch (default: all embedded workspaces).")
+@click.option("--interval", type=float, default=1.0, show_default=True,
+              help="Seconds between checks.")
+@click.option("--for", "duration", type=float, default=None,
+              help="Stop after this many seconds (default: run until interrupted).")
+def scheduler(names: tuple[str, ...], interval: float, duration: float | None) -> None:
+    """Fire scheduled and periodic job runs, in the foreground."""
+    import gc
+    import threading
+
+    from kiln.jobs.engine import Engine
+    from kiln.jobs.scheduler import Scheduler
+    from kiln.settings import Settings
+    from kiln.workspace.local.home import WorkspaceHome
+
+    gc.enable()  # a long-running process
+    s = Settings.from_env()
+    home = WorkspaceHome(s.home)
+    chosen = list(names) or home.names()
+    for n in chosen:
+        if not home.exists(n):
+            raise KilnError(f"workspace {n} does not exist")
+    workspaces = [home.open(n, s.user or "scheduler") for n in chosen]
+    running: list[threading.Thread] = []
+
+    def start_run(ws, job_id: int) -> None:  # type: ignore[no-untyped-def]
+        def go() -> None:
+            try:
+                doc = Engine(ws, _printer).run_now(job_id)
+                echo(f"Run {doc['run_id']} of job {job_id} "
+                     f"{doc['state'].get('result_state') or doc['state']['life_cycle_state']}")
+            except KilnError as e:
+                echo(f"Error: job {job_id}: {e.summary}")
+
+        th = threading.Thread(target=go, daemon=False)
+        th.start()
+        running.append(th)
+
+    stop = threading.Event()
+    if duration is not None:
+        threading.Timer(duration, stop.set).start()
+    echo(f"Scheduler watching {', '.join(chosen) or 'no workspaces'} (every {interval:g}s)")
+    try:
+        Scheduler(workspaces, start_run, _printer).serve(stop, interval)
+    except KeyboardInterrupt:
+        stop.set()
+    for th in running:
+        th.join()

@@ -165,6 +165,13 @@ class Workspace(ABC):
     def run_dir(self, run_id: int) -> str:
         """A local directory for the run's task logs and outputs."""
 
+    # small settings the services keep (scheduler fire times, ...) -------------------
+    @abstractmethod
+    def get_setting(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_setting(self, key: str, value: str) -> None: ...
+
     # secrets -----------------------------------------------------------------------
     @abstractmethod
     def create_scope(self, scope: str) -> None: ...

@@ -16,6 +16,8 @@ from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import get_str, resources
 from kiln.bundle.kinds import DEPLOYABLE, TASK_TYPES
 from kiln.bundle.state import Loading
+from kiln.cron import parse, zone
+from kiln.errors import KilnError
 
 _TASK_TYPE_SET = frozenset(TASK_TYPES)
 
@@ -71,11 +73,29 @@ def _job(key: str, job: Value) -> list[Diagnostic]:
                     Severity.ERROR,
                     f'task "{tk}" sets an outcome on "{dk}", which is not a condition task',
                     locations=(dep.v["outcome"].loc,), paths=(p,)))
+    diags.extend(_schedule(job, base))
     cycle = _find_cycle(by_key)
     if cycle:
         diags.append(Diagnostic(Severity.ERROR,
                                 "cycle in task dependencies: " + " -> ".join(cycle),
                                 locations=(by_key[cycle[0]].loc,), paths=(base + ("tasks",),)))
+    return diags
+
+
+def _schedule(job: Value, base: Path) -> list[Diagnostic]:
+    sched = job.get("schedule")
+    if sched is None or not sched.is_map:
+        return []
+    diags = []
+    for key, check in (("quartz_cron_expression", parse), ("timezone_id", zone)):
+        value = sched.get(key)
+        if value is None or not isinstance(value.v, str) or value.v.startswith("${"):
+            continue
+        try:
+            check(value.v)
+        except KilnError as e:
+            diags.append(Diagnostic(Severity.ERROR, e.summary, locations=(value.loc,),
+                                    paths=(base + ("schedule", key),)))
     return diags
 
 

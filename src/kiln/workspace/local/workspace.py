@@ -338,6 +338,17 @@ class LocalWorkspace(Workspace):
     def run_dir(self, run_id: int) -> str:
         return os.path.join(self.directory, "runs", str(run_id))
 
+    # settings ----------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.info.c.value).where(t.info.c.key == key)).first()
+        return None if row is None else row[0]
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(t.info).where(t.info.c.key == key))
+            c.execute(insert(t.info).values(key=key, value=value))
+
     # secrets -----------------------------------------------------------------------
     _SCOPE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
 
