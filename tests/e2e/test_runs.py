@@ -466,3 +466,30 @@ resources:
     proc = kiln.run("bundle", "validate", cwd=root, ok=False)
     assert "Error: invalid Quartz cron expression '0 0 25 * * ?': 25 is outside 0-23" in proc.stderr
     assert "at resources.jobs.ticking.schedule.quartz_cron_expression" in proc.stderr
+
+
+def test_no_wait_runs_detached_and_jobs_commands(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": "bundle: {name: nw}\nresources:\n  jobs:\n    j:\n      name: jay\n"
+                          "      parameters: [{name: x, default: '1'}]\n"
+                          "      tasks: [{task_key: t, spark_python_task: {python_file: ./t.py}}]\n",
+        "t.py": "import time, sys\ntime.sleep(1)\nprint('x is', dbutils.widgets.get('x'))\n",
+    })
+    deploy(kiln, root)
+    t0 = time.monotonic()
+    out = kiln.run("bundle", "run", "j", "--no-wait", "--params", "x=7", cwd=root).stdout
+    assert time.monotonic() - t0 < 5
+    assert out.startswith("Run URL: kiln://default/runs/1\nRun 1 started")
+    for _ in range(100):
+        run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+        if run["state"]["life_cycle_state"] == "TERMINATED":
+            break
+        time.sleep(0.2)
+    assert run["state"]["result_state"] == "SUCCESS"
+    assert "x is 7" in kiln.run("runs", "logs", "1", cwd=root).stdout
+    listing = kiln.run("jobs", "list", cwd=root).stdout
+    assert listing.splitlines()[1].split() == ["1", "jay"]
+    assert json.loads(kiln.run("jobs", "get", "1", cwd=root).stdout)["settings"]["name"] == "jay"
+    assert kiln.run("jobs", "delete", "1", cwd=root).stdout == "Deleted job 1\n"
+    assert "update" not in kiln.run("bundle", "plan", cwd=root).stdout
+    assert "create jobs.j" in kiln.run("bundle", "plan", cwd=root).stdout

@@ -60,8 +60,9 @@ def _finish(doc: dict[str, Any]) -> None:
 @click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set a bundle variable.")
 @click.option("--params", help="Job parameters: key=value,key2=value2.")
 @click.option("--python-params", help="Parameters for spark_python_task tasks, space separated.")
+@click.option("--no-wait", is_flag=True, help="Start the run and return at once.")
 def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str | None,
-               python_params: str | None) -> None:
+               python_params: str | None, no_wait: bool) -> None:
     """Run a job of the bundle (deployed first with 'kiln bundle deploy') and wait."""
     from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
     from kiln.deploy.deployer import bundle_tree, deployed_objects, state_id
@@ -81,9 +82,39 @@ def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str |
     if ws is None or job is None:
         raise KilnError(f"jobs.{key} is not deployed to target {result.bundle.target}; "
                         "run 'kiln bundle deploy' first")
-    doc = Engine(ws, _printer).run_now(int(job.id), _parse_params(params),
-                                       python_params.split() if python_params else None)
+    pparams = python_params.split() if python_params else None
+    if no_wait:
+        _start_detached(ws, int(job.id), _parse_params(params), pparams)
+        return
+    doc = Engine(ws, _printer).run_now(int(job.id), _parse_params(params), pparams)
     _finish(doc)
+
+
+def _start_detached(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]
+                    python_params: list[str] | None) -> None:
+    """Record the run, hand it to a detached worker process, return once it has it."""
+    import subprocess
+    import time
+
+    from kiln.jobs.engine import Engine
+
+    run_id = Engine(ws).submit(job_id, params, python_params)
+    log_dir = ws.run_dir(run_id)
+    os.makedirs(log_dir, exist_ok=True)
+    with open(os.path.join(log_dir, "runner.log"), "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "kiln.cli.worker", ws.name, str(run_id)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+    for _ in range(300):  # until the worker has adopted the run (or died)
+        runner = ws.runner_of(run_id)
+        if runner is not None and runner[1] == proc.pid:
+            break
+        if proc.poll() is not None:
+            raise KilnError(f"the run's worker process exited with {proc.returncode}; "
+                            f"see {os.path.join(log_dir, 'runner.log')}")
+        time.sleep(0.05)
+    echo(f"Run URL: {ws.url('runs', str(run_id))}")
+    echo(f"Run {run_id} started (kiln runs get {run_id} -w {ws.name})")
 
 
 @click.group()
@@ -121,11 +152,27 @@ def jobs_get(job_id: int, workspace: str | None) -> None:
 @click.argument("job_id", type=int)
 @ws_opt
 @click.option("--params", help="Job parameters: key=value,key2=value2.")
-def jobs_run_now(job_id: int, workspace: str | None, params: str | None) -> None:
-    """Run a job and wait for it."""
+@click.option("--no-wait", is_flag=True, help="Start the run and return at once.")
+def jobs_run_now(job_id: int, workspace: str | None, params: str | None, no_wait: bool) -> None:
+    """Run a job and wait for it (or not)."""
     from kiln.jobs.engine import Engine
 
-    _finish(Engine(open_workspace(workspace), _printer).run_now(job_id, _parse_params(params)))
+    ws = open_workspace(workspace)
+    if no_wait:
+        _start_detached(ws, job_id, _parse_params(params), None)
+        return
+    _finish(Engine(ws, _printer).run_now(job_id, _parse_params(params)))
+
+
+@jobs.command(name="delete")
+@click.argument("job_id", type=int)
+@ws_opt
+def jobs_delete(job_id: int, workspace: str | None) -> None:
+    """Delete a job (a bundle's next deploy puts its own jobs back)."""
+    ws = open_workspace(workspace)
+    ws.delete("jobs", str(job_id))
+    ws.audit("jobs.delete", str(job_id))
+    echo(f"Deleted job {job_id}")
 
 
 @click.group()

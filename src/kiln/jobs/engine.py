@@ -49,10 +49,28 @@ class Engine:
         return _Run(self, int(job_id), job.settings, job_parameters or {},
                     python_params).execute()
 
+    def submit(self, job_id: int, job_parameters: dict[str, str] | None = None,
+               python_params: list[str] | None = None) -> int:
+        """Record a PENDING run for another process to ``execute`` (``--no-wait``)."""
+        job = self.ws.get("jobs", str(job_id))
+        return _Run(self, int(job_id), job.settings, job_parameters or {}, python_params).run_id
+
+    def execute(self, run_id: int) -> dict[str, Any]:
+        """Execute a run recorded by ``submit``; this process becomes its runner."""
+        doc = self.ws.get_run(run_id)
+        if doc["state"]["life_cycle_state"] != states.PENDING:
+            raise KilnError(f"run {run_id} is {doc['state']['life_cycle_state']}, not PENDING")
+        self.ws.adopt_run(run_id)
+        job = self.ws.get("jobs", str(doc["job_id"]))
+        params = {p["name"]: p["value"] for p in doc.get("job_parameters", [])}
+        return _Run(self, int(doc["job_id"]), job.settings, params, doc.get("python_params"),
+                    run_id=run_id, start=doc["start_time"]).execute()
+
 
 class _Run:
     def __init__(self, engine: Engine, job_id: int, settings: dict[str, Any],
-                 overrides: dict[str, str], python_params: list[str] | None) -> None:
+                 overrides: dict[str, str], python_params: list[str] | None,
+                 run_id: int | None = None, start: int | None = None) -> None:
         self.e = engine
         self.ws = engine.ws
         self.job_id = job_id
@@ -71,15 +89,16 @@ class _Run:
         self.finished = False
         self.canceled_by_user = False
         self.values: dict[str, dict[str, Any]] = {}
-        start = _now()
+        start = start or _now()
         self.doc: dict[str, Any] = {
             "job_id": job_id, "run_name": settings.get("name", ""), "start_time": start,
             "state": {"life_cycle_state": states.PENDING, "state_message": ""},
             "job_parameters": [{"name": k, "value": v} for k, v in self.parameters.items()],
             "tasks": [{"task_key": k, "state": {"life_cycle_state": states.PENDING},
                        "attempt_number": 0} for k in self.tasks],
+            **({"python_params": python_params} if python_params is not None else {}),
         }
-        self.run_id = self.ws.create_run(job_id, self.doc)
+        self.run_id = run_id if run_id is not None else self.ws.create_run(job_id, self.doc)
         self.doc["run_id"] = self.run_id
         self.doc["run_page_url"] = self.ws.url("runs", str(self.run_id))
         self.ctx = RunContext(job_id, self.run_id, settings.get("name", ""), start,

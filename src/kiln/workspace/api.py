@@ -151,6 +151,14 @@ class Workspace(ABC):
     def list_runs(self, job_id: int | None = None, limit: int = 25) -> list[dict[str, Any]]: ...
 
     @abstractmethod
+    def adopt_run(self, run_id: int) -> None:
+        """This process now runs the run (its liveness is what ``get_run`` checks)."""
+
+    @abstractmethod
+    def runner_of(self, run_id: int) -> tuple[str, int] | None:
+        """(host, pid) of the process running the run."""
+
+    @abstractmethod
     def claim_run_slot(self, run_id: int, job_id: int, limit: int) -> bool:
         """Atomically: mark the run RUNNING if fewer than ``limit`` runs of the job are."""
 

@@ -308,6 +308,17 @@ class LocalWorkspace(Workspace):
             self.update_run(row.run_id, doc)
         return doc
 
+    def adopt_run(self, run_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
+                runner_host=socket.gethostname(), runner_pid=os.getpid()))
+
+    def runner_of(self, run_id: int) -> tuple[str, int] | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.runs.c.runner_host, t.runs.c.runner_pid).where(
+                t.runs.c.run_id == run_id)).first()
+        return None if row is None else (row[0], row[1])
+
     def claim_run_slot(self, run_id: int, job_id: int, limit: int) -> bool:
         host = socket.gethostname()
         with self.engine.begin() as c:  # BEGIN IMMEDIATE: one claimer at a time
