@@ -11,7 +11,10 @@ else escaping a command is a bug and shows a traceback only under ``--debug``.
 
 from __future__ import annotations
 
-from kiln.diag import Diagnostic, Location, Path, Severity
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # kiln.diag loads dataclasses; task processes import this module light
+    from kiln.diag import Diagnostic, Location, Path
 
 
 class KilnError(Exception):
@@ -24,6 +27,8 @@ class KilnError(Exception):
         self.detail = detail
 
     def diagnostics(self) -> list[Diagnostic]:
+        from kiln.diag import Diagnostic, Severity
+
         return [Diagnostic(Severity.ERROR, self.summary, self.detail,
                            (self.location,) if self.location else (),
                            (self.path,) if self.path is not None else ())]
@@ -33,6 +38,8 @@ class ConfigError(KilnError):
     """Raised with the full list of diagnostics when a bundle cannot be used."""
 
     def __init__(self, diags: list[Diagnostic]) -> None:
+        from kiln.diag import Severity
+
         first = next((d for d in diags if d.severity is Severity.ERROR), None)
         super().__init__(first.summary if first else "invalid configuration")
         self._diags = list(diags)

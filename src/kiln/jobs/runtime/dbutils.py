@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import KilnError
@@ -25,17 +23,22 @@ class NotebookExit(Exception):  # noqa: N818 - the name task code may see
         self.value = value
 
 
-@dataclass
 class TaskContext:
-    parameters: dict[str, str] = field(default_factory=dict)
-    upstream_values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)  # set by this task
-    workspace_dir: str | None = None  # for /Workspace and /Volumes paths
-    in_job: bool = False
-    secrets_used: list[tuple[str, str]] = field(default_factory=list)
-    notebook_dir: str | None = None  # for dbutils.notebook.run's relative paths
-    task_dir: str | None = None  # where nested notebook runs keep their logs
-    redact: Any = None  # called with each secret value read, to hide it from the logs
+    """What a task process knows (a plain class: task processes start without dataclasses)."""
+
+    def __init__(self, parameters: dict[str, str] | None = None,
+                 upstream_values: dict[str, dict[str, Any]] | None = None,
+                 workspace_dir: str | None = None, in_job: bool = False, redact: Any = None,
+                 notebook_dir: str | None = None, task_dir: str | None = None) -> None:
+        self.parameters = parameters or {}
+        self.upstream_values = upstream_values or {}
+        self.values: dict[str, Any] = {}  # set by this task
+        self.workspace_dir = workspace_dir  # for /Workspace and /Volumes paths
+        self.in_job = in_job
+        self.secrets_used: list[tuple[str, str]] = []
+        self.redact = redact  # called with each secret value read, to hide it from the logs
+        self.notebook_dir = notebook_dir  # for dbutils.notebook.run's relative paths
+        self.task_dir = task_dir  # where nested notebook runs keep their logs
 
 
 class _Widgets:
@@ -199,6 +202,8 @@ class _FS:
             return f.read(maxBytes).decode("utf-8", errors="replace")
 
     def cp(self, src: str, dst: str, recurse: bool = False) -> bool:
+        import shutil
+
         s, d = self._local(src), self._local(dst)
         os.makedirs(os.path.dirname(d) or ".", exist_ok=True)
         if os.path.isdir(s):
@@ -210,6 +215,8 @@ class _FS:
         return True
 
     def mv(self, src: str, dst: str, recurse: bool = False) -> bool:
+        import shutil
+
         d = self._local(dst)
         os.makedirs(os.path.dirname(d) or ".", exist_ok=True)
         shutil.move(self._local(src), d)
@@ -220,6 +227,8 @@ class _FS:
         if os.path.isdir(local):
             if not recurse:
                 raise KilnError(f"{path} is a directory; pass recurse=True")
+            import shutil
+
             shutil.rmtree(local)
         elif os.path.exists(local):
             os.remove(local)
@@ -228,14 +237,20 @@ class _FS:
         return True
 
 
-@dataclass(frozen=True)
 class SecretMetadata:
-    key: str
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"SecretMetadata(key={self.key!r})"
 
 
-@dataclass(frozen=True)
 class SecretScope:
-    name: str
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"SecretScope(name={self.name!r})"
 
 
 class _Secrets:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import runpy
-import subprocess
 import sys
-import traceback
 from typing import Any
 
 from kiln.jobs.runtime.dbutils import NotebookExit, TaskContext, install
@@ -34,6 +31,8 @@ def display(*objs: Any) -> None:
 
 def _run_magic(cell: Any) -> None:
     if cell.magic == "sh":
+        import subprocess
+
         proc = subprocess.run(cell.source, shell=True, capture_output=True, text=True)
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr)
@@ -137,6 +136,8 @@ def main(spec_path: str) -> int:
             sys.argv = [spec["package"], *(spec.get("argv") or [])]
             entry_point(spec["package"], spec["entry_point"])()
         else:
+            import runpy
+
             sys.argv = [path, *(spec.get("argv") or [])]
             runpy.run_path(path, run_name="__main__")
     except NotebookExit as e:
@@ -145,6 +146,8 @@ def main(spec_path: str) -> int:
         if e.code not in (None, 0):
             result.update(state="FAILED", error=f"exited with status {e.code}")
     except BaseException as e:  # noqa: BLE001 - the task's failure is data for the run
+        import traceback
+
         tb = traceback.extract_tb(e.__traceback__)
         user = [fr for fr in tb if "kiln/jobs/runtime" not in fr.filename.replace(os.sep, "/")]
         trace = "".join(traceback.format_list(user) + traceback.format_exception_only(e))
