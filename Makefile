@@ -34,6 +34,7 @@ test: lint test-unit test-e2e
 bench: install
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_deploy.py
+	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

@@ -39,5 +39,19 @@ class Settings:
         return self.env.get("DATABRICKS_BUNDLE_TARGET") or None
 
     @property
+    def task_workers(self) -> int:
+        """``KILN_TASK_WORKERS``: how many tasks of a run run at once (default 4)."""
+        raw = self.env.get("KILN_TASK_WORKERS", "4")
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n < 1:
+            from kiln.errors import KilnError
+
+            raise KilnError(f"KILN_TASK_WORKERS must be a positive integer, got {raw!r}")
+        return n
+
+    @property
     def config_file(self) -> str:
         return os.path.join(self.home, "config.toml")

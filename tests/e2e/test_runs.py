@@ -493,3 +493,23 @@ def test_no_wait_runs_detached_and_jobs_commands(kiln: Kiln, tmp_path: Path) -> 
     assert kiln.run("jobs", "delete", "1", cwd=root).stdout == "Deleted job 1\n"
     assert "update" not in kiln.run("bundle", "plan", cwd=root).stdout
     assert "create jobs.j" in kiln.run("bundle", "plan", cwd=root).stdout
+
+
+def test_a_terminal_shows_a_live_table_and_workers_are_configurable(kiln: Kiln, tmp_path: Path) -> None:
+    from tests.conftest import kiln_exe, run_on_terminal
+
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": "bundle: {name: live}\nresources:\n  jobs:\n    j:\n      name: j\n"
+                          "      tasks:\n" + "".join(
+                              f"        - task_key: t{i}\n"
+                              f"          spark_python_task: {{python_file: ./t.py}}\n"
+                              for i in range(4)),
+        "t.py": "import time\ntime.sleep(0.5)\n",
+    })
+    deploy(kiln, root)
+    shown = run_on_terminal([kiln_exe(), "bundle", "run", "j"], root,
+                            {**kiln.env(KILN_TASK_WORKERS="1"), "TERM": "xterm"})
+    assert "┏" in shown and "t3" in shown and "Run 1 SUCCESS" in shown
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    spans = sorted((t["start_time"], t["end_time"]) for t in run["tasks"])
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one worker: one at a time

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import orjson
 
-from kiln.cli.render import echo, print_diagnostics
+from kiln.cli.render import echo, is_tty, print_diagnostics
 from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import KilnError, UsageError
 from kiln.events import Event
@@ -35,6 +35,68 @@ def _parse_params(text: str | None) -> dict[str, str]:
 def _printer(event: Event) -> None:
     if event.kind != "done":  # the final line comes from _finish, with details
         echo(event.message)
+
+
+class _LiveRun:
+    """Task states as a live Rich table on a terminal; event lines when piped."""
+
+    def __init__(self) -> None:
+        self.live = None
+        self.run_id: int | None = None
+        self.rows: dict[str, str] = {}
+        if is_tty(sys.stdout):
+            from rich.live import Live
+
+            self.live = Live(self._table(), refresh_per_second=8, transient=False)
+            self.live.start()
+
+    def _table(self):  # type: ignore[no-untyped-def]
+        from rich.table import Table
+
+        table = Table(title=f"Run {self.run_id or ''}", expand=False)
+        table.add_column("task")
+        table.add_column("state")
+        colors = {"SUCCESS": "green", "FAILED": "red", "TIMEDOUT": "red", "CANCELED": "yellow",
+                  "UPSTREAM_FAILED": "red", "EXCLUDED": "dim", "RUNNING": "cyan"}
+        for key, state in self.rows.items():
+            table.add_row(key, f"[{colors.get(state, 'white')}]{state}[/]")
+        return table
+
+    def __call__(self, event: Event) -> None:
+        if self.live is None:
+            _printer(event)
+            return
+        run_id = event.data.get("run_id")
+        if self.run_id is None and run_id is not None:
+            self.run_id = run_id
+        if event.kind == "task" and run_id == self.run_id:
+            self.rows[event.data["task_key"]] = (event.data.get("result_state")
+                                                 or event.data["life_cycle_state"])
+            self.live.update(self._table())
+        elif event.kind not in ("task", "done"):
+            self.live.console.print(event.message, markup=False)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+            self.live.stop()
+
+
+def _engine(ws, emit):  # type: ignore[no-untyped-def]
+    from kiln.jobs.engine import Engine
+    from kiln.settings import Settings
+
+    return Engine(ws, emit, Settings.from_env().task_workers)
+
+
+def _run_and_finish(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]
+                    python_params: list[str] | None) -> None:
+    display = _LiveRun()
+    try:
+        doc = _engine(ws, display).run_now(job_id, params, python_params)
+    finally:
+        display.close()
+    _finish(doc)
 
 
 def _finish(doc: dict[str, Any]) -> None:
@@ -66,7 +128,6 @@ def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str |
     """Run a job of the bundle (deployed first with 'kiln bundle deploy') and wait."""
     from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
     from kiln.deploy.deployer import bundle_tree, deployed_objects, state_id
-    from kiln.jobs.engine import Engine
 
     result, ctx = load_for_target(target, var)
     require_ok(result)
@@ -86,8 +147,7 @@ def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str |
     if no_wait:
         _start_detached(ws, int(job.id), _parse_params(params), pparams)
         return
-    doc = Engine(ws, _printer).run_now(int(job.id), _parse_params(params), pparams)
-    _finish(doc)
+    _run_and_finish(ws, int(job.id), _parse_params(params), pparams)
 
 
 def _start_detached(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]
@@ -155,13 +215,12 @@ def jobs_get(job_id: int, workspace: str | None) -> None:
 @click.option("--no-wait", is_flag=True, help="Start the run and return at once.")
 def jobs_run_now(job_id: int, workspace: str | None, params: str | None, no_wait: bool) -> None:
     """Run a job and wait for it (or not)."""
-    from kiln.jobs.engine import Engine
 
     ws = open_workspace(workspace)
     if no_wait:
         _start_detached(ws, job_id, _parse_params(params), None)
         return
-    _finish(Engine(ws, _printer).run_now(job_id, _parse_params(params)))
+    _run_and_finish(ws, job_id, _parse_params(params), None)
 
 
 @jobs.command(name="delete")
@@ -278,7 +337,6 @@ def scheduler(names: tuple[str, ...], interval: float, duration: float | None) -
     import gc
     import threading
 
-    from kiln.jobs.engine import Engine
     from kiln.jobs.scheduler import Scheduler
     from kiln.settings import Settings
     from kiln.workspace.local.home import WorkspaceHome
@@ -296,7 +354,7 @@ def scheduler(names: tuple[str, ...], interval: float, duration: float | None) -
     def start_run(ws, job_id: int) -> None:  # type: ignore[no-untyped-def]
         def go() -> None:
             try:
-                doc = Engine(ws, _printer).run_now(job_id)
+                doc = _engine(ws, _printer).run_now(job_id)
                 echo(f"Run {doc['run_id']} of job {job_id} "
                      f"{doc['state'].get('result_state') or doc['state']['life_cycle_state']}")
             except KilnError as e:

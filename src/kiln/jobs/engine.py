@@ -188,8 +188,6 @@ class _Run:
                     if verdict is None:
                         continue
                     if verdict == "run" and not task.get("disabled"):
-                        self._set_task(key, state={"life_cycle_state": states.RUNNING},
-                                       start_time=_now())
                         running[pool.submit(self._run_task, key, task)] = key
                     else:
                         result = states.EXCLUDED if task.get("disabled") else verdict
@@ -240,6 +238,8 @@ class _Run:
 
     # one task --------------------------------------------------------------------------
     def _run_task(self, key: str, task: dict[str, Any]) -> Result:
+        # RUNNING when a worker really starts it, not when it is queued for one
+        self._set_task(key, state={"life_cycle_state": states.RUNNING}, start_time=_now())
         retries = int(task.get("max_retries") or 0)
         interval = (task.get("min_retry_interval_millis") or 0) / 1000
         attempt_no = 0
