@@ -127,3 +127,15 @@ targets:
     for i in range(n_files):
         files[f"data/file_{i:04d}.txt"] = f"content {i}\n"
     return write_files(root, files)
+
+
+def wheel_package(dist: str, module: str, code: str, scripts: dict[str, str]) -> dict[str, str]:
+    """The files of a small setuptools project under ``pkg/`` (built by a whl artifact)."""
+    entry = "".join(f'{name} = "{module}:{fn}"\n' for name, fn in scripts.items())
+    return {
+        "pkg/pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\n'
+                              'build-backend = "setuptools.build_meta"\n[project]\n'
+                              f'name = "{dist}"\nversion = "0.1.0"\n[project.scripts]\n{entry}',
+        f"pkg/src/{module}/__init__.py": code,
+        ".gitignore": "pkg/dist/\npkg/build/\n*.egg-info/\n",
+    }

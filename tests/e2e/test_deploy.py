@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_files
-from tests.e2e.helpers import Kiln, job_bundle
+from tests.e2e.helpers import Kiln, job_bundle, wheel_package
 
 pytestmark = pytest.mark.e2e
 
@@ -175,18 +175,7 @@ def test_wheel_artifact_is_built_uploaded_and_referenced(kiln: Kiln, tmp_path: P
                       python_wheel_task: {package_name: hello, entry_point: hello}
                       libraries: [{whl: ./pkg/dist/*.whl}]
         """,
-        "pkg/pyproject.toml": """
-            [build-system]
-            requires = ["setuptools>=61"]
-            build-backend = "setuptools.build_meta"
-            [project]
-            name = "hello"
-            version = "0.1.0"
-            [project.scripts]
-            hello = "hello:main"
-        """,
-        "pkg/src/hello/__init__.py": "def main():\n    print('hello')\n",
-        ".gitignore": "pkg/dist/\npkg/build/\n*.egg-info/\n",
+        **wheel_package("hello", "hello", "def main():\n    print('hello')\n", {"hello": "main"}),
     })
     out = kiln.run("bundle", "deploy", cwd=root, timeout=300).stdout
     assert "Built hello: hello-0.1.0-py3-none-any.whl" in out

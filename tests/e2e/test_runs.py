@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_files
-from tests.e2e.helpers import Kiln
+from tests.e2e.helpers import Kiln, wheel_package
 
 pytestmark = pytest.mark.e2e
 
@@ -322,19 +322,9 @@ resources:
           python_wheel_task: {package_name: hello-kiln, entry_point: nope}
           libraries: [{whl: ./pkg/dist/*.whl}]
 """,
-        "pkg/pyproject.toml": """
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-[project]
-name = "hello-kiln"
-version = "0.1.0"
-[project.scripts]
-hello = "hello_kiln:main"
-""",
-        "pkg/src/hello_kiln/__init__.py": "import sys\n\ndef main():\n    print('hello', sys.argv[1:])\n\n"
-                                          "def shout():\n    print('SHOUT', sys.argv[1:])\n",
-        ".gitignore": "pkg/dist/\npkg/build/\n*.egg-info/\n",
+        **wheel_package("hello-kiln", "hello_kiln",
+                        "import sys\n\ndef main():\n    print('hello', sys.argv[1:])\n\n"
+                        "def shout():\n    print('SHOUT', sys.argv[1:])\n", {"hello": "main"}),
     })
     kiln.run("bundle", "deploy", cwd=root, timeout=300)
     proc = kiln.run("bundle", "run", "wheel", cwd=root, ok=False, timeout=300)
