@@ -503,3 +503,19 @@ def test_a_terminal_shows_a_live_table_and_workers_are_configurable(kiln: Kiln, 
     run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
     spans = sorted((t["start_time"], t["end_time"]) for t in run["tasks"])
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one worker: one at a time
+
+
+def test_sql_and_sh_cells(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": "bundle: {name: sql}\nresources:\n  jobs:\n    j:\n      name: j\n"
+                          "      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]\n",
+        "nb.py": NB + "# MAGIC %sql\n# MAGIC SELECT 40 + 2 AS answer\n\n# COMMAND ----------\n\n"
+                      "print('rows', _sqldf.fetchall())\n\n# COMMAND ----------\n\n"
+                      "# MAGIC %sh echo from-shell\n\n# COMMAND ----------\n\n"
+                      "# MAGIC %pip install nothing-here\n",
+    })
+    deploy(kiln, root)
+    proc = kiln.run("bundle", "run", "j", cwd=root, ok=False)
+    logs = kiln.run("runs", "logs", "1", cwd=root).stdout
+    assert "answer" in logs and "rows [(42,)]" in logs and "from-shell" in logs
+    assert proc.returncode == 1 and "%pip is not supported in kiln tasks yet" in proc.stdout

@@ -40,8 +40,11 @@ class Engine:
         self.emit = emit
         self.workers = max(1, workers)
         # task environments live in the workspace, next to its runs
-        self.env_cache = env_cache or os.path.normpath(
-            os.path.join(self.ws.run_dir(0), os.pardir, os.pardir, "task-envs"))
+        root = ws.local_root()
+        if env_cache is None and root is None:
+            raise KilnError(f"workspace {ws.name} is not on this machine: runs need a "
+                            "local workspace")
+        self.env_cache = env_cache or os.path.join(root, "task-envs")  # type: ignore[arg-type]
 
     def run_now(self, job_id: int, job_parameters: dict[str, str] | None = None,
                 python_params: list[str] | None = None) -> dict[str, Any]:
@@ -344,7 +347,7 @@ class _Run:
         return Attempt(states.SUCCESS, duration_ms=duration)
 
     def _spec(self, kind: str, body: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-        local_root = getattr(self.ws, "directory", None)
+        local_root = self.ws.local_root()
         if kind == "notebook_task":
             path = self.ws.local_path(body["notebook_path"])
             if path is None:

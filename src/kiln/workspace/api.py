@@ -118,6 +118,10 @@ class Workspace(ABC):
     def local_path(self, path: str) -> str | None:
         """Where a workspace path lives on this machine, if it does."""
 
+    @abstractmethod
+    def local_root(self) -> str | None:
+        """The directory holding this workspace on this machine (None when remote)."""
+
     # deployments -------------------------------------------------------------------
     @abstractmethod
     def acquire_lock(self, state_id: str, holder: str, *, force: bool = False) -> LockInfo: ...

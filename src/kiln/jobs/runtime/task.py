@@ -29,7 +29,7 @@ def display(*objs: Any) -> None:
         print(to_string() if callable(to_string) else obj)
 
 
-def _run_magic(cell: Any) -> None:
+def _run_magic(cell: Any, namespace: dict[str, Any]) -> None:
     if cell.magic == "sh":
         import subprocess
 
@@ -44,7 +44,14 @@ def _run_magic(cell: Any) -> None:
                            "the package into kiln's environment or declare it in the task's "
                            "libraries when task environments arrive")
     if cell.magic == "sql":
-        raise RuntimeError(f"{cell.origin}: %sql cells need kiln's catalog (not available yet)")
+        import duckdb
+
+        # DuckDB runs the cell; the result is displayed and kept in _sqldf, as on Databricks
+        result = duckdb.sql(cell.source)
+        if result is not None:
+            print(result)
+            namespace["_sqldf"] = result
+        return
     raise RuntimeError(f"{cell.origin}: unsupported magic %{cell.magic}")
 
 
@@ -53,7 +60,7 @@ def run_notebook(path: str, namespace: dict[str, Any]) -> str | None:
 
     for cell in load_cells(path):
         if cell.magic:
-            _run_magic(cell)
+            _run_magic(cell, namespace)
             continue
         # line numbers in tracebacks match the notebook file
         code = compile("\n" * (cell.first_line - 1) + cell.source, cell.origin, "exec")

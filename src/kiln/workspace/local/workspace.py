@@ -158,6 +158,9 @@ class LocalWorkspace(Workspace):
             return os.path.join(self.directory, "volumes", *parts[1:])
         return os.path.join(self.directory, "fs", *parts)
 
+    def local_root(self) -> str:
+        return self.directory
+
     def upload(self, path: str, local_file: str) -> None:
         dest = self.local_path(path)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
