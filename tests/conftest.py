@@ -90,3 +90,23 @@ def run_on_terminal(args: list[str], cwd: Path, env: dict[str, str],
     proc.wait(timeout=timeout)
     os.close(master)
     return seen.decode(errors="replace")
+
+
+def live_processes(marker: str) -> list[int]:
+    """Pids of running (not zombie) processes whose command line contains ``marker``."""
+    import os
+
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmd and state != "Z" and int(entry) != os.getpid():
+            pids.append(int(entry))
+    return pids

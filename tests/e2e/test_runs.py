@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_files
+from tests.conftest import live_processes, write_files
 from tests.e2e.helpers import Kiln, wheel_package
 
 pytestmark = pytest.mark.e2e
@@ -142,7 +142,7 @@ resources:
           spark_python_task: {python_file: ./ok.py}
 """,
         "boom.py": NB + "x = 1\n\n# COMMAND ----------\n\ny = 1 / 0\n",
-        "slow.py": "import subprocess, time\nsubprocess.Popen(['sleep', '60'])\ntime.sleep(60)\n",
+        "slow.py": "import subprocess, time\nsubprocess.Popen(['sleep', '61.25'])\ntime.sleep(60)\n",
         "ok.py": "print('ok')\n",
     })
     deploy(kiln, root)
@@ -163,10 +163,7 @@ resources:
     assert tasks["cleanup"]["state"]["result_state"] == "SUCCESS"
     assert tasks["on_failure"]["state"]["result_state"] == "SUCCESS"
     # the timed-out task's whole process tree is gone
-    import subprocess
-
-    ps = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
-    assert ps.stdout.strip() == ""
+    assert live_processes("sleep 61.25") == []
 
 
 def test_a_killed_runner_leaves_no_run_running(kiln: Kiln, tmp_path: Path) -> None:
@@ -174,11 +171,12 @@ def test_a_killed_runner_leaves_no_run_running(kiln: Kiln, tmp_path: Path) -> No
         "databricks.yml": "bundle: {name: k}\nresources:\n  jobs:\n    long:\n      name: long\n"
                           "      tasks:\n        - task_key: wait\n"
                           "          spark_python_task: {python_file: ./wait.py}\n",
-        "wait.py": "import time\ntime.sleep(60)\n",
+        "wait.py": "import subprocess, time\nsubprocess.Popen(['sleep', '62.75'])\ntime.sleep(60)\n",
     })
     deploy(kiln, root)
     proc = kiln.popen("bundle", "run", "long", cwd=root)
     wait_until_running(kiln, root)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
@@ -186,6 +184,12 @@ def test_a_killed_runner_leaves_no_run_running(kiln: Kiln, tmp_path: Path) -> No
     assert run["state"]["result_state"] == "FAILED"
     assert "stopped before the run finished" in run["state"]["state_message"]
     assert run["tasks"][0]["state"]["life_cycle_state"] == "INTERNAL_ERROR"
+    # the task's processes did not outlive their runner
+    for _ in range(30):
+        if not live_processes("sleep 62.75"):
+            break
+        time.sleep(0.2)
+    assert live_processes("sleep 62.75") == []
 
 
 def test_clear_errors(kiln: Kiln, tmp_path: Path) -> None:
@@ -268,8 +272,6 @@ resources:
 
 
 def test_cancel_stops_the_task_processes(kiln: Kiln, tmp_path: Path) -> None:
-    import subprocess
-
     root = write_files(tmp_path / "b", {
         "databricks.yml": """
 bundle: {name: c}
@@ -284,7 +286,7 @@ resources:
           depends_on: [{task_key: wait}]
           spark_python_task: {python_file: ./wait.py}
 """,
-        "wait.py": "import subprocess, time\nsubprocess.Popen(['sleep', '77'])\ntime.sleep(60)\n",
+        "wait.py": "import subprocess, time\nsubprocess.Popen(['sleep', '77.5'])\ntime.sleep(60)\n",
     })
     deploy(kiln, root)
     proc = kiln.popen("bundle", "run", "long", cwd=root)
@@ -296,7 +298,7 @@ resources:
     assert "Run 1 CANCELED: canceled on request" in out
     run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
     assert [t["state"]["result_state"] for t in run["tasks"]] == ["CANCELED", "CANCELED"]
-    assert subprocess.run(["pgrep", "-f", "sleep 77"], capture_output=True).stdout == b""
+    assert live_processes("sleep 77.5") == []
     again = kiln.run("runs", "cancel", "1", cwd=root, ok=False)
     assert again.returncode == 1 and "already finished (CANCELED)" in again.stderr
 

@@ -113,7 +113,27 @@ class _Redacting:
         return getattr(self._stream, name)
 
 
+def _die_with_runner() -> None:
+    """End this task's process group when the kiln process that started it is gone
+    (killed, crashed): a run's tasks must not outlive the runner that records them."""
+    import signal
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    import time
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(spec_path: str) -> int:
+    _die_with_runner()
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
     secrets: list[str] = []
