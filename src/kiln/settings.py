@@ -53,5 +53,10 @@ class Settings:
         return n
 
     @property
+    def workspace_dir(self) -> str | None:
+        """``KILN_WORKSPACE_DIR``: the workspace task code works in (set for every task)."""
+        return self.env.get("KILN_WORKSPACE_DIR") or None
+
+    @property
     def config_file(self) -> str:
         return os.path.join(self.home, "config.toml")

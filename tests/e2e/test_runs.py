@@ -512,12 +512,58 @@ def test_sql_and_sh_cells(kiln: Kiln, tmp_path: Path) -> None:
         "databricks.yml": "bundle: {name: sql}\nresources:\n  jobs:\n    j:\n      name: j\n"
                           "      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]\n",
         "nb.py": NB + "# MAGIC %sql\n# MAGIC SELECT 40 + 2 AS answer\n\n# COMMAND ----------\n\n"
-                      "print('rows', _sqldf.fetchall())\n\n# COMMAND ----------\n\n"
+                      "print('rows', _sqldf.to_pylist())\n\n# COMMAND ----------\n\n"
                       "# MAGIC %sh echo from-shell\n\n# COMMAND ----------\n\n"
                       "# MAGIC %pip install nothing-here\n",
     })
     deploy(kiln, root)
     proc = kiln.run("bundle", "run", "j", cwd=root, ok=False)
     logs = kiln.run("runs", "logs", "1", cwd=root).stdout
-    assert "answer" in logs and "rows [(42,)]" in logs and "from-shell" in logs
+    assert "answer" in logs and "rows [{'answer': 42}]" in logs and "from-shell" in logs
     assert proc.returncode == 1 and "%pip is not supported in kiln tasks yet" in proc.stdout
+
+
+def test_jobs_write_delta_tables_that_sql_reads(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: tbl}
+resources:
+  schemas:
+    ml: {name: ml, catalog_name: main}
+  jobs:
+    etl:
+      name: etl
+      tasks:
+        - task_key: load
+          notebook_task: {notebook_path: ./load.py}
+        - task_key: report
+          depends_on: [{task_key: load}]
+          notebook_task: {notebook_path: ./report.py}
+""",
+        "load.py": NB + "import pandas as pd\nimport kiln.tables as tables\n"
+                        "v = tables.write('main.ml.sales', pd.DataFrame({'region': ['eu', 'us', 'eu'], "
+                        "'amount': [10, 5, 7]}))\n"
+                        "tables.write('main.ml.sales', pd.DataFrame({'region': ['us'], 'amount': [1]}))\n"
+                        "dbutils.jobs.taskValues.set('version', v)\n",
+        "report.py": NB + "# MAGIC %sql\n# MAGIC SELECT region, sum(amount) AS total FROM main.ml.sales "
+                          "GROUP BY region ORDER BY region\n\n# COMMAND ----------\n\n"
+                          "import kiln\nprint('rows', kiln.sql('SELECT count(*) AS n FROM main.ml.sales')"
+                          ".to_pylist())\n",
+    })
+    deploy(kiln, root)
+    kiln.run("bundle", "run", "etl", cwd=root)
+    logs = kiln.run("runs", "logs", "1", "--task", "report", cwd=root).stdout
+    assert "rows [{'n': 4}]" in logs and "eu" in logs and "17" in logs
+    out = kiln.run("sql", "SELECT region, sum(amount) AS total FROM main.ml.sales GROUP BY 1 "
+                   "ORDER BY 1", "-o", "json", cwd=root).stdout
+    assert json.loads(out) == [{"region": "eu", "total": 17}, {"region": "us", "total": 6}]
+    history = kiln.run("tables", "history", "main.ml.sales", cwd=root).stdout
+    assert history.splitlines()[1].split()[:2] == ["1", "WRITE"]
+    assert "eu" in kiln.run("tables", "preview", "main.ml.sales", "--version", "0", cwd=root).stdout
+    assert kiln.run("tables", "list", cwd=root).stdout == "main.ml.sales\n"
+    assert kiln.run("schemas", "list", cwd=root).stdout == "main.ml\n"
+    busy = kiln.run("schemas", "delete", "main.ml", cwd=root, ok=False)
+    assert busy.returncode == 1 and "schema main.ml is not empty" in busy.stderr
+    assert kiln.run("schemas", "create", "main.raw", cwd=root).stdout == "Created schema main.raw\n"
+    bad = kiln.run("schemas", "create", "main.r;x", cwd=root, ok=False)
+    assert bad.returncode == 1 and "invalid schema name" in bad.stderr

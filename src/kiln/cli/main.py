@@ -10,6 +10,7 @@ import click
 from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
+from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
 from kiln.cli.runs import jobs, runs, scheduler
 from kiln.cli.secrets import secrets
 from kiln.cli.workspace_cmds import auth, workspace
@@ -60,6 +61,8 @@ cli.add_command(jobs)
 cli.add_command(runs)
 cli.add_command(secrets)
 cli.add_command(scheduler)
+for _cmd in (sql_cmd, tables, catalogs, schemas, volumes):
+    cli.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

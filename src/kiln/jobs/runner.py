@@ -43,7 +43,7 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True,  # its own process group: kill the tree
                                 env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                     **mlflow_env(spec.get("workspace_dir"))})
+                                     **workspace_env(spec.get("workspace_dir"))})
         state = None
         while proc.poll() is None:
             if timeout_s and time.monotonic() - t0 > timeout_s:
@@ -93,12 +93,14 @@ def redact_logs(task_dir: str, secrets: list[str]) -> None:
             os.replace(tmp, path)
 
 
-def mlflow_env(workspace_dir: str | None) -> dict[str, str]:
-    """The workspace's MLflow tracking and registry URIs for task code."""
+def workspace_env(workspace_dir: str | None) -> dict[str, str]:
+    """What task code needs to find its workspace: the catalog (``kiln.tables``) and the
+    MLflow tracking and registry URIs."""
     if not workspace_dir:
         return {}
     uri = f"sqlite:///{os.path.join(workspace_dir, 'mlflow', 'mlflow.db')}"
-    return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+            "KILN_WORKSPACE_DIR": workspace_dir}
 
 
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:

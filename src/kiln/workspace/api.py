@@ -21,7 +21,7 @@ from kiln.errors import KilnError
 
 # Object kinds the workspace stores, named as bundle resource types.
 KINDS = ("jobs", "experiments", "registered_models", "catalogs", "schemas", "volumes",
-         "model_serving_endpoints", "quality_monitors")
+         "tables", "model_serving_endpoints", "quality_monitors")
 
 
 class NotFound(KilnError):

@@ -44,12 +44,13 @@ def _run_magic(cell: Any, namespace: dict[str, Any]) -> None:
                            "the package into kiln's environment or declare it in the task's "
                            "libraries when task environments arrive")
     if cell.magic == "sql":
-        import duckdb
+        # DuckDB runs the cell over the workspace catalog's tables; the result is shown and
+        # kept in _sqldf, as on Databricks
+        from kiln.tables import sql
 
-        # DuckDB runs the cell; the result is displayed and kept in _sqldf, as on Databricks
-        result = duckdb.sql(cell.source)
+        result = sql(cell.source)
         if result is not None:
-            print(result)
+            print(result.to_pandas().to_string(index=False))
             namespace["_sqldf"] = result
         return
     raise RuntimeError(f"{cell.origin}: unsupported magic %{cell.magic}")

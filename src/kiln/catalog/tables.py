@@ -1,0 +1,256 @@
+"""Delta tables in a workspace's catalog (delta-rs), and SQL over them (DuckDB).
+
+A table is registered in the workspace (kind ``tables``, id ``catalog.schema.name``) with
+its storage location: managed tables live under ``<workspace>/catalog/<c>/<s>/<t>``,
+external ones where they were created. Writes enforce the table's schema; every write is a
+Delta version, readable again with ``version=``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from kiln.catalog.names import FullName, parse_name
+from kiln.errors import KilnError
+from kiln.workspace import NotFound, Workspace
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MODES = ("append", "overwrite", "merge")
+
+
+class Catalog:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        root = ws.local_root()
+        if root is None:
+            raise KilnError(f"workspace {ws.name} is not on this machine")
+        self.root = os.path.join(root, "catalog")
+
+    # registry ------------------------------------------------------------------------
+    def _info(self, name: FullName) -> dict[str, Any] | None:
+        try:
+            return self.ws.get("tables", str(name)).settings
+        except NotFound:
+            return None
+
+    def location(self, table: str) -> str:
+        name = parse_name(table)
+        info = self._info(name)
+        if info is None:
+            raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
+        return str(info["location"])
+
+    def _require_schema(self, name: FullName) -> None:
+        schema_id = f"{name.catalog}.{name.schema}"
+        if any(o.id == schema_id for o in self.ws.list("schemas")):
+            return
+        raise KilnError(f"schema {schema_id} does not exist in workspace {self.ws.name}",
+                        detail=f"Create it with 'kiln schemas create {schema_id}' or deploy a "
+                               "bundle with a schemas resource.")
+
+    def list_tables(self, schema: str | None = None) -> list[str]:
+        ids = [o.id for o in self.ws.list("tables")]
+        return sorted(i for i in ids if schema is None or i.startswith(schema.lower() + "."))
+
+    # data ----------------------------------------------------------------------------
+    def write(self, table: str, data: Any, mode: str = "append",
+              keys: list[str] | None = None) -> int:
+        """Write a pandas DataFrame or Arrow table; returns the new Delta version."""
+        from deltalake import DeltaTable, write_deltalake
+        from deltalake.exceptions import SchemaMismatchError
+
+        if mode not in MODES:
+            raise KilnError(f"write mode must be one of {', '.join(MODES)}, got {mode!r}")
+        name = parse_name(table)
+        info = self._info(name)
+        arrow = _to_arrow(data)
+        if info is None:
+            self._require_schema(name)
+            if mode == "merge":
+                raise KilnError(f"table {name} does not exist: merge needs an existing table")
+            location = os.path.join(self.root, name.catalog, name.schema, name.name)
+            write_deltalake(location, arrow, mode="error")
+            self.ws.create("tables", name.name, {"name": name.name, "catalog_name": name.catalog,
+                                                 "schema_name": name.schema, "location": location,
+                                                 "table_type": "MANAGED",
+                                                 "columns": _columns(arrow.schema)})
+            return 0
+        location = str(info["location"])
+        dt = DeltaTable(location)
+        arrow = _conform(name, arrow, dt.schema().to_arrow(), info)
+        try:
+            if mode == "merge":
+                if not keys:
+                    raise KilnError("merge needs keys=[...], the columns that identify a row")
+                predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in keys)
+                (dt.merge(arrow, predicate=predicate, source_alias="s", target_alias="t")
+                   .when_matched_update_all().when_not_matched_insert_all().execute())
+            else:
+                write_deltalake(location, arrow, mode=mode)
+        except SchemaMismatchError as e:
+            raise KilnError(f"schema mismatch writing {name}: {e}") from None
+        version = DeltaTable(location).version()
+        return int(version)
+
+    def read(self, table: str, version: int | None = None, as_arrow: bool = False) -> Any:
+        from deltalake import DeltaTable
+
+        dt = DeltaTable(self.location(table))
+        if version is not None:
+            try:
+                dt.load_as_version(version)
+            except Exception:  # noqa: BLE001 - delta-rs raises several kinds here
+                raise KilnError(f"table {table} has no version {version} (latest: "
+                                f"{DeltaTable(self.location(table)).version()})") from None
+        arrow = dt.to_pyarrow_table()
+        return arrow if as_arrow else arrow.to_pandas()
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        from deltalake import DeltaTable
+
+        return [{"version": h.get("version"), "timestamp": h.get("timestamp"),
+                 "operation": h.get("operation"),
+                 "operationParameters": h.get("operationParameters", {})}
+                for h in DeltaTable(self.location(table)).history()]
+
+    def drop(self, table: str) -> None:
+        import shutil
+
+        name = parse_name(table)
+        info = self._info(name)
+        if info is None:
+            raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
+        self.ws.delete("tables", str(name))
+        if info.get("table_type") == "MANAGED":
+            shutil.rmtree(str(info["location"]), ignore_errors=True)
+
+    # SQL -----------------------------------------------------------------------------
+    def sql(self, query: str) -> "pa.Table":
+        """Run a query with DuckDB; ``catalog.schema.table`` names read the Delta tables."""
+        import duckdb
+        from deltalake import DeltaTable
+
+        con = duckdb.connect()
+        rewritten = _rewrite_names(query, self._register(con, DeltaTable))
+        try:
+            result = con.sql(rewritten)
+            return result.to_arrow_table() if result is not None else None
+        except duckdb.Error as e:
+            raise KilnError(f"SQL error: {str(e).splitlines()[0]}") from None
+
+    def _register(self, con: Any, DeltaTable: Any):  # type: ignore[no-untyped-def]  # noqa: N803
+        def view(name: FullName) -> str | None:
+            info = self._info(name)
+            if info is None:
+                return None
+            alias = f"{name.catalog}__{name.schema}__{name.name}"
+            con.register(alias, DeltaTable(str(info["location"])).to_pyarrow_dataset())
+            return alias
+        return view
+
+
+_NAME3 = re.compile(r"(`?[A-Za-z_]\w*`?)\.(`?[A-Za-z_]\w*`?)\.(`?[A-Za-z_]\w*`?)")
+
+
+def _rewrite_names(query: str, view) -> str:  # type: ignore[no-untyped-def]
+    """Replace three-part table names outside string literals with registered views."""
+    out: list[str] = []
+    i = 0
+    while i < len(query):
+        ch = query[i]
+        if ch in ("'", '"'):
+            j = query.find(ch, i + 1)
+            j = len(query) if j < 0 else j + 1
+            out.append(query[i:j])
+            i = j
+            continue
+        m = _NAME3.match(query, i)
+        if m and (i == 0 or not (query[i - 1].isalnum() or query[i - 1] in "_.")):
+            try:
+                name = parse_name(m.group(0))
+            except KilnError:
+                name = None
+            alias = view(name) if name is not None else None
+            if alias is None and name is not None:
+                raise KilnError(f"table {name} does not exist")
+            out.append(alias if alias is not None else m.group(0))
+            i = m.end()
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _to_arrow(data: Any) -> "pa.Table":
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    try:
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            return pa.Table.from_pandas(data, preserve_index=False)
+    except ImportError:
+        pass
+    if isinstance(data, (list, dict)):
+        return pa.Table.from_pylist(data) if isinstance(data, list) else pa.table(data)
+    raise KilnError(f"cannot write a {type(data).__name__}: pass a pandas DataFrame, an Arrow "
+                    "table, a list of dicts or a dict of columns")
+
+
+def _columns(schema: Any) -> list[dict[str, str]]:
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def _conform(name: FullName, data: "pa.Table", table_schema: Any, info: dict[str, Any]
+             ) -> "pa.Table":
+    """The data in the table's schema: the same columns, types cast only where no value
+    can change (int32 -> int64, ...); anything else is a schema mismatch, written nowhere."""
+    import pyarrow as pa
+
+    want = pa.schema(table_schema)
+    have = {f.name for f in data.schema}
+    missing = [f.name for f in want if f.name not in have]
+    extra = [n for n in data.schema.names if n not in want.names]
+    problem = None
+    if missing or extra:
+        problem = ("missing columns " + ", ".join(missing) if missing else "") + \
+                  ("; " if missing and extra else "") + \
+                  ("columns not in the table: " + ", ".join(extra) if extra else "")
+    else:
+        wrong = [f"{f.name} is {data.schema.field(f.name).type}, the table has {f.type}"
+                 for f in want if not _same_kind(data.schema.field(f.name).type, f.type)]
+        if wrong:
+            problem = "; ".join(wrong)
+        else:
+            try:
+                return data.select(want.names).cast(want, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+                problem = str(e).splitlines()[0]
+    raise KilnError(f"schema mismatch writing {name}: {problem}",
+                    detail="table columns: " + ", ".join(f"{f.name} {f.type}" for f in want)
+                    + "\ndata columns:  " + ", ".join(f"{f.name} {f.type}" for f in data.schema))
+
+
+def _same_kind(src: Any, dst: Any) -> bool:
+    """Types a write may convert between: equal ones, and widths of one kind of number,
+    string, binary or timestamp (never text to number or number to text)."""
+    import pyarrow.types as t
+
+    if src == dst or t.is_null(src):
+        return True
+    kinds = (t.is_integer, t.is_floating, lambda x: t.is_string(x) or t.is_large_string(x),
+             lambda x: t.is_binary(x) or t.is_large_binary(x), t.is_timestamp, t.is_date,
+             t.is_boolean)
+    return any(k(src) and k(dst) for k in kinds)
+
+
+def _ident(col: str) -> str:
+    if not re.match(r"^[A-Za-z_]\w*$", col):
+        raise KilnError(f"invalid merge key column {col!r}")
+    return col

@@ -1,0 +1,156 @@
+"""``kiln sql``, ``kiln tables``, and ``kiln catalogs|schemas|volumes``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+
+from kiln.cli.render import echo
+from kiln.cli.workspaces import open_workspace, ws_opt
+from kiln.errors import KilnError
+
+
+def _catalog(workspace: str | None):  # type: ignore[no-untyped-def]
+    from kiln.catalog import Catalog
+
+    return Catalog(open_workspace(workspace))
+
+
+def _json_value(v: object) -> object:
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):  # SQL sums of integers are decimals
+        return int(v) if v == v.to_integral_value() else float(v)
+    return str(v)
+
+
+def _show(table, output: str) -> None:  # type: ignore[no-untyped-def]
+    if output == "json":
+        sys.stdout.buffer.write(orjson.dumps(table.to_pylist(), option=orjson.OPT_INDENT_2
+                                             | orjson.OPT_APPEND_NEWLINE, default=_json_value))
+    else:
+        echo(table.to_pandas().to_string(index=False) if table.num_rows else "(no rows)")
+
+
+_out = click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+
+
+@click.command(name="sql")
+@click.argument("query")
+@ws_opt
+@_out
+def sql_cmd(query: str, workspace: str | None, output: str) -> None:
+    """Run SQL (DuckDB) over the catalog's tables: SELECT ... FROM catalog.schema.table."""
+    result = _catalog(workspace).sql(query)
+    if result is not None:
+        _show(result, output)
+
+
+@click.group()
+def tables() -> None:
+    """Delta tables of the catalog."""
+
+
+@tables.command(name="list")
+@click.argument("schema", required=False)
+@ws_opt
+def tables_list(schema: str | None, workspace: str | None) -> None:
+    """List tables (of one catalog.schema)."""
+    for name in _catalog(workspace).list_tables(schema):
+        echo(name)
+
+
+@tables.command(name="preview")
+@click.argument("name")
+@click.option("--version", type=int, help="A past version (time travel).")
+@click.option("--limit", type=int, default=20, show_default=True)
+@ws_opt
+@_out
+def tables_preview(name: str, version: int | None, limit: int, workspace: str | None,
+                   output: str) -> None:
+    """Show the first rows of a table."""
+    _show(_catalog(workspace).read(name, version, as_arrow=True).slice(0, limit), output)
+
+
+@tables.command(name="history")
+@click.argument("name")
+@ws_opt
+def tables_history(name: str, workspace: str | None) -> None:
+    """The table's versions: what each write did."""
+    echo(f"{'VERSION':>7}  {'OPERATION':12} PARAMETERS")
+    for h in _catalog(workspace).history(name):
+        echo(f"{h['version']:>7}  {h['operation']:12} {orjson.dumps(h['operationParameters']).decode()}")
+
+
+@tables.command(name="get")
+@click.argument("name")
+@ws_opt
+def tables_get(name: str, workspace: str | None) -> None:
+    """The table's registration (location, type, columns), as JSON."""
+    from kiln.catalog import parse_name
+
+    info = open_workspace(workspace).get("tables", str(parse_name(name)))
+    sys.stdout.buffer.write(orjson.dumps({"full_name": info.id, **info.settings},
+                                         option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+
+
+@tables.command(name="delete")
+@click.argument("name")
+@ws_opt
+def tables_delete(name: str, workspace: str | None) -> None:
+    """Drop a table (a managed table's data goes too)."""
+    _catalog(workspace).drop(name)
+    echo(f"Deleted table {name}")
+
+
+def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-def]
+    """list/create/delete for a kind of catalog container, named with ``parts`` parts."""
+    group = click.Group(name=kind, help=f"Unity Catalog {kind} of a workspace.")
+
+    @group.command(name="list")
+    @ws_opt
+    def list_cmd(workspace: str | None) -> None:
+        for o in open_workspace(workspace).list(kind):
+            echo(o.id)
+
+    @group.command(name="create")
+    @click.argument("name")
+    @click.option("--comment", default=None)
+    @ws_opt
+    def create_cmd(name: str, comment: str | None, workspace: str | None) -> None:
+        from kiln.catalog.names import _parts
+
+        got = _parts(name, noun, parts)
+        settings: dict[str, object] = {"name": got[-1]}
+        if parts >= 2:
+            settings["catalog_name"] = got[0]
+        if parts == 3:
+            settings["schema_name"] = got[1]
+        if comment:
+            settings["comment"] = comment
+        ws = open_workspace(workspace)
+        info = ws.create(kind, got[-1], settings)
+        ws.audit(f"{kind}.create", info.id)
+        echo(f"Created {noun} {info.id}")
+
+    @group.command(name="delete")
+    @click.argument("name")
+    @ws_opt
+    def delete_cmd(name: str, workspace: str | None) -> None:
+        ws = open_workspace(workspace)
+        ident = name.lower()
+        if kind == "schemas" and any(t.startswith(ident + ".") for t in
+                                     (o.id for o in ws.list("tables"))):
+            raise KilnError(f"schema {ident} is not empty: delete its tables first")
+        ws.delete(kind, ident)
+        ws.audit(f"{kind}.delete", ident)
+        echo(f"Deleted {noun} {ident}")
+
+    return group
+
+
+catalogs = _object_group("catalogs", "catalog", 1)
+schemas = _object_group("schemas", "schema", 2)
+volumes = _object_group("volumes", "volume", 3)
