@@ -21,6 +21,7 @@ demo: install
 	cd examples/churn && ../../$(BIN)/kiln bundle validate && ../../$(BIN)/kiln bundle summary
 
 lint: install
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
 test-unit: install

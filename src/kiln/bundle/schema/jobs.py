@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field
 
 from kiln.bundle.kinds import TASK_TYPES  # noqa: F401  (re-exported)
 from kiln.bundle.schema.base import AnyMap, IntOrRef, Model, PauseStatus, ResourceBase

@@ -13,7 +13,7 @@ import json
 import os
 
 from kiln.diag import Diagnostic, Location, Severity
-from kiln.bundle.dyn.value import NIL_LOC, Value, from_plain, set_path
+from kiln.bundle.dyn.value import Value, from_plain, set_path
 from kiln.bundle.edit import get_str
 from kiln.bundle.state import Loading
 from kiln.errors import KilnError
@@ -133,4 +133,4 @@ def _load_overrides(root: str, target: str) -> tuple[dict[str, Value], list[Diag
     return {str(k): from_plain(v, loc) for k, v in data.items()}, []
 
 
-__all__ = ["set_variables", "ENV_PREFIX", "NIL_LOC"]
+__all__ = ["ENV_PREFIX", "set_variables"]
