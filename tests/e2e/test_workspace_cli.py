@@ -79,3 +79,33 @@ def test_deploy_on_a_terminal_shows_progress_and_asks(tmp_path: Path) -> None:
     shown = on_terminal(b"y")
     assert "Deleted jobs.job_001" in shown and "Deployment complete!" in shown
     assert len(kiln.objects("dev")) == 5
+
+
+def test_env_binds_a_local_session_to_a_workspace(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": """
+        bundle: {name: e}
+        resources: {schemas: {s: {name: ml, catalog_name: main}}}
+        targets: {dev: {mode: development}}
+    """})
+    kiln.run("bundle", "deploy", cwd=root)
+    exports = kiln.run("env", "-t", "dev", cwd=root).stdout
+    ws_dir = kiln.home / "workspaces" / "dev"
+    assert f"export KILN_WORKSPACE_DIR={ws_dir}" in exports
+    assert "export MLFLOW_TRACKING_URI=sqlite:///" in exports
+    env = dict(kiln.env())
+    for line in exports.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value
+    code = ("import pandas as pd, kiln, kiln.tables as t\n"
+            "t.write('main.dev_alice_ml.scores', pd.DataFrame({'v': [1, 2]}))\n"
+            "print(kiln.sql('SELECT max(v) + min(v) AS s FROM main.dev_alice_ml.scores').to_pylist())\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "[{'s': 3}]" in proc.stdout
+    audit = kiln.run("workspace", "show", "dev", cwd=root).stdout
+    assert "tables: 1" in audit

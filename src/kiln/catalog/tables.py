@@ -78,6 +78,7 @@ class Catalog:
                                                  "schema_name": name.schema, "location": location,
                                                  "table_type": "MANAGED",
                                                  "columns": _columns(arrow.schema)})
+            self.ws.audit("tables.create", str(name), {"rows": arrow.num_rows})
             return 0
         location = str(info["location"])
         dt = DeltaTable(location)
@@ -94,6 +95,8 @@ class Catalog:
         except SchemaMismatchError as e:
             raise KilnError(f"schema mismatch writing {name}: {e}") from None
         version = DeltaTable(location).version()
+        self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
+                                                  "rows": arrow.num_rows})
         return int(version)
 
     def read(self, table: str, version: int | None = None, as_arrow: bool = False) -> Any:
