@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -107,5 +108,9 @@ def test_env_binds_a_local_session_to_a_workspace(tmp_path: Path) -> None:
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "[{'s': 3}]" in proc.stdout
-    audit = kiln.run("workspace", "show", "dev", cwd=root).stdout
-    assert "tables: 1" in audit
+    assert "tables: 1" in kiln.run("workspace", "show", "dev", cwd=root).stdout
+    log = kiln.run("audit", "list", "-w", "dev", cwd=root).stdout.splitlines()
+    assert "tables.create" in log[0] and "main.dev_alice_ml.scores" in log[0]
+    assert any("bundle.deploy" in line for line in log)
+    entries = json.loads(kiln.run("audit", "list", "-o", "json", cwd=root).stdout)
+    assert entries[-1]["action"] == "bundle.deploy" and entries[-1]["user"] == "alice@example.com"

@@ -13,7 +13,7 @@ from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
 from kiln.cli.runs import jobs, runs, scheduler
 from kiln.cli.secrets import secrets
-from kiln.cli.workspace_cmds import auth, env_cmd, workspace
+from kiln.cli.workspace_cmds import audit, auth, env_cmd, workspace
 from kiln.cli.render import print_diagnostics
 from kiln.errors import KilnError
 
@@ -58,6 +58,7 @@ cli.add_command(bundle)
 cli.add_command(workspace)
 cli.add_command(auth)
 cli.add_command(env_cmd)
+cli.add_command(audit)
 cli.add_command(jobs)
 cli.add_command(runs)
 cli.add_command(secrets)

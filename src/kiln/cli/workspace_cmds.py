@@ -139,3 +139,32 @@ def env_cmd(target: str | None, name: str | None) -> None:
         ws = open_workspace(name)
     for key, value in sorted(workspace_env(ws.local_root()).items()):
         echo(f"export {key}={shlex.quote(value)}")
+
+
+@click.group()
+def audit() -> None:
+    """The workspace's audit log: deployments, secrets, table writes, catalog changes."""
+
+
+@audit.command(name="list")
+@click.option("-w", "--workspace", "name", help="An embedded workspace (default: the bundle's).")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def audit_list(name: str | None, limit: int, output: str) -> None:
+    """List the most recent audit entries, newest first."""
+    import time
+
+    import orjson
+
+    from kiln.cli.workspaces import open_workspace
+
+    entries = open_workspace(name).audit_log(limit)
+    if output == "json":
+        import sys
+
+        sys.stdout.buffer.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2
+                                             | orjson.OPT_APPEND_NEWLINE))
+        return
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["ts"] / 1000))
+        echo(f"{when}  {e['user']:24} {e['action']:22} {e['target']}")
