@@ -13,7 +13,8 @@ renders them in the Databricks CLI's shape::
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -98,60 +99,23 @@ def _relative(loc: Location, base: str | None) -> str:
     return str(loc)
 
 
-def error(summary: str, *, loc: Location | None = None, path: Path | None = None,
-          detail: str = "") -> Diagnostic:
-    return Diagnostic(Severity.ERROR, summary, detail,
-                      (loc,) if loc else (), (path,) if path is not None else ())
+def has_errors(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diags)
 
 
-def warning(summary: str, *, loc: Location | None = None, path: Path | None = None,
-            detail: str = "") -> Diagnostic:
-    return Diagnostic(Severity.WARNING, summary, detail,
-                      (loc,) if loc else (), (path,) if path is not None else ())
-
-
-def recommendation(summary: str, *, loc: Location | None = None, path: Path | None = None,
-                   detail: str = "") -> Diagnostic:
-    return Diagnostic(Severity.RECOMMENDATION, summary, detail,
-                      (loc,) if loc else (), (path,) if path is not None else ())
-
-
-@dataclass
-class Diagnostics:
-    """An ordered collection of diagnostics, as the engines gather them."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, d: Diagnostic) -> None:
-        self.items.append(d)
-
-    def extend(self, ds: "Diagnostics | list[Diagnostic]") -> None:
-        self.items.extend(ds.items if isinstance(ds, Diagnostics) else ds)
-
-    def has_errors(self) -> bool:
-        return any(d.severity is Severity.ERROR for d in self.items)
-
-    def count(self, severity: Severity) -> int:
-        return sum(1 for d in self.items if d.severity is severity)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def summary_line(self) -> str:
-        """``Validation OK!`` or ``Found 1 error and 2 warnings`` as the CLI prints it."""
-        parts = []
-        for sev, word in ((Severity.ERROR, "error"), (Severity.WARNING, "warning"),
-                          (Severity.RECOMMENDATION, "recommendation")):
-            n = self.count(sev)
-            if n:
-                parts.append(f"{n} {word}" + ("" if n == 1 else "s"))
-        if not parts:
-            return "Validation OK!"
-        if len(parts) == 1:
-            return f"Found {parts[0]}"
-        if len(parts) == 2:
-            return f"Found {parts[0]} and {parts[1]}"
-        return f"Found {parts[0]}, {parts[1]}, and {parts[2]}"
+def summary_line(diags: Iterable[Diagnostic]) -> str:
+    """``Validation OK!`` or ``Found 1 error and 2 warnings`` as the CLI prints it."""
+    counts = {s: 0 for s in Severity}
+    for d in diags:
+        counts[d.severity] += 1
+    parts = [f"{n} {word}" + ("" if n == 1 else "s")
+             for sev, word in ((Severity.ERROR, "error"), (Severity.WARNING, "warning"),
+                               (Severity.RECOMMENDATION, "recommendation"))
+             if (n := counts[sev])]
+    if not parts:
+        return "Validation OK!"
+    if len(parts) == 1:
+        return f"Found {parts[0]}"
+    if len(parts) == 2:
+        return f"Found {parts[0]} and {parts[1]}"
+    return f"Found {parts[0]}, {parts[1]}, and {parts[2]}"

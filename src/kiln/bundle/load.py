@@ -7,7 +7,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kiln.diag import Diagnostic, Severity
+from kiln.diag import Diagnostic, has_errors
 from kiln.bundle.context import LoadContext
 from kiln.bundle.dyn.value import Value, to_plain
 from kiln.bundle.phases import INITIALIZE, LOAD, run_steps
@@ -85,7 +85,7 @@ def load_bundle_at(root: str, root_file: str, ctx: LoadContext) -> LoadResult:
 def _load(root: str, root_file: str, ctx: LoadContext) -> LoadResult:
     config, diags = load_config_file(root, root_file)
     state = Loading(root=root, root_file=root_file, config=config, ctx=ctx)
-    if any(d.severity is Severity.ERROR for d in diags):
+    if has_errors(diags):
         return LoadResult(root, state.config, diags)
     for phase in (LOAD, INITIALIZE):
         state, more, ok = run_steps(state, phase)

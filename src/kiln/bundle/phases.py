@@ -6,7 +6,7 @@ first step that reports an error, so the tree it returns is "as far as processin
 
 from __future__ import annotations
 
-from kiln.diag import Diagnostic, Severity
+from kiln.diag import Diagnostic, has_errors
 from kiln.bundle.state import Loading, Step
 from kiln.bundle.steps.basics import require_bundle_name
 from kiln.bundle.steps.check_schema import check_schema
@@ -48,6 +48,6 @@ def run_steps(state: Loading, steps: tuple[Step, ...]) -> tuple[Loading, list[Di
     for step in steps:
         state, more = step(state)
         diags.extend(more)
-        if any(d.severity is Severity.ERROR for d in more):
+        if has_errors(more):
             return state, diags, False
     return state, diags, True

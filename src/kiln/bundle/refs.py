@@ -16,10 +16,6 @@ def is_pure_ref(s: object) -> bool:
     return m is not None
 
 
-def has_ref(s: str) -> bool:
-    return "${" in s and REF.search(s) is not None
-
-
 def parse_ref_path(ref: str) -> tuple[str | int, ...]:
     """``var.x.a[0].b`` → ("var", "x", "a", 0, "b")."""
     out: list[str | int] = []

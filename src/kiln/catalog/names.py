@@ -40,10 +40,5 @@ def parse_name(text: str, what: str = "table") -> FullName:
     return FullName(*_parts(text, what, 3))
 
 
-def parse_schema(text: str) -> tuple[str, str]:
-    c, s = _parts(text, "schema", 2)
-    return c, s
-
-
 def _shape(count: int) -> str:
     return {3: "catalog.schema.name", 2: "catalog.schema", 1: "a name"}[count]

@@ -13,7 +13,7 @@ from kiln.bundle import LoadResult
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace
 from kiln.cli.lifecycle import request_fast_exit
 from kiln.cli.render import echo, print_diagnostics
-from kiln.diag import Diagnostic, Diagnostics, Severity
+from kiln.diag import Diagnostic, Severity, has_errors, summary_line
 
 _target_opt = click.option("-t", "--target", help="Bundle target to use (default: the "
                            "target marked default, or DATABRICKS_BUNDLE_TARGET).")
@@ -42,7 +42,7 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
         _print_json(result.plain())
     else:
         _print_header(result)
-        echo(Diagnostics(list(diags)).summary_line())
+        echo(summary_line(diags))
     _exit_for(diags)
 
 
@@ -87,7 +87,7 @@ def _strict(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _exit_for(diags: list[Diagnostic]) -> None:
-    if any(d.severity is Severity.ERROR for d in diags):
+    if has_errors(diags):
         sys.exit(1)
 
 

@@ -7,7 +7,6 @@ from kiln.bundle.dyn.value import (
     kind_name,
     set_path,
     to_plain,
-    walk,
 )
 from kiln.bundle.dyn.yamlload import load_yaml_file, load_yaml_text
 
@@ -20,5 +19,4 @@ __all__ = [
     "load_yaml_text",
     "set_path",
     "to_plain",
-    "walk",
 ]

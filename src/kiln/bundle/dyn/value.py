@@ -10,7 +10,6 @@ share the rest (``set_path``), which keeps every pipeline step a pure function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from kiln.diag import Location, Path
@@ -150,45 +149,3 @@ def set_path(root: Value, path: Path, new: Value | None) -> Value:
         child = m.get(head) or Value({}, root.loc)
         m[head] = set_path(child, rest, new)
     return Value(m, root.loc, root.kloc)
-
-
-def walk(value: Value, fn: Callable[[Path, Value], Value | None], path: Path = ()) -> Value:
-    """Post-order rebuild: ``fn(path, node)`` may return a replacement node (or None to keep).
-
-    Subtrees that do not change are shared, not copied.
-    """
-    v = value.v
-    t = type(v)
-    changed = False
-    if t is dict:
-        new_m = {}
-        for k, child in v.items():
-            nc = walk(child, fn, path + (k,))
-            if nc is not child:
-                changed = True
-            new_m[k] = nc
-        if changed:
-            value = Value(new_m, value.loc, value.kloc)
-    elif t is list:
-        new_l = []
-        for i, child in enumerate(v):
-            nc = walk(child, fn, path + (i,))
-            if nc is not child:
-                changed = True
-            new_l.append(nc)
-        if changed:
-            value = Value(new_l, value.loc, value.kloc)
-    out = fn(path, value)
-    return value if out is None else out
-
-
-def iter_nodes(value: Value, path: Path = ()) -> Iterator[tuple[Path, Value]]:
-    """Every node, pre-order, with its path."""
-    yield path, value
-    v = value.v
-    if type(v) is dict:
-        for k, child in v.items():
-            yield from iter_nodes(child, path + (k,))
-    elif type(v) is list:
-        for i, child in enumerate(v):
-            yield from iter_nodes(child, path + (i,))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 
-from kiln.diag import Diagnostic, Location, Severity
+from kiln.diag import Diagnostic, Location, Severity, has_errors
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.merge import MergeError, merge
 from kiln.bundle.state import Loading
@@ -56,7 +56,7 @@ def process_includes(b: Loading) -> tuple[Loading, list[Diagnostic]]:
                     locations=(entry.loc,), paths=(("include",),)))
                 continue
             files.append(rel)
-    if any(d.severity is Severity.ERROR for d in diags):
+    if has_errors(diags):
         return b, diags
 
     config = b.config
