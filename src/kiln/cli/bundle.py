@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-
-import orjson
 from typing import Any
 
 import click
@@ -12,7 +10,7 @@ import click
 from kiln.bundle import LoadResult
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace
 from kiln.cli.lifecycle import request_fast_exit
-from kiln.cli.render import echo, print_diagnostics
+from kiln.cli.render import echo, print_diagnostics, print_json
 from kiln.diag import Diagnostic, Severity, has_errors, summary_line
 
 _target_opt = click.option("-t", "--target", help="Bundle target to use (default: the "
@@ -39,7 +37,7 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
     diags = _strict(result.diagnostics) if strict else result.diagnostics
     print_diagnostics(diags)
     if output == "json":
-        _print_json(result.plain())
+        print_json(result.plain())
     else:
         _print_header(result)
         echo(summary_line(diags))
@@ -64,7 +62,7 @@ def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
 
             annotate_deployment(tree, ws)
     if output == "json":
-        _print_json(tree)
+        print_json(tree)
     else:
         _print_header(result)
         _print_resources(tree)
@@ -76,7 +74,7 @@ def schema() -> None:
     """Print the JSON schema of databricks.yml (for editor completion)."""
     from kiln.bundle.schema_json import bundle_json_schema
 
-    _print_json(bundle_json_schema())
+    print_json(bundle_json_schema())
 
 
 # helpers -------------------------------------------------------------------------------
@@ -91,11 +89,6 @@ def _exit_for(diags: list[Diagnostic]) -> None:
         sys.exit(1)
 
 
-def _print_json(obj: Any) -> None:
-    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-                        | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
 
 
 def workspace_host(tree: dict[str, Any], target: str) -> str:

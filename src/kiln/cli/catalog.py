@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 import orjson
 
-from kiln.cli.render import echo
+from kiln.cli.render import echo, print_json
 from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import KilnError
 
@@ -28,8 +27,7 @@ def _json_value(v: object) -> object:
 
 def _show(table, output: str) -> None:  # type: ignore[no-untyped-def]
     if output == "json":
-        sys.stdout.buffer.write(orjson.dumps(table.to_pylist(), option=orjson.OPT_INDENT_2
-                                             | orjson.OPT_APPEND_NEWLINE, default=_json_value))
+        print_json(table.to_pylist(), sort_keys=False, default=_json_value)
     else:
         echo(table.to_pandas().to_string(index=False) if table.num_rows else "(no rows)")
 
@@ -92,8 +90,7 @@ def tables_get(name: str, workspace: str | None) -> None:
     from kiln.catalog import parse_name
 
     info = open_workspace(workspace).get("tables", str(parse_name(name)))
-    sys.stdout.buffer.write(orjson.dumps({"full_name": info.id, **info.settings},
-                                         option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    print_json({"full_name": info.id, **info.settings})
 
 
 @tables.command(name="delete")

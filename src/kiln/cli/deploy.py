@@ -6,9 +6,8 @@ import sys
 from typing import TYPE_CHECKING
 
 import click
-import orjson
 
-from kiln.cli.render import echo, is_tty, print_diagnostics
+from kiln.cli.render import echo, is_tty, print_diagnostics, print_json
 from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
 from kiln.events import Event
 
@@ -97,8 +96,7 @@ def plan(target: str | None, var: tuple[str, ...], output: str) -> None:
     bundle, ws = _bundle_and_workspace(target, var)
     p = plan_for(bundle, ws)
     if output == "json":
-        sys.stdout.buffer.write(orjson.dumps(p.to_json(), option=orjson.OPT_INDENT_2
-                                             | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
+        print_json(p.to_json())
         return
     for a in p.changes():
         echo(f"{a.op} {a.address}")

@@ -7,7 +7,8 @@ plain text and kiln starts faster.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from kiln.diag import Diagnostic, Severity
 
@@ -26,6 +27,19 @@ def echo(text: str = "", *, err: bool = False) -> None:
     """Print a line of plain text (no markup interpretation) to stdout or stderr."""
     stream = sys.stderr if err else sys.stdout
     stream.write(text + "\n")
+
+
+def print_json(obj: Any, *, sort_keys: bool = True,
+               default: Callable[[Any], Any] | None = None) -> None:
+    """JSON on stdout, indented by two spaces (keys sorted unless their order means
+    something, such as the columns of a query result)."""
+    import orjson
+
+    option = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+    if sort_keys:
+        option |= orjson.OPT_SORT_KEYS
+    sys.stdout.buffer.write(orjson.dumps(obj, option=option, default=default))
+    sys.stdout.flush()
 
 
 def print_diagnostics(diags: list[Diagnostic], relative_to: str | None = None) -> None:

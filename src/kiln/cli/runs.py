@@ -7,17 +7,13 @@ import sys
 from typing import Any
 
 import click
-import orjson
 
-from kiln.cli.render import echo, is_tty, print_diagnostics
+from kiln.cli.render import echo, is_tty, print_diagnostics, print_json
 from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import KilnError, UsageError
 from kiln.events import Event
 
 
-def _print_json(obj: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-                                         | orjson.OPT_APPEND_NEWLINE))
 
 
 def _parse_params(text: str | None) -> dict[str, str]:
@@ -189,7 +185,7 @@ def jobs_list(workspace: str | None, output: str) -> None:
     """List the jobs of a workspace."""
     objs = open_workspace(workspace).list("jobs")
     if output == "json":
-        _print_json({"jobs": [{"job_id": int(o.id), "settings": o.settings,
+        print_json({"jobs": [{"job_id": int(o.id), "settings": o.settings,
                                "created_time": o.created_at, "creator_user_name": o.creator}
                               for o in objs]})
         return
@@ -204,7 +200,7 @@ def jobs_list(workspace: str | None, output: str) -> None:
 def jobs_get(job_id: int, workspace: str | None) -> None:
     """Show a job's settings (JSON)."""
     o = open_workspace(workspace).get("jobs", str(job_id))
-    _print_json({"job_id": job_id, "settings": o.settings, "created_time": o.created_at,
+    print_json({"job_id": job_id, "settings": o.settings, "created_time": o.created_at,
                  "creator_user_name": o.creator})
 
 
@@ -257,7 +253,7 @@ def runs_list(workspace: str | None, job_id: int | None, limit: int) -> None:
 @ws_opt
 def runs_get(run_id: int, workspace: str | None) -> None:
     """Show a run (JSON, the Jobs API shape)."""
-    _print_json(open_workspace(workspace).get_run(run_id))
+    print_json(open_workspace(workspace).get_run(run_id))
 
 
 @runs.command(name="get-output")
@@ -270,7 +266,7 @@ def runs_get_output(run_id: int, task_key: str | None, workspace: str | None) ->
     run = ws.get_run(run_id)
     task = _pick_task(run, task_key)
     logs = _read_logs(ws.run_dir(run_id), task["task_key"])
-    _print_json({"metadata": task, "notebook_output": task.get("notebook_output") or {},
+    print_json({"metadata": task, "notebook_output": task.get("notebook_output") or {},
                  "error": task.get("error"), "error_trace": task.get("error_trace"),
                  "logs": logs})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kiln.cli.render import echo
+from kiln.cli.render import echo, print_json
 from kiln.errors import KilnError
 from kiln.settings import Settings, load_profiles
 
@@ -154,16 +154,11 @@ def audit_list(name: str | None, limit: int, output: str) -> None:
     """List the most recent audit entries, newest first."""
     import time
 
-    import orjson
-
     from kiln.cli.workspaces import open_workspace
 
     entries = open_workspace(name).audit_log(limit)
     if output == "json":
-        import sys
-
-        sys.stdout.buffer.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2
-                                             | orjson.OPT_APPEND_NEWLINE))
+        print_json(entries)
         return
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["ts"] / 1000))
