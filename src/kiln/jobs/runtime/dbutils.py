@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.workspace.local.paths import local_path
 
 
 class NotebookExit(Exception):  # noqa: N818 - the name task code may see
@@ -137,8 +138,7 @@ class _Notebook:
         from kiln.notebook import find_notebook
 
         if path.startswith("/"):
-            local = self._ctx.workspace_dir and os.path.join(
-                self._ctx.workspace_dir, "fs", *[p for p in path.split("/") if p])
+            local = self._ctx.workspace_dir and local_path(self._ctx.workspace_dir, path)
         else:
             local = os.path.normpath(os.path.join(self._ctx.notebook_dir or os.getcwd(), path))
         if not local:
@@ -171,12 +171,7 @@ class _FS:
                 p = p[len(prefix):]
         if path.startswith("file:") or self._ctx.workspace_dir is None:
             return p
-        parts = [x for x in p.split("/") if x]
-        if ".." in parts:
-            raise KilnError(f"path must not contain '..': {path}")
-        if parts and parts[0] == "Volumes":
-            return os.path.join(self._ctx.workspace_dir, "volumes", *parts[1:])
-        return os.path.join(self._ctx.workspace_dir, "fs", *parts)
+        return local_path(self._ctx.workspace_dir, p)
 
     def ls(self, path: str) -> list[dict[str, Any]]:
         local = self._local(path)

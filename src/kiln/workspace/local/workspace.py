@@ -30,6 +30,7 @@ from kiln.workspace.api import (
     ObjectInfo,
     Workspace,
 )
+from kiln.workspace.local import paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local.db import open_engine
 
@@ -149,14 +150,7 @@ class LocalWorkspace(Workspace):
 
     # workspace files ---------------------------------------------------------------
     def local_path(self, path: str) -> str:
-        if not path.startswith("/"):
-            raise KilnError(f"workspace path must be absolute: {path}")
-        parts = [p for p in path.split("/") if p]
-        if any(p in (".", "..") for p in parts):
-            raise KilnError(f"workspace path must not contain '.' or '..': {path}")
-        if parts and parts[0] == "Volumes":
-            return os.path.join(self.directory, "volumes", *parts[1:])
-        return os.path.join(self.directory, "fs", *parts)
+        return paths.local_path(self.directory, path)
 
     def local_root(self) -> str:
         return self.directory
