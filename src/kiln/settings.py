@@ -10,9 +10,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kiln.profiles import Profile, load_profiles
-
-__all__ = ["Profile", "Settings", "load_profiles"]
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from kiln.bundle import LoadContext
 from kiln.errors import UsageError
-from kiln.settings import Settings, load_profiles
+from kiln.profiles import load_profiles
+from kiln.settings import Settings
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -31,7 +30,3 @@ def load_context(target: str | None, var: tuple[str, ...], settings: Settings | 
         default_user=s.user,
         profiles_file=s.config_file,
     )
-
-
-def cwd() -> str:
-    return os.getcwd()

@@ -6,7 +6,8 @@ import click
 
 from kiln.cli.render import echo, print_json
 from kiln.errors import KilnError
-from kiln.settings import Settings, load_profiles
+from kiln.profiles import load_profiles
+from kiln.settings import Settings
 
 
 def _home():  # type: ignore[no-untyped-def]
@@ -108,11 +109,14 @@ def whoami(profile: str | None) -> None:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+    if n < 1024:
+        return f"{n} B"
+    value, unit = float(n), "B"
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024:
+            break
+    return f"{value:.1f} {unit}"
 
 
 @click.command(name="env")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from kiln.bundle import LoadContext, LoadResult, load_bundle
-from kiln.cli.context import cwd, load_context
+from kiln.cli.context import load_context
 from kiln.errors import ConfigError, KilnError
-from kiln.settings import Settings, load_profiles
+from kiln.profiles import load_profiles
+from kiln.settings import Settings
 from kiln.workspace import Workspace
 
 
@@ -29,9 +32,8 @@ def lookups_factory(settings: Settings, default_user: str):  # type: ignore[no-u
 def load_for_target(target: str | None, var: tuple[str, ...]) -> tuple[LoadResult, LoadContext]:
     settings = Settings.from_env()
     ctx = load_context(target, var, settings)
-    ctx = LoadContext(**{**ctx.__dict__,
-                         "lookups": lookups_factory(settings, ctx.user_name())})
-    return load_bundle(cwd(), ctx), ctx
+    ctx = replace(ctx, lookups=lookups_factory(settings, ctx.user_name()))
+    return load_bundle(os.getcwd(), ctx), ctx
 
 
 def require_ok(result: LoadResult) -> None:

@@ -25,6 +25,7 @@ from kiln.bundle import Bundle
 from kiln.bundle.dyn.value import to_plain
 from kiln.deploy import refs
 from kiln.deploy.artifacts import (
+    Built,
     build_artifacts,
     destinations,
     local_libraries,
@@ -197,10 +198,8 @@ def _approve(plan: Plan, opts: DeployOptions, what: str = "this deploy") -> None
         raise KilnError(f"{what.split()[-1]} cancelled: destructive changes were not approved")
 
 
-def _local_libraries(root: str, tree: dict[str, Any]) -> list[Any]:
+def _local_libraries(root: str, tree: dict[str, Any]) -> list[Built]:
     """Library files a task names that exist in the bundle (prebuilt wheels, jars)."""
-    from kiln.deploy.artifacts import Built
-
     built_patterns = {pat for art in (tree.get("artifacts") or {}).values()
                       for pat in [(f or {}).get("source") for f in (art or {}).get("files") or []]
                       if pat}

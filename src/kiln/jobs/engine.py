@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any
 
 from kiln.errors import KilnError
@@ -21,9 +22,9 @@ from kiln.events import Event, Listener, ignore
 from kiln.jobs import condition, states
 from kiln.jobs.dag import Result, decide, run_result
 from kiln.jobs.environments import environment_python, requirements
-from kiln.notebook import find_notebook
 from kiln.jobs.params import RunContext, substitute
 from kiln.jobs.runner import Attempt, redact_logs, run_process
+from kiln.notebook import find_notebook
 from kiln.workspace import Workspace
 
 PROCESS_TASKS = ("notebook_task", "spark_python_task", "python_wheel_task")
@@ -281,10 +282,8 @@ class _Run:
 
     def _attempt(self, key: str, task: dict[str, Any], attempt_no: int
                  ) -> tuple[Attempt, str | None]:
-        ctx = RunContext(**{**self.ctx.__dict__, "task_values": dict(self.values),
-                            "task_key": key, "attempt": attempt_no,
-                            "task_run_id": self.run_id * 1000
-                            + list(self.tasks).index(key.split("/")[0])})
+        ctx = replace(self.ctx, task_values=dict(self.values), task_key=key, attempt=attempt_no,
+                      task_run_id=self.run_id * 1000 + list(self.tasks).index(key.split("/")[0]))
         if "condition_task" in task:
             c = task["condition_task"]
             ok = condition.evaluate(c["op"], substitute(str(c["left"]), ctx),
@@ -331,7 +330,7 @@ class _Run:
         t0 = time.monotonic()
 
         def one(i: int) -> Attempt:
-            item_ctx = RunContext(**{**ctx.__dict__, "input": inputs[i]})
+            item_ctx = replace(ctx, input=inputs[i])
             task = substitute(nested, item_ctx)
             attempt, _ = self._attempt(f"{key}/{i}", task, 0)
             return attempt
@@ -362,7 +361,7 @@ class _Run:
             return {"kind": "wheel", "package": body["package_name"],
                     "entry_point": body["entry_point"], "argv": argv,
                     "parameters": self.parameters, "upstream_values": dict(self.values),
-                    "workspace_dir": local_root, "path": self.ws.run_dir(self.run_id) + "/"}
+                    "workspace_dir": local_root, "cwd": self.ws.run_dir(self.run_id)}
         path = self.ws.local_path(body["python_file"])
         if path is None or not os.path.isfile(path):
             raise KilnError(f"file {body['python_file']} not found in workspace {self.ws.name}")

@@ -280,9 +280,9 @@ class _Secrets:
         return [SecretMetadata(k) for k in keys]
 
     def listScopes(self) -> list[SecretScope]:  # noqa: N802
-        from kiln.workspace.local.secrets_reader import list_secret_keys
+        from kiln.workspace.local.secrets_reader import list_scopes
 
-        return [SecretScope(s) for s in list_secret_keys(self._dir(), "*") or []]
+        return [SecretScope(s) for s in list_scopes(self._dir())]
 
 
 class DBUtils:

@@ -137,22 +137,24 @@ def main(spec_path: str) -> int:
     _die_with_runner()
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
+    path = spec.get("path", "")
     secrets: list[str] = []
     sys.stdout = _Redacting(sys.stdout, secrets)  # type: ignore[assignment]
     sys.stderr = _Redacting(sys.stderr, secrets)  # type: ignore[assignment]
     ctx = TaskContext(parameters=spec.get("parameters") or {},
                       upstream_values=spec.get("upstream_values") or {},
                       workspace_dir=spec.get("workspace_dir"), in_job=True,
-                      redact=secrets.append, notebook_dir=os.path.dirname(spec["path"]),
+                      redact=secrets.append, notebook_dir=os.path.dirname(path) or None,
                       task_dir=os.path.dirname(spec["output"]))
     dbutils = install(ctx)
     builtins.dbutils = dbutils  # type: ignore[attr-defined]
     builtins.display = display  # type: ignore[attr-defined]
     builtins.spark = _NoSpark()  # type: ignore[attr-defined]
-    path = spec["path"]
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.chdir(os.path.dirname(path))
-    if spec["kind"] != "wheel":
+    # notebooks and files run next to themselves (siblings import); wheels in the run's dir
+    cwd = spec.get("cwd") or os.path.dirname(path)
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
+    if path:
         sys.path.insert(0, os.path.dirname(path))
     result: dict[str, Any] = {"state": "SUCCESS", "exit_value": None}
     try:

@@ -11,24 +11,26 @@ import sqlite3
 
 
 def read_secret(workspace_dir: str, scope: str, key: str) -> str | None:
-    db = os.path.join(workspace_dir, "metadata.db")
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        row = con.execute("SELECT value FROM secrets WHERE scope = ? AND key = ? AND key != ''",
-                          (scope, key)).fetchone()
-    finally:
-        con.close()
-    return None if row is None else row[0]
+    rows = _query(workspace_dir, "SELECT value FROM secrets WHERE scope = ? AND key = ? "
+                  "AND key != ''", (scope, key))
+    return rows[0][0] if rows else None
 
 
 def list_secret_keys(workspace_dir: str, scope: str) -> list[str] | None:
+    """The keys of a scope, or None when there is no such scope."""
+    rows = _query(workspace_dir, "SELECT key FROM secrets WHERE scope = ? ORDER BY key", (scope,))
+    return None if not rows else [r[0] for r in rows if r[0]]
+
+
+def list_scopes(workspace_dir: str) -> list[str]:
+    return [r[0] for r in _query(workspace_dir,
+                                 "SELECT DISTINCT scope FROM secrets ORDER BY scope", ())]
+
+
+def _query(workspace_dir: str, sql: str, args: tuple[str, ...]) -> list[tuple[str, ...]]:
     db = os.path.join(workspace_dir, "metadata.db")
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = con.execute("SELECT key FROM secrets WHERE scope = ? ORDER BY key", (scope,)).fetchall()
-        scopes = [r[0] for r in con.execute("SELECT DISTINCT scope FROM secrets ORDER BY scope")]
+        return con.execute(sql, args).fetchall()
     finally:
         con.close()
-    if scope == "*":
-        return scopes
-    return None if not rows else [r[0] for r in rows if r[0]]
