@@ -55,5 +55,25 @@ class Settings:
         return self.env.get("KILN_WORKSPACE_DIR") or None
 
     @property
+    def job_run_id(self) -> int | None:
+        """``KILN_JOB_RUN_ID``: the job run a task process works for (set by the runner)."""
+        raw = self.env.get("KILN_JOB_RUN_ID")
+        return int(raw) if raw and raw.isdigit() else None
+
+    @property
+    def task_key(self) -> str | None:
+        """``KILN_TASK_KEY``: the task a task process runs (set by the runner)."""
+        return self.env.get("KILN_TASK_KEY") or None
+
+    @property
+    def cache_dir(self) -> str:
+        """``KILN_CACHE_DIR``: what kiln keeps across workspaces (default
+        ``$XDG_CACHE_HOME/kiln``, else ``~/.cache/kiln``)."""
+        if self.env.get("KILN_CACHE_DIR"):
+            return os.path.abspath(self.env["KILN_CACHE_DIR"])
+        base = self.env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "kiln")
+
+    @property
     def config_file(self) -> str:
         return os.path.join(self.home, "config.toml")

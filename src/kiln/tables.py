@@ -1,7 +1,7 @@
 """Tables for task code and notebooks: ``kiln.tables.read/write/history`` and ``kiln.sql``.
 
-Inside a kiln job task the workspace is the task's (``KILN_WORKSPACE_DIR`` is set); in a
-local session export it yourself (``KILN_WORKSPACE_DIR=$KILN_HOME/workspaces/dev``)::
+Inside a kiln job task the workspace is the task's; in a local session bind one with
+``eval "$(kiln env -t dev)"``. Reads and writes inside a task are recorded as lineage::
 
     import kiln.tables as tables
     tables.write("dev.churn.features", df, mode="merge", keys=["customer_id"])
@@ -11,24 +11,15 @@ local session export it yourself (``KILN_WORKSPACE_DIR=$KILN_HOME/workspaces/dev
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
-
-from kiln.errors import KilnError
 
 
 @functools.cache
 def _catalog():  # type: ignore[no-untyped-def]
     from kiln.catalog import Catalog
-    from kiln.settings import Settings
-    from kiln.workspace.local.workspace import LocalWorkspace
+    from kiln.session import run_context, workspace
 
-    s = Settings.from_env()
-    directory = s.workspace_dir
-    if not directory or not os.path.exists(os.path.join(directory, "metadata.db")):
-        raise KilnError("no workspace: kiln.tables works inside kiln job tasks, or with "
-                        "KILN_WORKSPACE_DIR set to a workspace directory")
-    return Catalog(LocalWorkspace(os.path.basename(directory), directory, s.user or "kiln"))
+    return Catalog(workspace(), context=run_context())
 
 
 def read(name: str, version: int | None = None, as_arrow: bool = False) -> Any:
@@ -36,9 +27,11 @@ def read(name: str, version: int | None = None, as_arrow: bool = False) -> Any:
     return _catalog().read(name, version, as_arrow)
 
 
-def write(name: str, data: Any, mode: str = "append", keys: list[str] | None = None) -> int:
-    """Append, overwrite or merge (on ``keys``) a DataFrame; returns the new version."""
-    return int(_catalog().write(name, data, mode, keys))
+def write(name: str, data: Any, mode: str = "append", keys: list[str] | None = None,
+          location: str | None = None) -> int:
+    """Append, overwrite or merge (on ``keys``) a DataFrame; returns the new version.
+    The first write creates the table, managed or (with ``location``) external."""
+    return int(_catalog().write(name, data, mode, keys, location))
 
 
 def history(name: str) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from kiln.catalog.names import FullName, parse_name
 from kiln.errors import KilnError
-from kiln.workspace import NotFound, Workspace
+from kiln.session import RunContext
+from kiln.workspace import LineageEntry, NotFound, Workspace
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,8 +24,12 @@ MODES = ("append", "overwrite", "merge")
 
 
 class Catalog:
-    def __init__(self, ws: Workspace) -> None:
+    """The tables of one workspace. With a ``context`` (task code), reads and writes are
+    recorded as lineage of the job run and of the active MLflow run."""
+
+    def __init__(self, ws: Workspace, context: RunContext | None = None) -> None:
         self.ws = ws
+        self.context = context
         root = ws.local_root()
         if root is None:
             raise KilnError(f"workspace {ws.name} is not on this machine")
@@ -58,8 +63,10 @@ class Catalog:
 
     # data ----------------------------------------------------------------------------
     def write(self, table: str, data: Any, mode: str = "append",
-              keys: list[str] | None = None) -> int:
-        """Write a pandas DataFrame or Arrow table; returns the new Delta version."""
+              keys: list[str] | None = None, location: str | None = None) -> int:
+        """Write a pandas DataFrame or Arrow table; returns the new Delta version.
+
+        The first write creates the table: managed, or external at ``location``."""
         from deltalake import DeltaTable, write_deltalake
         from deltalake.exceptions import SchemaMismatchError
 
@@ -72,13 +79,19 @@ class Catalog:
             self._require_schema(name)
             if mode == "merge":
                 raise KilnError(f"table {name} does not exist: merge needs an existing table")
-            location = os.path.join(self.root, name.catalog, name.schema, name.name)
-            write_deltalake(location, arrow, mode="error")
-            self.ws.create("tables", name.name, {"name": name.name, "catalog_name": name.catalog,
-                                                 "schema_name": name.schema, "location": location,
-                                                 "table_type": "MANAGED",
-                                                 "columns": _columns(arrow.schema)})
-            self.ws.audit("tables.create", str(name), {"rows": arrow.num_rows})
+            managed = location is None
+            where = (os.path.join(self.root, name.catalog, name.schema, name.name) if managed
+                     else os.path.abspath(str(location)))
+            try:
+                write_deltalake(where, arrow, mode="error")
+            except Exception as e:  # noqa: BLE001 - delta-rs: the path already holds a table
+                raise KilnError(f"cannot create table {name} at {where}: {e}",
+                                detail="To use an existing Delta table, register it with "
+                                       "'kiln tables create NAME --location PATH'.") from None
+            self._register_table(name, where, managed, arrow.schema)
+            self.ws.audit("tables.create", str(name), {"rows": arrow.num_rows,
+                                                       "location": where})
+            self._lineage(name, 0, "write", always=True)
             return 0
         location = str(info["location"])
         dt = DeltaTable(location)
@@ -97,11 +110,35 @@ class Catalog:
         version = DeltaTable(location).version()
         self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
                                                   "rows": arrow.num_rows})
+        self._lineage(name, version, "write", always=True)
         return int(version)
+
+    def create_external(self, table: str, location: str) -> None:
+        """Register the Delta table at ``location`` as an external table (data stays)."""
+        from deltalake import DeltaTable
+
+        name = parse_name(table)
+        if self._info(name) is not None:
+            raise KilnError(f"table {name} already exists in workspace {self.ws.name}")
+        self._require_schema(name)
+        where = os.path.abspath(location)
+        try:
+            schema = DeltaTable(where).schema().to_arrow()
+        except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
+            raise KilnError(f"{where} is not a Delta table") from None
+        self._register_table(name, where, False, schema)
+        self.ws.audit("tables.create", str(name), {"location": where, "external": True})
+
+    def _register_table(self, name: FullName, where: str, managed: bool, schema: Any) -> None:
+        self.ws.create("tables", name.name, {"name": name.name, "catalog_name": name.catalog,
+                                             "schema_name": name.schema, "location": where,
+                                             "table_type": "MANAGED" if managed else "EXTERNAL",
+                                             "columns": _columns(schema)})
 
     def read(self, table: str, version: int | None = None, as_arrow: bool = False) -> Any:
         from deltalake import DeltaTable
 
+        name = parse_name(table)
         dt = DeltaTable(self.location(table))
         if version is not None:
             try:
@@ -110,7 +147,16 @@ class Catalog:
                 raise KilnError(f"table {table} has no version {version} (latest: "
                                 f"{DeltaTable(self.location(table)).version()})") from None
         arrow = dt.to_pyarrow_table()
+        self._lineage(name, dt.version(), "read")
         return arrow if as_arrow else arrow.to_pandas()
+
+    def _lineage(self, name: FullName, version: int, op: str, always: bool = False) -> None:
+        """Writes are always recorded; reads only by task code (a job or MLflow run)."""
+        ctx = self.context or RunContext()
+        mlflow_run = ctx.mlflow_run_id()
+        if always or ctx.job_run_id is not None or mlflow_run is not None:
+            self.ws.record_lineage(LineageEntry(str(name), str(version), op, ctx.job_run_id,
+                                                ctx.task_key, mlflow_run))
 
     def history(self, table: str) -> list[dict[str, Any]]:
         from deltalake import DeltaTable

@@ -93,6 +93,16 @@ def tables_get(name: str, workspace: str | None) -> None:
     print_json({"full_name": info.id, **info.settings})
 
 
+@tables.command(name="create")
+@click.argument("name")
+@click.option("--location", required=True, help="Directory of an existing Delta table.")
+@ws_opt
+def tables_create(name: str, location: str, workspace: str | None) -> None:
+    """Register an external table: an existing Delta table that stays where it is."""
+    _catalog(workspace).create_external(name, location)
+    echo(f"Created external table {name.lower()}")
+
+
 @tables.command(name="delete")
 @click.argument("name")
 @ws_opt

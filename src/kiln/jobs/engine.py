@@ -308,6 +308,8 @@ class _Run:
         reqs = requirements(task, {e["environment_key"]: e for e in
                                    self.settings.get("environments") or []}, self.ws.local_path)
         spec["python"] = environment_python(reqs, self.e.env_cache)
+        spec["context"] = {"job_id": self.job_id, "run_id": self.run_id, "task_key": key,
+                           "user": self.ws.current_user(), "workspace": self.ws.name}
         task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
         timeout = task.get("timeout_seconds") or None
         attempt = run_process(spec, task_dir, timeout, self.cancel)

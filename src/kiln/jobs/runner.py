@@ -43,7 +43,8 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True,  # its own process group: kill the tree
                                 env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                     **workspace_env(spec.get("workspace_dir"))})
+                                     **workspace_env(spec.get("workspace_dir")),
+                                     **task_context_env(spec.get("context"))})
         state = None
         while proc.poll() is None:
             if timeout_s and time.monotonic() - t0 > timeout_s:
@@ -98,9 +99,22 @@ def workspace_env(workspace_dir: str | None) -> dict[str, str]:
     MLflow tracking and registry URIs."""
     if not workspace_dir:
         return {}
-    uri = f"sqlite:///{os.path.join(workspace_dir, 'mlflow', 'mlflow.db')}"
-    return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
-            "KILN_WORKSPACE_DIR": workspace_dir}
+    from kiln.models.store import ensure_store, mlflow_env
+
+    ensure_store(workspace_dir)
+    return {**mlflow_env(workspace_dir), "KILN_WORKSPACE_DIR": workspace_dir}
+
+
+def task_context_env(context: dict[str, Any] | None) -> dict[str, str]:
+    """Who and what a task process runs for: kiln's variables, and MLflow run tags so that
+    every MLflow run a task starts names its job run (lineage from model to data)."""
+    if not context:
+        return {}
+    tags = {"kiln.job_id": str(context["job_id"]), "kiln.job_run_id": str(context["run_id"]),
+            "kiln.task_key": context["task_key"], "kiln.workspace": context["workspace"]}
+    return {"KILN_JOB_ID": str(context["job_id"]), "KILN_JOB_RUN_ID": str(context["run_id"]),
+            "KILN_TASK_KEY": context["task_key"], "KILN_USER": context["user"],
+            "MLFLOW_RUN_CONTEXT": json.dumps(tags)}
 
 
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:

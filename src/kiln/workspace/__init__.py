@@ -13,6 +13,7 @@ if TYPE_CHECKING:
         KINDS,
         AlreadyExists,
         DeployState,
+        LineageEntry,
         LockHeld,
         LockInfo,
         NotFound,
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
         Workspace,
     )
 
-__all__ = ["KINDS", "AlreadyExists", "DeployState", "LockHeld", "LockInfo", "NotFound",
-           "ObjectInfo", "Workspace"]
+__all__ = ["KINDS", "AlreadyExists", "DeployState", "LineageEntry", "LockHeld", "LockInfo",
+           "NotFound", "ObjectInfo", "Workspace"]
 
 
 def __getattr__(name: str) -> Any:

@@ -68,6 +68,19 @@ class DeployState:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LineageEntry:
+    """A job run (task) or MLflow run read or wrote a version of a table."""
+
+    entity: str
+    version: str | None
+    op: str  # read | write
+    job_run_id: int | None = None
+    task_key: str | None = None
+    mlflow_run_id: str | None = None
+    ts: int = 0
+
+
 class Workspace(ABC):
     """One environment. Implementations must make each call atomic."""
 
@@ -212,7 +225,17 @@ class Workspace(ABC):
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...
 
     @abstractmethod
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]: ...
+    def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
+        """The newest entries first (of one target, when given)."""
+
+    # lineage -----------------------------------------------------------------------
+    @abstractmethod
+    def record_lineage(self, entry: LineageEntry) -> None: ...
+
+    @abstractmethod
+    def lineage(self, *, entity: str | None = None, job_run_ids: list[int] | None = None,
+                mlflow_run_ids: list[str] | None = None) -> list[LineageEntry]:
+        """Entries about an entity, or made by any of the given job or MLflow runs."""
 
     def close(self) -> None:  # noqa: B027 - optional for implementations
         pass

@@ -11,7 +11,7 @@ import sqlite3
 
 from sqlalchemy import Engine, create_engine, event
 
-HEAD = "0003"
+HEAD = "0004"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 

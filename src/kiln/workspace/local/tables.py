@@ -66,6 +66,7 @@ audit = Table(
     Column("target", String, nullable=False),
     Column("detail", Text, nullable=False),
 )
+Index("ix_audit_target", audit.c.target)
 
 runs = Table(
     "runs", metadata,
@@ -90,3 +91,17 @@ secrets = Table(
     Column("updated_at", Integer, nullable=False),
     PrimaryKeyConstraint("scope", "key"),
 )
+
+lineage = Table(
+    "lineage", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Integer, nullable=False),
+    Column("entity", String, nullable=False),  # a table's or model's full name
+    Column("version", String, nullable=True),  # the Delta or model version
+    Column("op", String, nullable=False),  # read | write
+    Column("job_run_id", Integer, nullable=True),
+    Column("task_key", String, nullable=True),
+    Column("mlflow_run_id", String, nullable=True),
+)
+Index("ix_lineage_entity", lineage.c.entity)
+Index("ix_lineage_job_run", lineage.c.job_run_id)

@@ -18,12 +18,13 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from kiln.errors import KilnError
 from kiln.workspace.api import (
     AlreadyExists,
     DeployState,
+    LineageEntry,
     LockHeld,
     LockInfo,
     NotFound,
@@ -424,11 +425,37 @@ class LocalWorkspace(Workspace):
             c.execute(insert(t.audit).values(ts=_now(), user=self._user, action=action,
                                              target=target, detail=_dump(detail or {})))
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+    def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
+        q = select(t.audit).order_by(t.audit.c.seq.desc()).limit(limit)
+        if target is not None:
+            q = q.where(t.audit.c.target == target)
         with self.engine.connect() as c:
-            rows = c.execute(select(t.audit).order_by(t.audit.c.seq.desc()).limit(limit))
             return [{"ts": r.ts, "user": r.user, "action": r.action, "target": r.target,
-                     "detail": json.loads(r.detail)} for r in rows]
+                     "detail": json.loads(r.detail)} for r in c.execute(q)]
+
+    # lineage -----------------------------------------------------------------------
+    def record_lineage(self, entry: LineageEntry) -> None:
+        with self.engine.begin() as c:
+            c.execute(insert(t.lineage).values(
+                ts=entry.ts or _now(), entity=entry.entity, version=entry.version, op=entry.op,
+                job_run_id=entry.job_run_id, task_key=entry.task_key,
+                mlflow_run_id=entry.mlflow_run_id))
+
+    def lineage(self, *, entity: str | None = None, job_run_ids: list[int] | None = None,
+                mlflow_run_ids: list[str] | None = None) -> list[LineageEntry]:
+        conds = []
+        if entity is not None:
+            conds.append(t.lineage.c.entity == entity)
+        if job_run_ids:
+            conds.append(t.lineage.c.job_run_id.in_(job_run_ids))
+        if mlflow_run_ids:
+            conds.append(t.lineage.c.mlflow_run_id.in_(mlflow_run_ids))
+        if not conds:
+            return []
+        q = select(t.lineage).where(or_(*conds)).order_by(t.lineage.c.seq)
+        with self.engine.connect() as c:
+            return [LineageEntry(r.entity, r.version, r.op, r.job_run_id, r.task_key,
+                                 r.mlflow_run_id, r.ts) for r in c.execute(q)]
 
 
 def _dump(obj: Any) -> str:

@@ -1,0 +1,211 @@
+"""The champion/challenger lifecycle, as a library for job tasks (``kiln.lifecycle``).
+
+``validate`` evaluates a new model version with ``mlflow.models.evaluate``, checks it
+against absolute thresholds and against the current champion (MLflow's
+``MetricThreshold``), records the outcome on the version and, when it passes, makes it the
+``challenger``. ``deploy`` makes a validated challenger the ``champion``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiln.errors import KilnError
+from kiln.models.registry import Registry, model_name
+
+RUN_MODES = ("disabled", "dry_run", "enabled")
+STATUS = "kiln.validation.status"  # passed | failed | disabled
+
+
+class ValidationFailed(KilnError):
+    """The candidate did not meet the thresholds (raised in ``enabled`` run mode)."""
+
+
+@dataclass
+class ValidationResult:
+    name: str
+    version: str
+    status: str  # passed | failed | disabled
+    run_mode: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    baseline_version: str | None = None
+    baseline_metrics: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def validate(model_uri: str, data: Any, targets: str, model_type: str = "classifier",
+             thresholds: dict[str, Any] | None = None, baseline_alias: str | None = "champion",
+             run_mode: str = "enabled", evaluator_config: dict[str, Any] | None = None,
+             registry: Registry | None = None) -> ValidationResult:
+    """Validate a registered model version (``models:/cat.sch.model/3`` or ``@alias``).
+
+    ``data`` is a pandas DataFrame or a table name (read from the catalog, recorded as
+    lineage); ``thresholds`` maps metric names to ``mlflow.models.MetricThreshold`` or to
+    dicts of its arguments (``threshold``, ``min_absolute_change``,
+    ``min_relative_change``, ``greater_is_better``).
+    """
+    if run_mode not in RUN_MODES:
+        raise KilnError(f"run_mode must be one of {', '.join(RUN_MODES)}, got {run_mode!r}")
+    reg = registry or _registry()
+    name, ref = parse_model_uri(model_uri)
+    mv = reg.resolve(name, **ref)
+    version = str(mv.version)
+    if run_mode == "disabled":
+        result = ValidationResult(mv.name, version, "disabled", run_mode,
+                                  message="validation disabled by run_mode")
+        _record(reg, result)
+        return result
+    frame = _frame(data)
+    if targets not in frame.columns:
+        raise KilnError(f"the validation data has no target column {targets!r} (columns: "
+                        f"{', '.join(map(str, frame.columns))})")
+    checks = _thresholds(thresholds or {})
+    config = {"log_model_explainability": False, **(evaluator_config or {})}
+    candidate = _evaluate(f"models:/{mv.name}/{version}", frame, targets, model_type, config,
+                          f"validate {mv.name} v{version}")
+    baseline = reg.by_alias(mv.name, baseline_alias) if baseline_alias else None
+    if baseline is not None and str(baseline.version) == version:
+        baseline = None  # re-validating the champion itself: absolute thresholds only
+    base_metrics: dict[str, float] = {}
+    if baseline is not None:
+        base_metrics = _evaluate(f"models:/{mv.name}/{baseline.version}", frame, targets,
+                                 model_type, config,
+                                 f"baseline {mv.name} v{baseline.version}")
+    message = _check(checks, candidate, base_metrics)
+    result = ValidationResult(
+        mv.name, version, "failed" if message else "passed", run_mode, candidate,
+        str(baseline.version) if baseline is not None else None, base_metrics,
+        message or "all thresholds met")
+    _record(reg, result, sorted(checks))
+    if result.passed:
+        reg.set_alias(mv.name, "challenger", version, reason="validation passed")
+    elif run_mode == "enabled":
+        raise ValidationFailed(f"version {version} of {mv.name} failed validation: {message}")
+    return result
+
+
+def deploy(name: str, version: int | str, *, alias: str = "champion", force: bool = False,
+           reason: str = "", registry: Registry | None = None) -> str | None:
+    """Make a validated version the ``champion`` (the alias moves in one step and the
+    version loses ``challenger``); the previous champion's version, if any."""
+    reg = registry or _registry()
+    mv = reg.version(name, version)
+    state = (mv.tags or {}).get(STATUS)
+    if state != "passed" and not force:
+        raise KilnError(f"version {mv.version} of {mv.name} has not passed validation "
+                        f"(status: {state or 'not validated'}); refusing to make it @{alias}",
+                        detail="Validate it with kiln.lifecycle.validate, or deploy anyway "
+                               "with force=True (--force) and a reason.")
+    previous = reg.set_alias(mv.name, alias, mv.version, reason=reason or
+                             ("forced" if force and state != "passed" else "validated"),
+                             remove=("challenger",))
+    reg.set_version_tags(mv.name, mv.version, {
+        "kiln.deployed_by": reg.ws.current_user(),
+        "kiln.deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "kiln.deploy_reason": reason, "kiln.deploy_forced": str(force and state != "passed"
+                                                                ).lower()})
+    return previous
+
+
+def parse_model_uri(uri: str) -> tuple[str, dict[str, Any]]:
+    """``models:/name/3`` → (name, {version: 3}); ``models:/name@alias`` → {alias}."""
+    m = re.match(r"^models:/([^/@]+)(?:/(\d+)|@([A-Za-z_][\w-]*))?$", uri or "")
+    if not m:
+        raise KilnError(f"invalid model URI {uri!r}: use models:/catalog.schema.model/VERSION "
+                        "or models:/catalog.schema.model@ALIAS")
+    name = model_name(m.group(1))
+    if m.group(2):
+        return name, {"version": m.group(2)}
+    if m.group(3):
+        return name, {"alias": m.group(3)}
+    return name, {}
+
+
+def _registry() -> Registry:
+    from kiln.session import workspace
+
+    return Registry(workspace())
+
+
+def _frame(data: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(data, str):
+        import kiln.tables
+
+        return kiln.tables.read(data)
+    if isinstance(data, pd.DataFrame):
+        return data
+    raise KilnError(f"validation data must be a pandas DataFrame or a table name, got "
+                    f"{type(data).__name__}")
+
+
+def _thresholds(spec: dict[str, Any]) -> dict[str, Any]:
+    from mlflow.models import MetricThreshold
+
+    out = {}
+    for metric, t in spec.items():
+        if isinstance(t, MetricThreshold):
+            out[metric] = t
+        elif isinstance(t, dict):
+            try:
+                out[metric] = MetricThreshold(**t)
+            except (TypeError, Exception) as e:  # noqa: BLE001 - MLflow validates arguments
+                raise KilnError(f"invalid threshold for {metric}: {e}") from None
+        else:
+            raise KilnError(f"threshold for {metric} must be a MetricThreshold or a dict")
+    return out
+
+
+def _evaluate(uri: str, frame: Any, targets: str, model_type: str,
+              config: dict[str, Any], run_name: str) -> dict[str, float]:
+    import mlflow
+
+    nested = mlflow.active_run() is not None
+    with mlflow.start_run(run_name=run_name, nested=nested):
+        result = mlflow.models.evaluate(uri, frame, targets=targets, model_type=model_type,
+                                        evaluators="default", evaluator_config=config)
+    return {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))}
+
+
+def _check(checks: dict[str, Any], candidate: dict[str, float],
+           baseline: dict[str, float]) -> str:
+    """What failed ('' when everything passed), in MLflow's words."""
+    if not checks:
+        return ""
+    import mlflow
+    from mlflow.models import EvaluationResult
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    missing = [m for m in checks if m not in candidate]
+    if missing:
+        return (f"metric {', '.join(missing)} was not computed (computed: "
+                f"{', '.join(sorted(candidate))})")
+    try:
+        mlflow.validate_evaluation_results(
+            checks, EvaluationResult(candidate, {}),
+            EvaluationResult(baseline, {}) if baseline else None)
+    except ModelValidationFailedException as e:
+        return " ".join(str(e.message).split())
+    return ""
+
+
+def _record(reg: Registry, r: ValidationResult, checked: list[str] | None = None) -> None:
+    tags = {STATUS: r.status, "kiln.validation.run_mode": r.run_mode,
+            "kiln.validation.message": r.message[:4000],
+            "kiln.validation.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "kiln.validation.baseline_version": r.baseline_version or "",
+            "kiln.validation.metrics": json.dumps(
+                {k: r.metrics[k] for k in sorted(r.metrics)
+                 if checked is None or k in checked or not checked})[:4000]}
+    reg.set_version_tags(r.name, r.version, tags)
+    reg.ws.audit("models.validate", r.name, {"version": r.version, "status": r.status,
+                                             "run_mode": r.run_mode, "message": r.message})

@@ -1,0 +1,184 @@
+"""The model registry of one workspace: MLflow's registry, with kiln's rules on top.
+
+MLflow keeps the models, versions, tags and aliases; kiln adds the workspace policy
+(which aliases need an approved version), a lock per model so that alias moves made by
+concurrent jobs are serialized, and an audit entry for every alias change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from kiln.catalog.names import parse_name
+from kiln.errors import KilnError
+from kiln.models import store
+from kiln.workspace import LockHeld, Workspace
+
+POLICY_SETTING = "models.require_approval"  # aliases (comma-separated) that need approval
+LOCK_WAIT_S = 60.0
+
+
+def model_name(name: str) -> str:
+    """A registered model's name, checked: three parts, ``catalog.schema.model``."""
+    try:
+        return str(parse_name(name))
+    except KilnError as e:
+        raise KilnError(f"invalid registered model name {name!r}: {e}",
+                        detail="Registered models have three-part names: catalog.schema.model"
+                        ) from None
+
+
+class Registry:
+    def __init__(self, ws: Workspace) -> None:
+        root = ws.local_root()
+        if root is None:
+            raise KilnError(f"workspace {ws.name} is not on this machine")
+        self.ws = ws
+        self.client = store.client(root)
+
+    # reading -------------------------------------------------------------------------
+    def models(self) -> list[Any]:
+        return sorted(self.client.search_registered_models(max_results=1000),
+                      key=lambda m: m.name)
+
+    def model(self, name: str) -> Any:
+        name = model_name(name)
+        with self._errors(f"registered model {name}"):
+            return self.client.get_registered_model(name)
+
+    def versions(self, name: str) -> list[Any]:
+        name = self.model(name).name
+        found = self.client.search_model_versions(f"name = '{name}'", max_results=10000)
+        return sorted(found, key=lambda v: int(v.version))
+
+    def version(self, name: str, version: int | str) -> Any:
+        name = model_name(name)
+        self.model(name)
+        with self._errors(f"version {version} of {name}"):
+            return self.client.get_model_version(name, str(version))
+
+    def by_alias(self, name: str, alias: str) -> Any | None:
+        name = model_name(name)
+        self.model(name)
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except Exception as e:  # noqa: BLE001 - MLflow: the alias is not set
+            if _not_found(e):
+                return None
+            raise
+
+    def resolve(self, name: str, version: int | str | None = None,
+                alias: str | None = None) -> Any:
+        """A version given by number or alias (the latest version when neither is given)."""
+        if version is not None:
+            return self.version(name, version)
+        if alias is not None:
+            mv = self.by_alias(name, alias)
+            if mv is None:
+                raise KilnError(f"{model_name(name)} has no version with alias @{alias}")
+            return mv
+        versions = self.versions(name)
+        if not versions:
+            raise KilnError(f"{model_name(name)} has no versions")
+        return versions[-1]
+
+    # policy --------------------------------------------------------------------------
+    def required_approvals(self) -> set[str]:
+        raw = self.ws.get_setting(POLICY_SETTING) or ""
+        return {a for a in raw.split(",") if a}
+
+    def set_required_approvals(self, aliases: set[str]) -> None:
+        self.ws.set_setting(POLICY_SETTING, ",".join(sorted(aliases)))
+        self.ws.audit("models.policy", self.ws.name, {"require_approval": sorted(aliases)})
+
+    # aliases -------------------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: int | str, *, reason: str = "",
+                  remove: tuple[str, ...] = ()) -> str | None:
+        """Point ``alias`` at ``version`` (and drop the ``remove`` aliases if they pointed at
+        it), under the model's lock; the version the alias pointed at before."""
+        from kiln.models import approvals
+
+        name = model_name(name)
+        _check_alias(alias)
+        with self.locked(name):
+            mv = self.version(name, version)
+            if alias in self.required_approvals() and approvals.status(mv) != "approved":
+                raise KilnError(
+                    f"workspace {self.ws.name} requires an approval before @{alias} moves: "
+                    f"version {mv.version} of {name} is "
+                    f"{approvals.status(mv) or 'not approved'}",
+                    detail=f"Request one with 'kiln models request-approval {name} --version "
+                           f"{mv.version}' and have it approved ('kiln models approve').")
+            before = self.by_alias(name, alias)
+            previous = str(before.version) if before is not None else None
+            self.client.set_registered_model_alias(name, alias, str(mv.version))
+            for other in remove:
+                held = self.by_alias(name, other)
+                if held is not None and held.version == mv.version:
+                    self.client.delete_registered_model_alias(name, other)
+            self.ws.audit("models.set_alias", name, {
+                "alias": alias, "version": str(mv.version), "previous": previous,
+                "reason": reason, "removed": list(remove)})
+        return previous
+
+    def delete_alias(self, name: str, alias: str, *, reason: str = "") -> None:
+        name = model_name(name)
+        with self.locked(name):
+            held = self.by_alias(name, alias)
+            if held is None:
+                raise KilnError(f"{name} has no alias @{alias}")
+            self.client.delete_registered_model_alias(name, alias)
+            self.ws.audit("models.delete_alias", name, {"alias": alias,
+                                                        "version": str(held.version),
+                                                        "reason": reason})
+
+    def set_version_tags(self, name: str, version: int | str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(model_name(name), str(version), key, value)
+
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """The model's lock: alias moves by concurrent jobs happen one after another."""
+        holder = f"{self.ws.current_user()} (pid {os.getpid()})"
+        deadline = time.monotonic() + LOCK_WAIT_S
+        delay = 0.01
+        while True:
+            try:
+                lock = self.ws.acquire_lock(f"model:{name}", holder)
+                break
+            except LockHeld as e:
+                if time.monotonic() > deadline:
+                    raise KilnError(f"{name} is locked by another change: {e}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        try:
+            yield
+        finally:
+            self.ws.release_lock(f"model:{name}", lock.lock_id)
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - MLflow raises MlflowException for everything
+            if _not_found(e):
+                raise KilnError(f"{what} does not exist in workspace {self.ws.name}") from None
+            raise
+
+
+def _not_found(e: Exception) -> bool:
+    return getattr(e, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or \
+        "not found" in str(e).lower()
+
+
+def _check_alias(alias: str) -> None:
+    import re
+
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$", alias) or \
+            re.match(r"^v\d+$", alias, re.IGNORECASE) or alias.lower() == "latest":
+        raise KilnError(f"invalid alias {alias!r}: use letters, digits, '_' and '-', not "
+                        "'latest' or v<number>")

@@ -1,0 +1,103 @@
+"""Each workspace's own MLflow: a tracking store and model registry in SQLite, and an
+artifact root, all under ``<workspace>/mlflow/``.
+
+The first store on a machine is created by MLflow itself (its migrations take seconds);
+kiln keeps that empty, migrated database as a template in its cache directory and copies
+it for every later workspace, so a new workspace gets its MLflow in milliseconds.
+
+Nothing here imports MLflow until a client is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from typing import Any
+
+# MLflow reads the artifact root of a SQL store from this variable when none is passed
+# (the tracking server sets it); kiln sets it so that experiments created by task code
+# (``mlflow.set_experiment``) keep their artifacts in the workspace, not in ``./mlruns``.
+ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
+
+
+def mlflow_dir(workspace_dir: str) -> str:
+    return os.path.join(workspace_dir, "mlflow")
+
+
+def db_path(workspace_dir: str) -> str:
+    return os.path.join(mlflow_dir(workspace_dir), "mlflow.db")
+
+
+def store_uri(workspace_dir: str) -> str:
+    return f"sqlite:///{db_path(workspace_dir)}"
+
+
+def artifact_root(workspace_dir: str) -> str:
+    return os.path.join(mlflow_dir(workspace_dir), "artifacts")
+
+
+def mlflow_env(workspace_dir: str) -> dict[str, str]:
+    """The variables that point MLflow in a process at the workspace's store."""
+    uri = store_uri(workspace_dir)
+    return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+            ARTIFACT_ROOT_ENV: artifact_root(workspace_dir)}
+
+
+def ensure_store(workspace_dir: str) -> str:
+    """Create the workspace's MLflow store if it does not exist yet; its URI."""
+    path = db_path(workspace_dir)
+    if os.path.exists(path):
+        return store_uri(workspace_dir)
+    os.makedirs(artifact_root(workspace_dir), exist_ok=True)
+    template = _template()
+    fd, tmp = tempfile.mkstemp(dir=mlflow_dir(workspace_dir), suffix=".db-new")
+    os.close(fd)
+    shutil.copyfile(template, tmp)
+    with sqlite3.connect(tmp) as con:  # the Default experiment's artifacts live here too
+        con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                    (os.path.join(artifact_root(workspace_dir), "0"),))
+    con.close()
+    try:
+        os.link(tmp, path)  # first one wins; a concurrent creator keeps the winner's store
+    except FileExistsError:
+        pass
+    os.remove(tmp)
+    return store_uri(workspace_dir)
+
+
+def client(workspace_dir: str) -> Any:
+    """An ``mlflow.MlflowClient`` on the workspace's tracking store and registry."""
+    ensure_store(workspace_dir)
+    os.environ.setdefault(ARTIFACT_ROOT_ENV, artifact_root(workspace_dir))
+    from mlflow import MlflowClient
+
+    uri = store_uri(workspace_dir)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _template() -> str:
+    """An empty MLflow database at the installed MLflow's schema, made once per version."""
+    from importlib.metadata import version
+
+    from kiln.settings import Settings
+
+    cache = Settings.from_env().cache_dir
+    path = os.path.join(cache, f"mlflow-{version('mlflow-skinny')}.db")
+    if os.path.exists(path):
+        return path
+    os.makedirs(cache, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".db-new")
+    os.close(fd)
+    os.remove(tmp)
+    import logging
+
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{tmp}", os.path.join(cache, "unused-artifacts"))
+    store.engine.dispose()
+    os.replace(tmp, path)
+    return path

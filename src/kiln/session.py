@@ -1,0 +1,47 @@
+"""The workspace and run of the current process, for code running inside a kiln job task
+(the task runner sets the variables) or in a session bound with ``kiln env -t TARGET``."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kiln.errors import KilnError
+from kiln.settings import Settings
+
+if TYPE_CHECKING:
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The job run and task a process works for (both None in a plain session)."""
+
+    job_run_id: int | None = None
+    task_key: str | None = None
+
+    def mlflow_run_id(self) -> str | None:
+        """The active MLflow run, if the process has imported MLflow and started one."""
+        mlflow = sys.modules.get("mlflow")
+        run = mlflow.active_run() if mlflow is not None else None
+        return run.info.run_id if run is not None else None
+
+
+@functools.cache
+def workspace() -> "LocalWorkspace":
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+    s = Settings.from_env()
+    directory = s.workspace_dir
+    if not directory or not os.path.exists(os.path.join(directory, "metadata.db")):
+        raise KilnError("no workspace: this works inside kiln job tasks, or in a session "
+                        "bound to one with eval \"$(kiln env -t TARGET)\"")
+    return LocalWorkspace(os.path.basename(directory), directory, s.user or "kiln")
+
+
+def run_context() -> RunContext:
+    s = Settings.from_env()
+    return RunContext(s.job_run_id, s.task_key)
