@@ -35,7 +35,7 @@ from kiln.workspace.local import paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local.db import open_engine
 
-_UC_KINDS = {"catalogs", "schemas", "volumes", "registered_models"}
+_MLFLOW_KINDS = {"experiments", "registered_models"}  # also live in the workspace's MLflow
 
 
 def _now() -> int:
@@ -80,6 +80,8 @@ class LocalWorkspace(Workspace):
                bundle_ref: str | None = None) -> ObjectInfo:
         now = _now()
         natural = object_id_for(kind, name, settings)
+        if kind in _MLFLOW_KINDS:  # MLflow first: a retried create adopts what it made
+            natural = self._mlflow_create(kind, natural, settings)
         with self.engine.begin() as c:
             if natural is not None:
                 hit = c.execute(select(t.objects.c.seq).where(
@@ -102,6 +104,7 @@ class LocalWorkspace(Workspace):
             if natural is None:
                 c.execute(update(t.objects).where(t.objects.c.seq == seq).values(id=oid))
         self._materialize(kind, oid, settings)
+        self._audit_grants(kind, oid, None, settings)
         return ObjectInfo(kind, oid, name, settings, bundle_ref, now, now, self._user)
 
     def update(self, kind: str, id: str, name: str, settings: dict[str, Any]) -> ObjectInfo:
@@ -111,13 +114,19 @@ class LocalWorkspace(Workspace):
                                                     t.objects.c.id == id)).first()
             if row is None:
                 raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
+            if kind in _MLFLOW_KINDS:
+                self._mlflow_update(kind, id, settings)
             c.execute(update(t.objects).where(t.objects.c.seq == row.seq).values(
                 name=name, settings=_dump(settings), updated_at=now))
         self._materialize(kind, id, settings)
+        self._audit_grants(kind, id, json.loads(row.settings), settings)
         return ObjectInfo(kind, id, name, settings, row.bundle_ref, row.created_at, now,
                           row.creator)
 
     def delete(self, kind: str, id: str) -> None:
+        if kind in _MLFLOW_KINDS:
+            self.get(kind, id)  # NotFound before anything is touched
+            self._mlflow_delete(kind, id)
         with self.engine.begin() as c:
             res = c.execute(delete(t.objects).where(t.objects.c.kind == kind,
                                                     t.objects.c.id == id))
@@ -143,6 +152,37 @@ class LocalWorkspace(Workspace):
             q = q.where(t.objects.c.name == name)
         with self.engine.connect() as c:
             return [_info(r) for r in c.execute(q)]
+
+    def _mlflow_create(self, kind: str, natural: str | None, settings: dict[str, Any]) -> str:
+        from kiln.models import objects
+
+        if kind == "experiments":
+            return objects.ensure_experiment(self.directory, settings)
+        objects.ensure_registered_model(self.directory, str(natural), settings)
+        return str(natural)
+
+    def _mlflow_update(self, kind: str, id: str, settings: dict[str, Any]) -> None:
+        from kiln.models import objects
+
+        if kind == "experiments":
+            objects.update_experiment(self.directory, id, settings)
+        else:
+            objects.ensure_registered_model(self.directory, id, settings)
+
+    def _mlflow_delete(self, kind: str, id: str) -> None:
+        from kiln.models import objects
+
+        if kind == "experiments":
+            objects.delete_experiment(self.directory, id)
+        else:
+            objects.delete_registered_model(self.directory, id)
+
+    def _audit_grants(self, kind: str, id: str, before: dict[str, Any] | None,
+                      after: dict[str, Any]) -> None:
+        old = (before or {}).get("grants") or []
+        new = after.get("grants") or []
+        if old != new:
+            self.audit("grants.update", f"{_singular(kind)} {id}", {"before": old, "after": new})
 
     def _materialize(self, kind: str, id: str, settings: dict[str, Any]) -> None:
         """Managed volumes are directories under ``volumes/``."""
