@@ -23,7 +23,8 @@ class Kiln:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("BUNDLE_VAR_", "DATABRICKS_", "KILN_"))}
-        env.update(KILN_HOME=str(self.home), KILN_USER=self.user, **extra)
+        env.update(KILN_HOME=str(self.home), KILN_USER=self.user)
+        env.update(extra)
         return env
 
     def run(self, *args: str, cwd: Path, ok: bool = True, timeout: float = 120,

@@ -11,6 +11,7 @@ from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
+from kiln.cli.models import experiments, lineage_cmd, models
 from kiln.cli.runs import jobs, runs, scheduler
 from kiln.cli.secrets import secrets
 from kiln.cli.workspace_cmds import audit, auth, env_cmd, workspace
@@ -58,6 +59,9 @@ cli.add_command(bundle)
 cli.add_command(workspace)
 cli.add_command(auth)
 cli.add_command(env_cmd)
+cli.add_command(models)
+cli.add_command(experiments)
+cli.add_command(lineage_cmd)
 cli.add_command(audit)
 cli.add_command(jobs)
 cli.add_command(runs)

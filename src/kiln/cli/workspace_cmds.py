@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kiln.cli.render import echo, print_json
+from kiln.cli.workspaces import open_where, where_opts
 from kiln.errors import KilnError
 from kiln.profiles import load_profiles
 from kiln.settings import Settings
@@ -120,27 +121,19 @@ def _size(n: int) -> str:
 
 
 @click.command(name="env")
-@click.option("-t", "--target", help="Bundle target whose workspace to use.")
-@click.option("-w", "--workspace", "name", help="An embedded workspace, instead of a target.")
-def env_cmd(target: str | None, name: str | None) -> None:
+@where_opts
+def env_cmd(target: str | None, workspace: str | None) -> None:
     """Print the environment that binds a local session to a workspace.
 
-    `eval "$(kiln env -t dev)"` and then kiln.tables, kiln.sql, dbutils.secrets and MLflow
-    in a Python session or notebook work against the dev workspace, as in a job task.
+    `eval "$(kiln env -t dev)"` and then kiln.tables, kiln.sql, kiln.lifecycle,
+    dbutils.secrets and MLflow in a Python session or notebook work against the dev
+    workspace, as in a job task.
     """
     import shlex
 
-    from kiln.cli.workspaces import open_workspace
     from kiln.jobs.runner import workspace_env
 
-    if name is None and target is not None:
-        from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
-
-        result, ctx = load_for_target(target, ())
-        require_ok(result)
-        ws = open_bundle_workspace(result.plain(), ctx)
-    else:
-        ws = open_workspace(name)
+    ws = open_where(target, workspace, create=True)
     for key, value in sorted(workspace_env(ws.local_root()).items()):
         echo(f"export {key}={shlex.quote(value)}")
 

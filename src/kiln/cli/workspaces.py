@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kiln.bundle import LoadContext, LoadResult, load_bundle
+from kiln.bundle import LoadContext, LoadResult, find_root, load_bundle
 from kiln.cli.context import load_context
 from kiln.errors import ConfigError, KilnError
 from kiln.profiles import load_profiles
@@ -73,3 +73,44 @@ def open_workspace(workspace: str | None):  # type: ignore[no-untyped-def]
 
 
 ws_opt = click.option("-w", "--workspace", help="Embedded workspace (default: the bundle's).")
+
+
+def open_where(target: str | None, workspace: str | None, create: bool = False
+               ):  # type: ignore[no-untyped-def]
+    """The workspace of a bundle target (``-t``), or an embedded one (``-w``)."""
+    if workspace is None and target is not None:
+        result, ctx = load_for_target(target, ())
+        require_ok(result)
+        ws = open_bundle_workspace(result.plain(), ctx, create=create)
+        if ws is None:
+            raise KilnError(f"the workspace of target {target} does not exist yet; deploy it "
+                            "first")
+        return ws
+    return open_workspace(workspace)
+
+
+def open_named(name: str):  # type: ignore[no-untyped-def]
+    """A target of the bundle in the current directory, else an embedded workspace."""
+    from kiln.workspace.local.home import WorkspaceHome
+
+    try:
+        find_root(os.getcwd(), os.environ)
+        in_bundle = True
+    except KilnError:
+        in_bundle = False
+    if in_bundle:
+        result, ctx = load_for_target(name, ())
+        if result.ok:
+            ws = open_bundle_workspace(result.plain(), ctx, create=False)
+            if ws is not None:
+                return ws
+        elif not WorkspaceHome(Settings.from_env().home).exists(name):
+            raise ConfigError(result.diagnostics)
+    return open_workspace(name)
+
+
+def where_opts(f):  # type: ignore[no-untyped-def]
+    """``-t TARGET`` / ``-w WORKSPACE``: which workspace a command works on."""
+    f = click.option("-w", "--workspace", help="An embedded workspace, instead of a target."
+                     )(f)
+    return click.option("-t", "--target", help="Bundle target whose workspace to use.")(f)

@@ -170,10 +170,27 @@ def _evaluate(uri: str, frame: Any, targets: str, model_type: str,
     import mlflow
 
     nested = mlflow.active_run() is not None
+    columns = _input_columns(uri)
+    if columns:  # the data may carry ids and other columns the model does not take
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise KilnError(f"the validation data lacks the model's input columns "
+                            f"{', '.join(missing)} ({uri})")
+        frame = frame[[*columns, targets]]
     with mlflow.start_run(run_name=run_name, nested=nested):
         result = mlflow.models.evaluate(uri, frame, targets=targets, model_type=model_type,
                                         evaluators="default", evaluator_config=config)
     return {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))}
+
+
+def _input_columns(uri: str) -> list[str]:
+    """The named inputs of the model's signature (empty when it has none)."""
+    from mlflow.models import get_model_info
+
+    signature = get_model_info(uri).signature
+    if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
+        return []
+    return list(signature.inputs.input_names())
 
 
 def _check(checks: dict[str, Any], candidate: dict[str, float],
@@ -182,13 +199,19 @@ def _check(checks: dict[str, Any], candidate: dict[str, float],
     if not checks:
         return ""
     import mlflow
-    from mlflow.models import EvaluationResult
+    from mlflow.models import EvaluationResult, MetricThreshold
     from mlflow.models.evaluation.validation import ModelValidationFailedException
 
     missing = [m for m in checks if m not in candidate]
     if missing:
         return (f"metric {', '.join(missing)} was not computed (computed: "
                 f"{', '.join(sorted(candidate))})")
+    if not baseline:  # no champion yet: only the absolute thresholds apply
+        checks = {m: MetricThreshold(threshold=t.threshold,
+                                     greater_is_better=t.greater_is_better)
+                  for m, t in checks.items() if t.threshold is not None}
+        if not checks:
+            return ""
     try:
         mlflow.validate_evaluation_results(
             checks, EvaluationResult(candidate, {}),
