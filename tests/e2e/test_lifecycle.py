@@ -129,8 +129,9 @@ def churn_bundle(root: Path) -> Path:
                               "validate.py": VALIDATE, "deploy.py": DEPLOY})
 
 
-def aliases(kiln: Kiln, root: Path, name: str, target: str = "dev") -> dict[str, str]:
-    out = kiln.run("models", "list", "-t", target, "-o", "json", cwd=root).stdout
+def aliases(kiln: Kiln, root: Path, name: str, target: str | None = "dev") -> dict[str, str]:
+    where = ("-t", target) if target else ()
+    out = kiln.run("models", "list", *where, "-o", "json", cwd=root).stdout
     return next(m["aliases"] for m in json.loads(out) if m["name"] == name)
 
 
@@ -176,6 +177,14 @@ def test_champion_challenger_approval_and_promotion(kiln: Kiln, tmp_path: Path) 
     assert aliases(kiln, root, "dev.ml.churn") == {"champion": "1"}
     v2 = versions(kiln, root, "dev.ml.churn")[1]
     assert v2["tags"]["kiln.validation.status"] == "failed" and v2["aliases"] == []
+    # refusals through the CLI: clear errors, exit 1, nothing moved
+    unvalidated = kiln.run("models", "deploy", "dev.ml.churn", "--version", "2", cwd=root,
+                           ok=False)
+    assert unvalidated.returncode == 1 and unvalidated.stderr.startswith(
+        "Error: version 2 of dev.ml.churn has not passed validation (status: failed)")
+    bad_name = kiln.run("models", "get", "churn", cwd=root, ok=False)
+    assert bad_name.returncode == 1 and "invalid registered model name 'churn'" in bad_name.stderr
+    assert aliases(kiln, root, "dev.ml.churn") == {"champion": "1"}
     # 3: a better model becomes challenger (not champion: it waits for approval)
     kiln.run("bundle", "run", "train", "--params", "quality=good", cwd=root)
     assert aliases(kiln, root, "dev.ml.churn") == {"champion": "1", "challenger": "3"}
@@ -234,3 +243,70 @@ def test_champion_challenger_approval_and_promotion(kiln: Kiln, tmp_path: Path) 
         kiln.run("audit", "list", "-o", "json", "-w", "dev", cwd=root).stdout)]
     assert {"models.approval.requested", "models.approval.approved", "models.validate",
             "grants.update", "bundle.deploy"} <= set(dev_audit)
+
+
+CONCURRENT = """
+bundle: {name: busy}
+resources:
+  schemas:
+    ml: {name: ml, catalog_name: main}
+  jobs:
+    seed:
+      name: seed
+      tasks: [{task_key: seed, notebook_task: {notebook_path: ./seed.py}}]
+    a:
+      name: a
+      tasks: [{task_key: work, notebook_task: {notebook_path: ./work.py,
+                                               base_parameters: {who: a}}}]
+    b:
+      name: b
+      tasks: [{task_key: work, notebook_task: {notebook_path: ./work.py,
+                                               base_parameters: {who: b}}}]
+"""
+
+SEED = NB + """
+import mlflow, pandas as pd
+import kiln.tables as tables
+from sklearn.dummy import DummyClassifier
+tables.write("main.ml.events", pd.DataFrame({"who": ["seed"], "i": [0]}))
+for _ in range(2):
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="m",
+                                 pip_requirements=["scikit-learn"],
+                                 registered_model_name="main.ml.m")
+"""
+
+WORK = NB + """
+import pandas as pd
+import kiln.lifecycle as lifecycle
+import kiln.tables as tables
+who = dbutils.widgets.get("who")
+for i in range(15):
+    tables.write("main.ml.events", pd.DataFrame({"who": [who] * 3, "i": [i] * 3}))
+    lifecycle.deploy("main.ml.m", 1 if (i + (who == "b")) % 2 else 2, force=True,
+                     reason=f"{who} {i}")
+"""
+
+
+def test_two_jobs_write_one_table_and_move_aliases_at_once(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {"databricks.yml": CONCURRENT, "seed.py": SEED,
+                                        "work.py": WORK})
+    kiln.run("bundle", "deploy", cwd=root)
+    kiln.run("bundle", "run", "seed", cwd=root)
+    procs = [kiln.popen("bundle", "run", job, cwd=root) for job in ("a", "b")]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, out + err
+    history = kiln.run("tables", "history", "main.ml.events", cwd=root).stdout.splitlines()[1:]
+    assert sorted(int(line.split()[0]) for line in history) == list(range(31))
+    rows = json.loads(kiln.run("sql", "SELECT who, count(*) AS n, count(DISTINCT i) AS d "
+                               "FROM main.ml.events GROUP BY who ORDER BY who", "-o", "json",
+                               cwd=root).stdout)
+    assert rows == [{"who": "a", "n": 45, "d": 15}, {"who": "b", "n": 45, "d": 15},
+                    {"who": "seed", "n": 1, "d": 1}]
+    moves = [e["detail"] for e in reversed(json.loads(kiln.run(
+        "audit", "list", "--limit", "1000", "-o", "json", cwd=root).stdout))
+        if e["action"] == "models.set_alias"]
+    assert len(moves) == 30
+    assert all(b["previous"] == a["version"] for a, b in zip(moves, moves[1:]))
+    assert aliases(kiln, root, "main.ml.m", None) == {"champion": moves[-1]["version"]}
