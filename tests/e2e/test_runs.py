@@ -562,6 +562,8 @@ resources:
     assert "eu" in kiln.run("tables", "preview", "main.ml.sales", "--version", "0", cwd=root).stdout
     assert kiln.run("tables", "list", cwd=root).stdout == "main.ml.sales\n"
     assert kiln.run("schemas", "list", cwd=root).stdout == "main.ml\n"
+    assert json.loads(kiln.run("schemas", "get", "main.ml", cwd=root).stdout)["full_name"] == \
+        "main.ml"
     busy = kiln.run("schemas", "delete", "main.ml", cwd=root, ok=False)
     assert busy.returncode == 1 and "schema main.ml is not empty" in busy.stderr
     assert kiln.run("schemas", "create", "main.raw", cwd=root).stdout == "Created schema main.raw\n"

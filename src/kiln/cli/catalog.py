@@ -122,6 +122,17 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
         for o in open_workspace(workspace).list(kind):
             echo(o.id)
 
+    @group.command(name="get")
+    @click.argument("name")
+    @ws_opt
+    def get_cmd(name: str, workspace: str | None) -> None:
+        from kiln.catalog.names import _parts
+
+        ident = ".".join(_parts(name, noun, parts)).lower()
+        info = open_workspace(workspace).get(kind, ident)
+        print_json({"full_name": info.id, **info.settings, "created_by": info.creator,
+                    "created_at": info.created_at})
+
     @group.command(name="create")
     @click.argument("name")
     @click.option("--comment", default=None)
