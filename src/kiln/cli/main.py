@@ -13,6 +13,7 @@ from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
 from kiln.cli.models import experiments, lineage_cmd, models
 from kiln.cli.runs import jobs, runs, scheduler
+from kiln.cli.serving import server_cmd, serving_endpoints, tokens
 from kiln.cli.secrets import secrets
 from kiln.cli.workspace_cmds import audit, auth, env_cmd, workspace
 from kiln.cli.render import print_diagnostics
@@ -62,6 +63,9 @@ cli.add_command(env_cmd)
 cli.add_command(models)
 cli.add_command(experiments)
 cli.add_command(lineage_cmd)
+cli.add_command(server_cmd)
+cli.add_command(serving_endpoints)
+cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(jobs)
 cli.add_command(runs)

@@ -220,6 +220,22 @@ class Workspace(ABC):
     @abstractmethod
     def get_secret(self, scope: str, key: str) -> str: ...
 
+    # tokens ------------------------------------------------------------------------
+    @abstractmethod
+    def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None
+                     ) -> tuple[str, str]:
+        """A new personal access token of ``user``: (token id, token value, shown once)."""
+
+    @abstractmethod
+    def list_tokens(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def delete_token(self, token_id: str) -> None: ...
+
+    @abstractmethod
+    def user_for_token(self, value: str) -> str | None:
+        """The user a valid, unexpired token belongs to."""
+
     # audit -------------------------------------------------------------------------
     @abstractmethod
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...

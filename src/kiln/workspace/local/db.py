@@ -11,7 +11,7 @@ import sqlite3
 
 from sqlalchemy import Engine, create_engine, event
 
-HEAD = "0004"
+HEAD = "0005"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 

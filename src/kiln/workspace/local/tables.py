@@ -105,3 +105,13 @@ lineage = Table(
 )
 Index("ix_lineage_entity", lineage.c.entity)
 Index("ix_lineage_job_run", lineage.c.job_run_id)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("token_id", String, primary_key=True),
+    Column("token_hash", String, nullable=False, unique=True),
+    Column("user", String, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=True),
+)

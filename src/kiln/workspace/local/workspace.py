@@ -460,6 +460,43 @@ class LocalWorkspace(Workspace):
         return row[0]
 
     # audit -------------------------------------------------------------------------
+    # tokens ------------------------------------------------------------------------
+    def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None
+                     ) -> tuple[str, str]:
+        import secrets
+
+        value = "dkea" + secrets.token_hex(16)
+        token_id = uuid.uuid4().hex
+        now = _now()
+        with self.engine.begin() as c:
+            c.execute(insert(t.tokens).values(
+                token_id=token_id, token_hash=_token_hash(value), user=user, comment=comment,
+                created_at=now, expires_at=now + lifetime_s * 1000 if lifetime_s else None))
+        self.audit("tokens.create", user, {"token_id": token_id, "comment": comment})
+        return token_id, value
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(t.tokens).order_by(t.tokens.c.created_at))
+            return [{"token_id": r.token_id, "created_by": r.user, "comment": r.comment,
+                     "creation_time": r.created_at, "expiry_time": r.expires_at or -1}
+                    for r in rows]
+
+    def delete_token(self, token_id: str) -> None:
+        with self.engine.begin() as c:
+            res = c.execute(delete(t.tokens).where(t.tokens.c.token_id == token_id))
+        if res.rowcount == 0:
+            raise NotFound(f"token {token_id} does not exist in workspace {self.name}")
+        self.audit("tokens.revoke", token_id)
+
+    def user_for_token(self, value: str) -> str | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.tokens.c.user, t.tokens.c.expires_at).where(
+                t.tokens.c.token_hash == _token_hash(value))).first()
+        if row is None or (row.expires_at is not None and row.expires_at < _now()):
+            return None
+        return str(row.user)
+
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
         with self.engine.begin() as c:
             c.execute(insert(t.audit).values(ts=_now(), user=self._user, action=action,
@@ -496,6 +533,12 @@ class LocalWorkspace(Workspace):
         with self.engine.connect() as c:
             return [LineageEntry(r.entity, r.version, r.op, r.job_run_id, r.task_key,
                                  r.mlflow_run_id, r.ts) for r in c.execute(q)]
+
+
+def _token_hash(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _dump(obj: Any) -> str:

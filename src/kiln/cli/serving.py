@@ -1,0 +1,237 @@
+"""``kiln server``, ``kiln serving-endpoints ...`` and ``kiln tokens ...``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+
+from kiln.cli.render import echo, print_json
+from kiln.cli.workspaces import open_where, where_opts
+from kiln.errors import KilnError, UsageError
+
+KIND = "model_serving_endpoints"
+SERVER_SETTING = "serving.server"
+
+
+def _serve(target: str | None, workspace: str | None, host: str, port: int,
+           only: list[str] | None, max_wait_ms: float) -> None:
+    import logging
+
+    from kiln.models.store import mlflow_env
+    from kiln.serving.server import serve
+
+    ws = open_where(target, workspace)
+    os.environ.update(mlflow_env(ws.local_root()))
+    log_dir = os.path.join(ws.local_root(), "serving")
+    os.makedirs(log_dir, exist_ok=True)
+    handler = logging.FileHandler(os.path.join(log_dir, "server.log"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("kiln.serving")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.addHandler(logging.StreamHandler())
+    serve(ws, host, port, only=only, max_wait_s=max_wait_ms / 1000,
+          announce=lambda url: (ws.set_setting(SERVER_SETTING, json.dumps(
+              {"url": url, "pid": os.getpid()})), echo(f"Serving on {url}", err=True)))
+
+
+_host = click.option("--host", default="127.0.0.1", show_default=True)
+_port = click.option("--port", type=int, default=8080, show_default=True,
+                     help="0 picks a free port.")
+_wait = click.option("--max-batch-wait-ms", "max_wait_ms", type=float, default=1.0,
+                     show_default=True, help="How long concurrent requests may wait to be "
+                                             "predicted together.")
+
+
+@click.command(name="server")
+@where_opts
+@_host
+@_port
+@_wait
+def server_cmd(target: str | None, workspace: str | None, host: str, port: int,
+               max_wait_ms: float) -> None:
+    """Serve every model serving endpoint of a workspace over HTTP."""
+    _serve(target, workspace, host, port, None, max_wait_ms)
+
+
+@click.group(name="serving-endpoints")
+def serving_endpoints() -> None:
+    """Model serving endpoints: list, get, query, update-config, logs, delete, serve."""
+
+
+@serving_endpoints.command(name="serve")
+@click.argument("name")
+@where_opts
+@_host
+@_port
+@_wait
+def serve_cmd(name: str, target: str | None, workspace: str | None, host: str, port: int,
+              max_wait_ms: float) -> None:
+    """Serve one endpoint over HTTP."""
+    _serve(target, workspace, host, port, [name], max_wait_ms)
+
+
+@serving_endpoints.command(name="list")
+@where_opts
+def list_cmd(target: str | None, workspace: str | None) -> None:
+    """The endpoints and what they serve."""
+    ws = open_where(target, workspace)
+    for o in ws.list(KIND):
+        state = _state(ws, o.id)
+        ready = (state.get("state") or {}).get("ready", "NOT_SERVED")
+        served = ", ".join(f"{e['entity_name']} v{e['entity_version']} "
+                           f"({e['traffic_percentage']}%)"
+                           for e in state.get("served_entities") or [])
+        echo(f"{o.id:30} {ready:10} {served}")
+
+
+@serving_endpoints.command(name="get")
+@click.argument("name")
+@where_opts
+def get_cmd(name: str, target: str | None, workspace: str | None) -> None:
+    """The endpoint's config and state (what a running server serves, and why not)."""
+    ws = open_where(target, workspace)
+    obj = ws.get(KIND, name)
+    print_json({"name": name, "config": obj.settings.get("config") or {},
+                "ai_gateway": obj.settings.get("ai_gateway"),
+                "creator": obj.creator, **_state(ws, name)})
+
+
+@serving_endpoints.command(name="delete")
+@click.argument("name")
+@where_opts
+def delete_cmd(name: str, target: str | None, workspace: str | None) -> None:
+    """Delete an endpoint (a running server stops serving it)."""
+    ws = open_where(target, workspace)
+    ws.delete(KIND, name)
+    ws.audit("serving_endpoints.delete", name)
+    echo(f"Deleted serving endpoint {name}")
+
+
+@serving_endpoints.command(name="update-config")
+@click.argument("name")
+@click.option("--json", "doc", required=True,
+              help='The new config: {"served_entities": [...], "traffic_config": {...}}.')
+@where_opts
+def update_config_cmd(name: str, doc: str, target: str | None, workspace: str | None) -> None:
+    """Replace the endpoint's config; a running server switches with zero downtime."""
+    from kiln.serving import config as cfg
+
+    ws = open_where(target, workspace)
+    obj = ws.get(KIND, name)
+    try:
+        new = json.loads(doc)
+    except ValueError as e:
+        raise UsageError(f"--json is not valid JSON: {e}") from None
+    settings = {**obj.settings, "config": {**(obj.settings.get("config") or {}), **new}}
+    cfg.parse(name, settings, obj.creator)  # refuse a config the server could not use
+    ws.update(KIND, name, obj.name, settings)
+    ws.audit("serving_endpoints.update_config", name, {"config": new})
+    echo(f"Updated the config of serving endpoint {name}")
+
+
+@serving_endpoints.command(name="query")
+@click.argument("name")
+@click.option("--json", "doc", required=True, help="The request body (MLflow scoring format).")
+@click.option("--url", default=None, help="The server (default: the workspace's running one).")
+@click.option("--token", envvar="DATABRICKS_TOKEN", default=None)
+@where_opts
+def query_cmd(name: str, doc: str, url: str | None, token: str | None, target: str | None,
+              workspace: str | None) -> None:
+    """Send one scoring request to the endpoint and print the answer."""
+    import urllib.error
+    import urllib.request
+
+    ws = open_where(target, workspace)
+    url = url or _server_url(ws)
+    if token is None:
+        token = ws.create_token(ws.current_user(), "kiln serving-endpoints query", 300)[1]
+    req = urllib.request.Request(f"{url}/serving-endpoints/{name}/invocations",
+                                 data=doc.encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            echo(resp.read().decode())
+    except urllib.error.HTTPError as e:
+        raise KilnError(f"endpoint {name} answered {e.code}: {e.read().decode()}") from None
+    except urllib.error.URLError as e:
+        raise KilnError(f"cannot reach the server at {url}: {e.reason}") from None
+
+
+@serving_endpoints.command(name="logs")
+@click.argument("name")
+@click.option("--tail", type=int, default=100, show_default=True)
+@where_opts
+def logs_cmd(name: str, tail: int, target: str | None, workspace: str | None) -> None:
+    """The serving log lines about the endpoint."""
+    ws = open_where(target, workspace)
+    ws.get(KIND, name)
+    path = os.path.join(ws.local_root(), "serving", "server.log")
+    if not os.path.exists(path):
+        echo("(no server has run for this workspace yet)")
+        return
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [ln.rstrip("\n") for ln in f if f"endpoint {name}:" in ln]
+    for ln in lines[-tail:]:
+        echo(ln)
+
+
+def _state(ws, name: str) -> dict:  # type: ignore[no-untyped-def]
+    from kiln.serving.runtime import state_key
+
+    raw = ws.get_setting(state_key(name))
+    return json.loads(raw) if raw else {"state": {"ready": "NOT_SERVED"}}
+
+
+def _server_url(ws) -> str:  # type: ignore[no-untyped-def]
+    raw = ws.get_setting(SERVER_SETTING)
+    if raw:
+        doc = json.loads(raw)
+        try:
+            os.kill(int(doc["pid"]), 0)
+            return str(doc["url"])
+        except (OSError, ValueError, KeyError):
+            pass
+    raise KilnError(f"no kiln server is running for workspace {ws.name}",
+                    detail="Start one with 'kiln server' (or pass --url).")
+
+
+@click.group()
+def tokens() -> None:
+    """Personal access tokens for the serving API."""
+
+
+@tokens.command(name="create")
+@click.option("--comment", default="")
+@click.option("--lifetime-seconds", type=int, default=None, help="Default: no expiry.")
+@click.option("--user", default=None, help="Whose token (default: the current user).")
+@where_opts
+def tokens_create(comment: str, lifetime_seconds: int | None, user: str | None,
+                  target: str | None, workspace: str | None) -> None:
+    """Create a token; its value is shown once."""
+    ws = open_where(target, workspace)
+    token_id, value = ws.create_token(user or ws.current_user(), comment, lifetime_seconds)
+    print_json({"token_info": {"token_id": token_id, "comment": comment,
+                               "expiry_time": -1 if not lifetime_seconds else
+                               int((time.time() + lifetime_seconds) * 1000)},
+                "token_value": value})
+
+
+@tokens.command(name="list")
+@where_opts
+def tokens_list(target: str | None, workspace: str | None) -> None:
+    """Tokens of the workspace (never their values)."""
+    print_json(open_where(target, workspace).list_tokens())
+
+
+@tokens.command(name="revoke")
+@click.argument("token_id")
+@where_opts
+def tokens_revoke(token_id: str, target: str | None, workspace: str | None) -> None:
+    """Revoke a token."""
+    open_where(target, workspace).delete_token(token_id)
+    echo(f"Revoked token {token_id}")

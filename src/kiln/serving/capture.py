@@ -1,0 +1,163 @@
+"""Inference tables: every request and response of an endpoint, appended to Delta tables
+in batches by a background thread, off the request path.
+
+``<prefix>_payload`` has Databricks' inference table columns; ``<prefix>_payload_unpacked``
+has one row per prediction (the model's input columns, ``prediction``, ``model_id``,
+``timestamp``, ``databricks_request_id``), ready for a quality monitor.
+
+The buffer is bounded: when the table cannot keep up, records are dropped and counted
+(metric ``kiln_inference_capture_dropped_total`` and a log line), never blocking a request.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+
+from kiln.serving.config import CaptureSpec
+
+log = logging.getLogger("kiln.serving")
+
+PAYLOAD_COLUMNS = ("databricks_request_id", "client_request_id", "date", "timestamp_ms",
+                   "status_code", "execution_time_ms", "request", "response",
+                   "served_entity_id", "requester", "sampling_fraction")
+
+
+@dataclass
+class Record:
+    request_id: str
+    client_request_id: str | None
+    timestamp_ms: int
+    status_code: int
+    execution_time_ms: int
+    request: bytes
+    response: bytes
+    served_entity_id: str | None
+    requester: str
+    frame: Any = None  # the scored rows (200s only), for the unpacked table
+    predictions: Any = None
+
+
+class CaptureWriter:
+    def __init__(self, spec: CaptureSpec, write: Callable[[str, Any], None],
+                 max_buffer: int = 100_000, flush_every_s: float = 1.0,
+                 on_drop: Callable[[int], None] | None = None) -> None:
+        self.spec = spec
+        self.write = write  # (table, arrow table) -> None, appends
+        self.max_buffer = max_buffer
+        self.flush_every_s = flush_every_s
+        self.on_drop = on_drop
+        self.buffer: collections.deque[Record] = collections.deque()
+        self.dropped = 0
+        self.written = 0
+        self.failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one flush at a time
+        self._thread = threading.Thread(target=self._loop, name=f"capture-{spec.prefix}",
+                                        daemon=True)
+        self._thread.start()
+
+    def add(self, record: Record) -> None:
+        if len(self.buffer) >= self.max_buffer:
+            self.dropped += 1
+            if self.on_drop is not None:
+                self.on_drop(1)
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("inference table %s cannot keep up: %d records dropped",
+                            self.spec.payload_table, self.dropped)
+            return
+        self.buffer.append(record)
+        if len(self.buffer) >= 5000:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Write everything still buffered, then stop."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_every_s)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep serving; the records were counted
+                log.exception("writing inference table %s failed", self.spec.payload_table)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch: list[Record] = []
+            while self.buffer:
+                batch.append(self.buffer.popleft())
+            if not batch:
+                return
+            try:
+                self.write(self.spec.payload_table, payload_table(batch))
+            except Exception:
+                self.failures += len(batch)
+                raise
+            self.written += len(batch)
+            unpacked = unpacked_table(batch)
+            if unpacked is not None:
+                try:
+                    self.write(self.spec.unpacked_table, unpacked)
+                except Exception:  # noqa: BLE001 - the payload table has the records
+                    log.exception("writing %s failed", self.spec.unpacked_table)
+
+
+def payload_table(batch: list[Record]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({
+        "databricks_request_id": [r.request_id for r in batch],
+        "client_request_id": pa.array([r.client_request_id for r in batch], pa.string()),
+        "date": pa.array([dt.datetime.fromtimestamp(r.timestamp_ms / 1000, dt.timezone.utc)
+                          .date() for r in batch], pa.date32()),
+        "timestamp_ms": pa.array([r.timestamp_ms for r in batch], pa.int64()),
+        "status_code": pa.array([r.status_code for r in batch], pa.int32()),
+        "execution_time_ms": pa.array([r.execution_time_ms for r in batch], pa.int64()),
+        "request": [r.request.decode("utf-8", "replace") for r in batch],
+        "response": [r.response.decode("utf-8", "replace") for r in batch],
+        "served_entity_id": pa.array([r.served_entity_id for r in batch], pa.string()),
+        "requester": [r.requester for r in batch],
+        "sampling_fraction": pa.array([1.0] * len(batch), pa.float64()),
+    })
+
+
+def unpacked_table(batch: list[Record]) -> Any:
+    """One row per prediction of the successful requests (None when there are none)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    parts = []
+    for r in batch:
+        if r.status_code != 200 or r.frame is None:
+            continue
+        part = r.frame.reset_index(drop=True).copy()
+        preds = r.predictions
+        if isinstance(preds, pd.DataFrame):
+            preds = preds.iloc[:, 0]
+        part["prediction"] = [_scalar(p) for p in list(preds)]
+        part["model_id"] = r.served_entity_id
+        part["timestamp"] = pd.Timestamp(r.timestamp_ms, unit="ms", tz="UTC")
+        part["databricks_request_id"] = r.request_id
+        parts.append(part)
+    if not parts:
+        return None
+    frame = pd.concat(parts, ignore_index=True)
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (list, dict)):
+        return orjson.dumps(v).decode()
+    return v.item() if hasattr(v, "item") else v

@@ -1,0 +1,184 @@
+"""Served entities: a registered model version loaded for serving, and the adaptive
+micro-batcher that groups concurrent requests to it into one predict call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiln.errors import KilnError
+from kiln.serving.config import EntitySpec
+
+
+@dataclass
+class LoadedEntity:
+    spec: EntitySpec
+    version: str
+    model: Any  # mlflow.pyfunc.PyFuncModel
+    columns: list[str] | None
+    dtypes: dict[str, str] | None
+    example: Any = None  # the logged input example, for the health check
+    _raw: Any = field(default=None, repr=False)
+
+    @property
+    def entity_id(self) -> str:
+        """What the inference table's ``served_entity_id`` and ``model_id`` say."""
+        return f"{self.spec.name}:{self.spec.model}/{self.version}"
+
+    def predict(self, frame: Any, params: dict[str, Any] | None = None) -> Any:
+        if self._raw is not None and not params:
+            return self._raw.predict(frame)
+        return self.model.predict(frame, params=params) if params else self.model.predict(frame)
+
+
+def load(spec: EntitySpec, version: str) -> LoadedEntity:
+    """Load version ``version`` of the spec's model from the process's MLflow registry and
+    check it answers its own input example."""
+    import mlflow.pyfunc
+
+    uri = f"models:/{spec.model}/{version}"
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except Exception as e:  # noqa: BLE001 - MLflow raises many kinds here
+        raise KilnError(f"cannot load {uri}: {str(e).splitlines()[0]}") from None
+    columns, dtypes = _inputs(model)
+    entity = LoadedEntity(spec, version, model, columns, dtypes, _example(model),
+                          _raw_predictor(model))
+    if entity.example is not None:
+        try:
+            entity.predict(_conform(entity, entity.example))
+        except Exception as e:  # noqa: BLE001 - the model's own code failed
+            raise KilnError(f"{uri} failed its health check (predicting its input example): "
+                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                            ) from None
+    return entity
+
+
+def _conform(entity: LoadedEntity, frame: Any) -> Any:
+    from kiln.serving.payload import conform
+
+    return conform(frame, entity.columns, entity.dtypes)
+
+
+def _inputs(model: Any) -> tuple[list[str] | None, dict[str, str] | None]:
+    sig = model.metadata.signature
+    if sig is None or sig.inputs is None or not sig.inputs.has_input_names():
+        return None, None
+    cols = list(sig.inputs.input_names())
+    try:
+        types = sig.inputs.pandas_types()
+        dtypes = {c: str(t) for c, t in zip(cols, types)}
+    except Exception:  # noqa: BLE001 - tensor specs and the like: no casting
+        dtypes = None
+    return cols, dtypes
+
+
+def _example(model: Any) -> Any:
+    try:
+        ex = model.input_example
+    except Exception:  # noqa: BLE001 - no example was logged
+        return None
+    import pandas as pd
+
+    return ex if isinstance(ex, pd.DataFrame) else None
+
+
+def _raw_predictor(model: Any) -> Any:
+    """The scikit-learn estimator itself when the model is a plain sklearn ``predict``
+    (the same call MLflow's wrapper makes, without its per-call schema checks, which the
+    server does once per request itself)."""
+    flavors = model.metadata.flavors
+    conf = flavors.get("python_function", {})
+    if "sklearn" not in flavors or conf.get("predict_fn", "predict") != "predict":
+        return None
+    try:
+        return model.get_raw_model()
+    except Exception:  # noqa: BLE001 - older flavors
+        return None
+
+
+class Batcher:
+    """Groups the requests that arrive while a predict call is running into the next call.
+
+    A request to an idle entity is predicted at once. While ``concurrency`` calls are
+    running, new requests wait (at most ``max_wait_s`` once a slot is free, or until a
+    call ends) and go together; their results are split back per request. Requests with
+    ``params`` are predicted alone."""
+
+    def __init__(self, entity: LoadedEntity, pool: ThreadPoolExecutor, max_wait_s: float,
+                 max_rows: int) -> None:
+        self.entity = entity
+        self.pool = pool
+        self.max_wait_s = max_wait_s
+        self.max_rows = max_rows
+        self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.rows = 0
+        self.in_flight = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.calls = 0
+
+    async def predict(self, frame: Any, params: dict[str, Any] | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        if params:
+            return await loop.run_in_executor(self.pool, self.entity.predict, frame, params)
+        fut: asyncio.Future[Any] = loop.create_future()
+        self.pending.append((frame, fut))
+        self.rows += len(frame)
+        if self.in_flight == 0 or (self.rows >= self.max_rows
+                                   and self.in_flight < self.entity.spec.concurrency):
+            self._flush(loop)
+        elif self.timer is None:
+            self.timer = loop.call_later(self.max_wait_s, self._on_timer, loop)
+        return await fut
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.timer = None
+        if self.pending and self.in_flight < self.entity.spec.concurrency:
+            self._flush(loop)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self.pending, self.rows = self.pending, [], 0
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.in_flight += 1
+        self.calls += 1
+        task = loop.run_in_executor(self.pool, _predict_batch, self.entity,
+                                    [f for f, _ in batch])
+        task.add_done_callback(lambda t: self._done(loop, batch, t))
+
+    def _done(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Any, Any]],
+              task: asyncio.Future[Any]) -> None:
+        self.in_flight -= 1
+        exc = task.exception()
+        if exc is not None:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+        else:
+            for (_, fut), part in zip(batch, task.result()):
+                if not fut.done():
+                    fut.set_result(part)
+        if self.pending:
+            self._flush(loop)
+
+
+def _predict_batch(entity: LoadedEntity, frames: list[Any]) -> list[Any]:
+    if len(frames) == 1:
+        return [entity.predict(frames[0])]
+    import pandas as pd
+
+    values = entity.predict(pd.concat(frames, ignore_index=True))
+    out, start = [], 0
+    for f in frames:
+        end = start + len(f)
+        out.append(values.iloc[start:end] if hasattr(values, "iloc") else values[start:end])
+        start = end
+    return out
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,51 @@
+"""Running the serving app with uvicorn (httptools and uvloop when installed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from typing import Callable
+
+from kiln.serving.app import ServingApp, TokenCache
+from kiln.serving.metrics import Metrics
+from kiln.serving.runtime import ServingRuntime
+from kiln.workspace import Workspace
+
+
+def build(ws: Workspace, only: list[str] | None = None, max_wait_s: float = 0.001,
+          poll_s: float = 0.5) -> ServingApp:
+    metrics = Metrics()
+    runtime = ServingRuntime(ws, only=only, poll_s=poll_s, max_wait_s=max_wait_s,
+                             metrics=metrics)
+    runtime.start()
+    lock = runtime.ws_lock
+
+    def lookup(token: str) -> str | None:
+        with lock:
+            return ws.user_for_token(token)
+
+    return ServingApp(runtime, TokenCache(lookup), metrics)
+
+
+def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
+          max_wait_s: float = 0.001, announce: Callable[[str], object] | None = None) -> None:
+    import uvicorn
+
+    app = build(ws, only, max_wait_s)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on",
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+    if announce is not None:
+        announce(url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if not server.started:  # never started: still flush what was captured
+            app.runtime.stop()
