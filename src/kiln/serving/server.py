@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
 import socket
+import sys
 from typing import Callable
 
 from kiln.serving.app import ServingApp, TokenCache
@@ -42,6 +44,9 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         timeout_graceful_shutdown=30)
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: end with
+    # status 0 then, as a service manager expects of a clean stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if announce is not None:
         announce(url)
     try:
