@@ -144,9 +144,9 @@ class ServingApp:
             req = parse(body)
             entity_name = ep.router.pick(req.client_request_id)
             entity = ep.entities[entity_name]
-            frame = conform(name_columns(req, entity.columns), entity.columns, entity.dtypes)
+            rows = conform(name_columns(req, entity.columns), entity.columns, entity.dtypes)
             try:
-                values = await self._batcher(ep, entity_name).predict(frame, req.params)
+                values = await self._batcher(ep, entity_name).predict(rows, req.params)
             except Exception as e:  # noqa: BLE001 - the model's own code failed
                 raise PayloadError(400 if isinstance(e, (ValueError, TypeError, KeyError))
                                    else 500, f"the model failed: {str(e).splitlines()[0]}"
@@ -161,11 +161,11 @@ class ServingApp:
             self._account(ep, name, entity_name, status, t0, body, out, user, None, None, None)
             return
         request_id = await _reply(send, 200, out, entity_name=entity.entity_id)
-        self._account(ep, name, entity_name, 200, t0, body, out, user, req, frame, values,
+        self._account(ep, name, entity_name, 200, t0, body, out, user, req, rows, values,
                       request_id, entity.entity_id)
 
     def _account(self, ep: Endpoint | None, name: str, entity_name: str | None, status: int,
-                 t0: float, body: bytes, out: bytes, user: str, req: Any, frame: Any,
+                 t0: float, body: bytes, out: bytes, user: str, req: Any, rows: Any,
                  values: Any, request_id: str | None = None,
                  entity_id: str | None = None) -> None:
         elapsed = time.perf_counter() - t0
@@ -175,7 +175,7 @@ class ServingApp:
         ep.capture.add(Record(
             request_id or uuid.uuid4().hex, req.client_request_id if req else None,
             int(time.time() * 1000), status, int(elapsed * 1000), body, out,
-            entity_id or (f"{entity_name}" if entity_name else None), user, frame, values))
+            entity_id or (f"{entity_name}" if entity_name else None), user, rows, values))
 
     def _batcher(self, ep: Endpoint, entity_name: str) -> Batcher:
         b = ep.batchers.get(entity_name)

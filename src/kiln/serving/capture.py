@@ -40,7 +40,7 @@ class Record:
     response: bytes
     served_entity_id: str | None
     requester: str
-    frame: Any = None  # the scored rows (200s only), for the unpacked table
+    frame: Any = None  # the scored Rows (200s only), for the unpacked table
     predictions: Any = None
 
 
@@ -135,25 +135,31 @@ def payload_table(batch: list[Record]) -> Any:
 
 def unpacked_table(batch: list[Record]) -> Any:
     """One row per prediction of the successful requests (None when there are none)."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-    parts = []
-    for r in batch:
-        if r.status_code != 200 or r.frame is None:
-            continue
-        part = r.frame.reset_index(drop=True).copy()
-        preds = r.predictions
-        if isinstance(preds, pd.DataFrame):
-            preds = preds.iloc[:, 0]
-        part["prediction"] = [_scalar(p) for p in list(preds)]
-        part["model_id"] = r.served_entity_id
-        part["timestamp"] = pd.Timestamp(r.timestamp_ms, unit="ms", tz="UTC")
-        part["databricks_request_id"] = r.request_id
-        parts.append(part)
-    if not parts:
+    done = [r for r in batch if r.status_code == 200 and r.frame is not None]
+    if not done:
         return None
-    frame = pd.concat(parts, ignore_index=True)
+    counts = [len(r.frame) for r in done]
+    first = done[0].frame.columns
+    if all(r.frame.array is not None and r.frame.columns == first for r in done):
+        frame = pd.DataFrame(np.vstack([r.frame.array for r in done]), columns=first)
+    else:
+        frame = pd.concat([r.frame.to_frame().reset_index(drop=True) for r in done],
+                          ignore_index=True)
+    preds: list[Any] = []
+    for r in done:
+        p = r.predictions
+        if isinstance(p, pd.DataFrame):
+            p = p.iloc[:, 0]
+        preds.extend(_scalar(v) for v in (p.tolist() if hasattr(p, "tolist") else list(p)))
+    frame["prediction"] = preds
+    frame["model_id"] = np.repeat([r.served_entity_id for r in done], counts)
+    frame["timestamp"] = pd.to_datetime(np.repeat([r.timestamp_ms for r in done], counts),
+                                        unit="ms", utc=True)
+    frame["databricks_request_id"] = np.repeat([r.request_id for r in done], counts)
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from kiln.errors import KilnError
 from kiln.serving.config import EntitySpec
+from kiln.serving.payload import Rows, conform
 
 
 @dataclass
@@ -58,9 +59,8 @@ def load(spec: EntitySpec, version: str) -> LoadedEntity:
 
 
 def _conform(entity: LoadedEntity, frame: Any) -> Any:
-    from kiln.serving.payload import conform
-
-    return conform(frame, entity.columns, entity.dtypes)
+    return conform(Rows(list(frame.columns), frame=frame), entity.columns,
+                   entity.dtypes).to_frame()
 
 
 def _inputs(model: Any) -> tuple[list[str] | None, dict[str, str] | None]:
@@ -120,13 +120,14 @@ class Batcher:
         self.timer: asyncio.TimerHandle | None = None
         self.calls = 0
 
-    async def predict(self, frame: Any, params: dict[str, Any] | None = None) -> Any:
+    async def predict(self, rows: Rows, params: dict[str, Any] | None = None) -> Any:
         loop = asyncio.get_running_loop()
         if params:
-            return await loop.run_in_executor(self.pool, self.entity.predict, frame, params)
+            return await loop.run_in_executor(self.pool, self.entity.predict, rows.to_frame(),
+                                              params)
         fut: asyncio.Future[Any] = loop.create_future()
-        self.pending.append((frame, fut))
-        self.rows += len(frame)
+        self.pending.append((rows, fut))
+        self.rows += len(rows)
         if self.in_flight == 0 or (self.rows >= self.max_rows
                                    and self.in_flight < self.entity.spec.concurrency):
             self._flush(loop)
@@ -166,15 +167,22 @@ class Batcher:
             self._flush(loop)
 
 
-def _predict_batch(entity: LoadedEntity, frames: list[Any]) -> list[Any]:
-    if len(frames) == 1:
-        return [entity.predict(frames[0])]
+def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[Any]:
+    """One predict call for the batch; its results split back per request."""
+    import numpy as np
     import pandas as pd
 
-    values = entity.predict(pd.concat(frames, ignore_index=True))
+    if len(batch) == 1:
+        return [entity.predict(batch[0].to_frame())]
+    if all(r.array is not None for r in batch):
+        frame = pd.DataFrame(np.vstack([r.array for r in batch]), columns=batch[0].columns,
+                             copy=False)
+    else:
+        frame = pd.concat([r.to_frame() for r in batch], ignore_index=True)
+    values = entity.predict(frame)
     out, start = [], 0
-    for f in frames:
-        end = start + len(f)
+    for r in batch:
+        end = start + len(r)
         out.append(values.iloc[start:end] if hasattr(values, "iloc") else values[start:end])
         start = end
     return out

@@ -28,8 +28,29 @@ class PayloadError(Exception):
 
 
 @dataclass
+class Rows:
+    """Rows to score: a float64 matrix with its column names (the fast path: numeric
+    ``dataframe_split`` bodies stay arrays until a batch becomes one DataFrame), or a
+    DataFrame."""
+
+    columns: list[Any]
+    array: Any = None  # numpy float64, shape (n, len(columns))
+    frame: Any = None  # pandas DataFrame
+
+    def __len__(self) -> int:
+        return len(self.array) if self.array is not None else len(self.frame)
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        if self.frame is None:
+            self.frame = pd.DataFrame(self.array, columns=self.columns, copy=False)
+        return self.frame
+
+
+@dataclass
 class Request:
-    frame: Any  # pandas DataFrame
+    rows: Rows
     params: dict[str, Any] | None
     client_request_id: str | None
     fmt: str
@@ -63,6 +84,9 @@ def parse(body: bytes) -> Request:
             if not isinstance(value, dict) or not isinstance(value.get("data"), list):
                 raise PayloadError(400, "dataframe_split needs {\"columns\": [...], "
                                         "\"data\": [[...], ...]}")
+            fast = _numeric(value)
+            if fast is not None:
+                return Request(fast, params, crid, fmt)
             frame = pd.DataFrame(value["data"], columns=value.get("columns"))
         elif fmt == "dataframe_records":
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
@@ -76,7 +100,24 @@ def parse(body: bytes) -> Request:
         raise PayloadError(400, f"cannot read {fmt}: {e}") from None
     if len(frame) == 0:
         raise PayloadError(400, f"{fmt} has no rows")
-    return Request(frame, params, crid, fmt)
+    return Request(Rows(list(frame.columns), frame=frame), params, crid, fmt)
+
+
+def _numeric(split: dict[str, Any]) -> Rows | None:
+    """A numeric ``dataframe_split`` as a float64 matrix (None for anything else)."""
+    import numpy as np
+
+    columns, data = split.get("columns"), split["data"]
+    if not isinstance(columns, list) or not data or not isinstance(data[0], list) or \
+            any(isinstance(v, (str, bool)) for v in data[0]):
+        return None
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if array.ndim != 2 or array.shape[1] != len(columns):
+        return None
+    return Rows(columns, array=array)
 
 
 def _tensor_like(fmt: str, value: Any) -> Any:
@@ -98,26 +139,32 @@ def _tensor_like(fmt: str, value: Any) -> Any:
     raise PayloadError(400, f"{fmt} must hold rows as objects or as lists, not a mix")
 
 
-def name_columns(req: Request, columns: list[str] | None) -> Any:
+def name_columns(req: Request, columns: list[str] | None) -> Rows:
     """Rows sent as plain lists take the model's input names, in order."""
-    frame = req.frame
+    rows = req.rows
     if columns is None or req.fmt not in ("instances", "inputs") or \
-            list(frame.columns) != list(range(frame.shape[1])):
-        return frame
-    if frame.shape[1] != len(columns):
+            rows.columns != list(range(len(rows.columns))):
+        return rows
+    if len(rows.columns) != len(columns):
         raise PayloadError(400, f"{req.fmt}: each row needs {len(columns)} values "
-                                f"({', '.join(columns)}), got {frame.shape[1]}")
-    return frame.set_axis(columns, axis=1)
+                                f"({', '.join(columns)}), got {len(rows.columns)}")
+    return Rows(list(columns), frame=rows.frame.set_axis(columns, axis=1))
 
 
-def conform(frame: Any, columns: list[str] | None, dtypes: dict[str, str] | None) -> Any:
-    """The frame with the model's input columns in order and types; 400 when it cannot be."""
+def conform(rows: Rows, columns: list[str] | None, dtypes: dict[str, str] | None) -> Rows:
+    """The rows with the model's input columns in order and types; 400 when they cannot."""
     if not columns:
-        return frame
-    missing = [c for c in columns if c not in frame.columns]
+        return rows
+    missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise PayloadError(400, f"missing input columns: {', '.join(map(str, missing))} "
                                 f"(the model takes {', '.join(columns)})")
+    if rows.array is not None and (not dtypes or all(t == "float64" for t in dtypes.values())):
+        if rows.columns == columns:
+            return rows
+        index = [rows.columns.index(c) for c in columns]
+        return Rows(list(columns), array=rows.array[:, index])
+    frame = rows.to_frame()
     out = frame[columns] if list(frame.columns) != columns else frame
     if dtypes:
         want = {c: t for c, t in dtypes.items() if str(out[c].dtype) != t}
@@ -127,7 +174,7 @@ def conform(frame: Any, columns: list[str] | None, dtypes: dict[str, str] | None
             except (ValueError, TypeError) as e:
                 raise PayloadError(400, f"input values do not fit the model's column types "
                                         f"({_describe(dtypes)}): {e}") from None
-    return out
+    return Rows(list(columns), frame=out)
 
 
 def _describe(dtypes: dict[str, str]) -> str:
