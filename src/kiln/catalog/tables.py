@@ -63,10 +63,13 @@ class Catalog:
 
     # data ----------------------------------------------------------------------------
     def write(self, table: str, data: Any, mode: str = "append",
-              keys: list[str] | None = None, location: str | None = None) -> int:
+              keys: list[str] | None = None, location: str | None = None,
+              record: bool = True) -> int:
         """Write a pandas DataFrame or Arrow table; returns the new Delta version.
 
-        The first write creates the table: managed, or external at ``location``."""
+        The first write creates the table: managed, or external at ``location``. With
+        ``record=False`` (steady streams such as inference tables) a write is not put in
+        the audit log or the lineage; the table's creation always is."""
         from deltalake import DeltaTable, write_deltalake
         from deltalake.exceptions import SchemaMismatchError
 
@@ -108,9 +111,10 @@ class Catalog:
         except SchemaMismatchError as e:
             raise KilnError(f"schema mismatch writing {name}: {e}") from None
         version = DeltaTable(location).version()
-        self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
-                                                  "rows": arrow.num_rows})
-        self._lineage(name, version, "write", always=True)
+        if record:
+            self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
+                                                      "rows": arrow.num_rows})
+            self._lineage(name, version, "write", always=True)
         return int(version)
 
     def create_external(self, table: str, location: str) -> None:

@@ -46,7 +46,7 @@ class Record:
 
 class CaptureWriter:
     def __init__(self, spec: CaptureSpec, write: Callable[[str, Any], None],
-                 max_buffer: int = 100_000, flush_every_s: float = 1.0,
+                 max_buffer: int = 100_000, flush_every_s: float = 5.0,
                  on_drop: Callable[[int], None] | None = None) -> None:
         self.spec = spec
         self.write = write  # (table, arrow table) -> None, appends
@@ -74,7 +74,7 @@ class CaptureWriter:
                             self.spec.payload_table, self.dropped)
             return
         self.buffer.append(record)
-        if len(self.buffer) >= 5000:
+        if len(self.buffer) >= 10_000:
             self._wake.set()
 
     def close(self) -> None:
@@ -134,33 +134,49 @@ def payload_table(batch: list[Record]) -> Any:
 
 
 def unpacked_table(batch: list[Record]) -> Any:
-    """One row per prediction of the successful requests (None when there are none)."""
+    """One row per prediction of the successful requests (None when there are none).
+    Numeric requests go from their matrices straight to Arrow columns."""
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
 
     done = [r for r in batch if r.status_code == 200 and r.frame is not None]
     if not done:
         return None
-    counts = [len(r.frame) for r in done]
+    counts = np.array([len(r.frame) for r in done])
     first = done[0].frame.columns
     if all(r.frame.array is not None and r.frame.columns == first for r in done):
-        frame = pd.DataFrame(np.vstack([r.frame.array for r in done]), columns=first)
+        features = np.vstack([r.frame.array for r in done])
+        columns = {str(c): pa.array(features[:, i]) for i, c in enumerate(first)}
     else:
+        import pandas as pd
+
         frame = pd.concat([r.frame.to_frame().reset_index(drop=True) for r in done],
                           ignore_index=True)
-    preds: list[Any] = []
+        columns = dict(zip(map(str, frame.columns),
+                           pa.Table.from_pandas(frame, preserve_index=False).columns))
+    columns["prediction"] = _predictions(done)
+    columns["model_id"] = pa.array(np.repeat([r.served_entity_id for r in done], counts))
+    columns["timestamp"] = pa.array(np.repeat([r.timestamp_ms for r in done], counts),
+                                    pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    columns["databricks_request_id"] = pa.array(np.repeat([r.request_id for r in done], counts))
+    return pa.table(columns)
+
+
+def _predictions(done: list[Record]) -> Any:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    parts = []
     for r in done:
         p = r.predictions
         if isinstance(p, pd.DataFrame):
             p = p.iloc[:, 0]
-        preds.extend(_scalar(v) for v in (p.tolist() if hasattr(p, "tolist") else list(p)))
-    frame["prediction"] = preds
-    frame["model_id"] = np.repeat([r.served_entity_id for r in done], counts)
-    frame["timestamp"] = pd.to_datetime(np.repeat([r.timestamp_ms for r in done], counts),
-                                        unit="ms", utc=True)
-    frame["databricks_request_id"] = np.repeat([r.request_id for r in done], counts)
-    return pa.Table.from_pandas(frame, preserve_index=False)
+        parts.append(np.asarray(p))
+    joined = np.concatenate(parts) if parts else np.array([])
+    if joined.dtype == object:
+        return pa.array([_scalar(v) for v in joined])
+    return pa.array(joined)
 
 
 def _scalar(v: Any) -> Any:

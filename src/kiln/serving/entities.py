@@ -4,6 +4,7 @@ micro-batcher that groups concurrent requests to it into one predict call."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -119,6 +120,10 @@ class Batcher:
         self.in_flight = 0
         self.timer: asyncio.TimerHandle | None = None
         self.calls = 0
+        # parallel predict calls: the workload size's concurrency, but no more than the
+        # machine has cores to spare for them (more only fight over the GIL)
+        self.parallel = max(1, min(entity.spec.concurrency, int(os.environ.get(
+            "KILN_SERVING_PARALLEL", max(1, (os.cpu_count() or 2) // 2)))))
 
     async def predict(self, rows: Rows, params: dict[str, Any] | None = None) -> Any:
         loop = asyncio.get_running_loop()
@@ -129,7 +134,7 @@ class Batcher:
         self.pending.append((rows, fut))
         self.rows += len(rows)
         if self.in_flight == 0 or (self.rows >= self.max_rows
-                                   and self.in_flight < self.entity.spec.concurrency):
+                                   and self.in_flight < self.parallel):
             self._flush(loop)
         elif self.timer is None:
             self.timer = loop.call_later(self.max_wait_s, self._on_timer, loop)
@@ -137,7 +142,7 @@ class Batcher:
 
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         self.timer = None
-        if self.pending and self.in_flight < self.entity.spec.concurrency:
+        if self.pending and self.in_flight < self.parallel:
             self._flush(loop)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:

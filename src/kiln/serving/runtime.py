@@ -113,7 +113,7 @@ class ServingRuntime:
         self._fingerprints: dict[str, str] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.ws_lock = threading.Lock()  # the workspace client is used from two threads
+        self.ws_lock = threading.Lock()  # the watcher's registry lookups, one at a time
 
     # life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -233,11 +233,9 @@ class ServingRuntime:
         from kiln.catalog import Catalog
 
         catalog = Catalog(self.ws)
-        lock = self.ws_lock
 
         def write(table: str, data: Any) -> None:
-            with lock:
-                catalog.write(table, data, mode="append")
+            catalog.write(table, data, mode="append", record=False)
 
         on_drop = self.metrics.capture_dropped(spec.name) if self.metrics else None
         return CaptureWriter(spec.capture, write, on_drop=on_drop)

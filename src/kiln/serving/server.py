@@ -20,13 +20,7 @@ def build(ws: Workspace, only: list[str] | None = None, max_wait_s: float = 0.00
     runtime = ServingRuntime(ws, only=only, poll_s=poll_s, max_wait_s=max_wait_s,
                              metrics=metrics)
     runtime.start()
-    lock = runtime.ws_lock
-
-    def lookup(token: str) -> str | None:
-        with lock:
-            return ws.user_for_token(token)
-
-    return ServingApp(runtime, TokenCache(lookup), metrics)
+    return ServingApp(runtime, TokenCache(ws.user_for_token), metrics)
 
 
 def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
