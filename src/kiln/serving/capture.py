@@ -46,7 +46,7 @@ class Record:
 
 class CaptureWriter:
     def __init__(self, spec: CaptureSpec, write: Callable[[str, Any], None],
-                 max_buffer: int = 100_000, flush_every_s: float = 5.0,
+                 max_buffer: int = 100_000, flush_every_s: float = 2.0,
                  on_drop: Callable[[int], None] | None = None) -> None:
         self.spec = spec
         self.write = write  # (table, arrow table) -> None, appends
@@ -125,8 +125,8 @@ def payload_table(batch: list[Record]) -> Any:
         "timestamp_ms": pa.array([r.timestamp_ms for r in batch], pa.int64()),
         "status_code": pa.array([r.status_code for r in batch], pa.int32()),
         "execution_time_ms": pa.array([r.execution_time_ms for r in batch], pa.int64()),
-        "request": [r.request.decode("utf-8", "replace") for r in batch],
-        "response": [r.response.decode("utf-8", "replace") for r in batch],
+        "request": _text([r.request for r in batch]),
+        "response": _text([r.response for r in batch]),
         "served_entity_id": pa.array([r.served_entity_id for r in batch], pa.string()),
         "requester": [r.requester for r in batch],
         "sampling_fraction": pa.array([1.0] * len(batch), pa.float64()),
@@ -160,6 +160,17 @@ def unpacked_table(batch: list[Record]) -> Any:
                                     pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
     columns["databricks_request_id"] = pa.array(np.repeat([r.request_id for r in done], counts))
     return pa.table(columns)
+
+
+def _text(values: list[bytes]) -> Any:
+    """Bodies as a string column, checked as UTF-8 by Arrow (bytes that are not UTF-8 are
+    replaced, as a client may send anything)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array([v.decode("utf-8", "replace") for v in values], pa.string())
 
 
 def _predictions(done: list[Record]) -> Any:
