@@ -1,0 +1,1 @@
+"""MLflow per workspace: registry rules, lifecycle, approvals, promotion, cards, lineage."""

@@ -1,0 +1,1 @@
+"""Model serving: endpoints, routing, micro-batching, capture to inference tables."""
