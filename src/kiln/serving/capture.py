@@ -12,7 +12,6 @@ The buffer is bounded: when the table cannot keep up, records are dropped and co
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
@@ -45,11 +44,11 @@ class Record:
 
 
 class CaptureWriter:
-    def __init__(self, spec: CaptureSpec, write: Callable[[str, Any], None],
+    def __init__(self, spec: CaptureSpec, write: Callable[[dict[str, Any]], None],
                  max_buffer: int = 100_000, flush_every_s: float = 2.0,
                  on_drop: Callable[[int], None] | None = None) -> None:
         self.spec = spec
-        self.write = write  # (table, arrow table) -> None, appends
+        self.write = write  # (packed batch) -> None: appends it to the tables
         self.max_buffer = max_buffer
         self.flush_every_s = flush_every_s
         self.on_drop = on_drop
@@ -101,65 +100,100 @@ class CaptureWriter:
             if not batch:
                 return
             try:
-                self.write(self.spec.payload_table, payload_table(batch))
+                self.write(pack(batch))
             except Exception:
                 self.failures += len(batch)
                 raise
             self.written += len(batch)
-            unpacked = unpacked_table(batch)
-            if unpacked is not None:
-                try:
-                    self.write(self.spec.unpacked_table, unpacked)
-                except Exception:  # noqa: BLE001 - the payload table has the records
-                    log.exception("writing %s failed", self.spec.unpacked_table)
 
 
-def payload_table(batch: list[Record]) -> Any:
-    import pyarrow as pa
+def pack(batch: list[Record]) -> dict[str, Any]:
+    """The batch as a few lists and arrays: cheap to pickle to the writer process, which
+    turns it into the two tables (``tables``)."""
+    import numpy as np
+    import pandas as pd
 
-    return pa.table({
-        "databricks_request_id": [r.request_id for r in batch],
-        "client_request_id": pa.array([r.client_request_id for r in batch], pa.string()),
-        "date": pa.array([dt.datetime.fromtimestamp(r.timestamp_ms / 1000, dt.timezone.utc)
-                          .date() for r in batch], pa.date32()),
-        "timestamp_ms": pa.array([r.timestamp_ms for r in batch], pa.int64()),
-        "status_code": pa.array([r.status_code for r in batch], pa.int32()),
-        "execution_time_ms": pa.array([r.execution_time_ms for r in batch], pa.int64()),
-        "request": _text([r.request for r in batch]),
-        "response": _text([r.response for r in batch]),
-        "served_entity_id": pa.array([r.served_entity_id for r in batch], pa.string()),
+    done = [r for r in batch if r.status_code == 200 and r.frame is not None]
+    packed: dict[str, Any] = {
+        "request_id": [r.request_id for r in batch],
+        "client_request_id": [r.client_request_id for r in batch],
+        "timestamp_ms": [r.timestamp_ms for r in batch],
+        "status_code": [r.status_code for r in batch],
+        "execution_time_ms": [r.execution_time_ms for r in batch],
+        "request": [r.request for r in batch], "response": [r.response for r in batch],
+        "served_entity_id": [r.served_entity_id for r in batch],
         "requester": [r.requester for r in batch],
-        "sampling_fraction": pa.array([1.0] * len(batch), pa.float64()),
-    })
+        "done": [i for i, r in enumerate(batch) if r.status_code == 200 and r.frame is not None],
+        "counts": [len(r.frame) for r in done], "matrix": None, "frame": None,
+    }
+    if not done:
+        return packed
+    first = done[0].frame.columns
+    if all(r.frame.array is not None and r.frame.columns == first for r in done):
+        packed["columns"] = [str(c) for c in first]
+        packed["matrix"] = np.vstack([r.frame.array for r in done])
+    else:
+        packed["frame"] = pd.concat([r.frame.to_frame().reset_index(drop=True) for r in done],
+                                    ignore_index=True)
+    preds = []
+    for r in done:
+        p = r.predictions
+        preds.append(np.asarray(p.iloc[:, 0] if isinstance(p, pd.DataFrame) else p))
+    packed["predictions"] = np.concatenate(preds)
+    return packed
 
 
-def unpacked_table(batch: list[Record]) -> Any:
-    """One row per prediction of the successful requests (None when there are none).
-    Numeric requests go from their matrices straight to Arrow columns."""
+def tables(packed: dict[str, Any]) -> tuple[Any, Any]:
+    """(payload table, unpacked table or None) of a packed batch."""
     import numpy as np
     import pyarrow as pa
 
-    done = [r for r in batch if r.status_code == 200 and r.frame is not None]
-    if not done:
-        return None
-    counts = np.array([len(r.frame) for r in done])
-    first = done[0].frame.columns
-    if all(r.frame.array is not None and r.frame.columns == first for r in done):
-        features = np.vstack([r.frame.array for r in done])
-        columns = {str(c): pa.array(features[:, i]) for i, c in enumerate(first)}
+    ts = pa.array(packed["timestamp_ms"], pa.int64())
+    payload = pa.table({
+        "databricks_request_id": pa.array(packed["request_id"], pa.string()),
+        "client_request_id": pa.array(packed["client_request_id"], pa.string()),
+        "date": ts.cast(pa.timestamp("ms", tz="UTC")).cast(pa.date32()),
+        "timestamp_ms": ts,
+        "status_code": pa.array(packed["status_code"], pa.int32()),
+        "execution_time_ms": pa.array(packed["execution_time_ms"], pa.int64()),
+        "request": _text(packed["request"]),
+        "response": _text(packed["response"]),
+        "served_entity_id": pa.array(packed["served_entity_id"], pa.string()),
+        "requester": pa.array(packed["requester"], pa.string()),
+        "sampling_fraction": pa.array([1.0] * len(packed["request_id"]), pa.float64()),
+    })
+    if not packed["done"]:
+        return payload, None
+    counts = np.array(packed["counts"])
+    done = packed["done"]
+    if packed["matrix"] is not None:
+        m = packed["matrix"]
+        columns = {c: pa.array(m[:, i]) for i, c in enumerate(packed["columns"])}
     else:
-        import pandas as pd
-
-        frame = pd.concat([r.frame.to_frame().reset_index(drop=True) for r in done],
-                          ignore_index=True)
+        frame = packed["frame"]
         columns = dict(zip(map(str, frame.columns),
                            pa.Table.from_pandas(frame, preserve_index=False).columns))
-    columns["prediction"] = _predictions(done)
-    columns["model_id"] = pa.array(np.repeat([r.served_entity_id for r in done], counts))
-    columns["timestamp"] = pa.array(np.repeat([r.timestamp_ms for r in done], counts),
-                                    pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
-    columns["databricks_request_id"] = pa.array(np.repeat([r.request_id for r in done], counts))
-    return pa.table(columns)
+    preds = packed["predictions"]
+    columns["prediction"] = (pa.array([_scalar(v) for v in preds]) if preds.dtype == object
+                             else pa.array(preds))
+    columns["model_id"] = pa.array(np.repeat([packed["served_entity_id"][i] for i in done],
+                                             counts))
+    columns["timestamp"] = pa.array(np.repeat([packed["timestamp_ms"][i] for i in done],
+                                              counts), pa.int64()).cast(
+        pa.timestamp("ms", tz="UTC"))
+    columns["databricks_request_id"] = pa.array(np.repeat(
+        [packed["request_id"][i] for i in done], counts))
+    return payload, pa.table(columns)
+
+
+def write_tables(catalog: Any, spec: CaptureSpec, packed: dict[str, Any]) -> None:
+    payload, unpacked = tables(packed)
+    catalog.write(spec.payload_table, payload, mode="append", record=False)
+    if unpacked is not None:
+        try:
+            catalog.write(spec.unpacked_table, unpacked, mode="append", record=False)
+        except Exception:  # noqa: BLE001 - the payload table has the records
+            log.exception("writing %s failed", spec.unpacked_table)
 
 
 def _text(values: list[bytes]) -> Any:
@@ -171,23 +205,6 @@ def _text(values: list[bytes]) -> Any:
         return pa.array(values, pa.binary()).cast(pa.string())
     except pa.ArrowInvalid:
         return pa.array([v.decode("utf-8", "replace") for v in values], pa.string())
-
-
-def _predictions(done: list[Record]) -> Any:
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    parts = []
-    for r in done:
-        p = r.predictions
-        if isinstance(p, pd.DataFrame):
-            p = p.iloc[:, 0]
-        parts.append(np.asarray(p))
-    joined = np.concatenate(parts) if parts else np.array([])
-    if joined.dtype == object:
-        return pa.array([_scalar(v) for v in joined])
-    return pa.array(joined)
 
 
 def _scalar(v: Any) -> Any:

@@ -111,6 +111,7 @@ class ServingRuntime:
         self.endpoints: dict[str, Endpoint] = {}
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="predict")
         self._fingerprints: dict[str, str] = {}
+        self.writer: Any = None  # the inference-table writer process, once needed
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.ws_lock = threading.Lock()  # the watcher's registry lookups, one at a time
@@ -136,6 +137,8 @@ class ServingRuntime:
         for ep in self.endpoints.values():
             if ep.capture is not None:
                 ep.capture.close()
+        if self.writer is not None:
+            self.writer.close()
         self.pool.shutdown(wait=True)
 
     def ready(self) -> bool:
@@ -230,15 +233,15 @@ class ServingRuntime:
     def _capture(self, spec: cfg.EndpointSpec) -> CaptureWriter | None:
         if spec.capture is None:
             return None
-        from kiln.catalog import Catalog
+        if self.writer is None:
+            from kiln.serving.capture_process import WriterProcess
 
-        catalog = Catalog(self.ws)
-
-        def write(table: str, data: Any) -> None:
-            catalog.write(table, data, mode="append", record=False)
-
+            self.writer = WriterProcess(self.ws.name, self.ws.local_root() or "",
+                                        self.ws.current_user())
+        writer, capture_spec = self.writer, spec.capture
         on_drop = self.metrics.capture_dropped(spec.name) if self.metrics else None
-        return CaptureWriter(spec.capture, write, on_drop=on_drop)
+        return CaptureWriter(capture_spec, lambda packed: writer.write(capture_spec, packed),
+                             on_drop=on_drop)
 
     # state ---------------------------------------------------------------------------
     def _fail(self, name: str, message: str) -> None:
