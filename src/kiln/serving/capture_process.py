@@ -9,6 +9,7 @@ a zero length ends the process. For each batch it answers one line on stdout: ``
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import subprocess
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> int:
     from kiln.workspace.local.workspace import LocalWorkspace
 
     name, directory, user = argv
+    os.nice(10)  # background work: requests being served get the CPU first
     catalog = Catalog(LocalWorkspace(name, directory, user))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
