@@ -1,0 +1,1 @@
+"""Quality monitors: profile and drift metrics over time windows, alerts."""

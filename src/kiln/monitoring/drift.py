@@ -1,0 +1,114 @@
+"""Drift metrics between a reference sample and a current one (pure functions).
+
+Definitions (the contract, tested against independent numpy/scipy computations):
+nulls never enter a distribution; ``ref`` is the baseline or the previous window, ``cur``
+the window. Numeric columns are binned on 10 quantile bins of ``ref`` (edges
+``np.unique(np.quantile(ref, [.1, ..., .9]))``, bin ``np.searchsorted(edges, x,
+side="right")``), categorical columns counted per category over the union of both sides;
+bins or categories empty on both sides are dropped; p and q are the ref and cur shares.
+An empty side leaves the distribution metrics null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DECILES = np.linspace(0.1, 0.9, 9)
+PSI_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class Drift:
+    count_delta: float
+    avg_delta: float | None
+    percent_null_delta: float | None
+    js_distance: float | None = None
+    ks_statistic: float | None = None
+    ks_pvalue: float | None = None
+    wasserstein_distance: float | None = None
+    population_stability_index: float | None = None
+    chi_squared_statistic: float | None = None
+    chi_squared_pvalue: float | None = None
+    tv_distance: float | None = None
+    l_infinity_distance: float | None = None
+
+
+def numeric_drift(ref: np.ndarray, cur: np.ndarray) -> Drift:
+    """``ref`` and ``cur`` as float arrays with NaN for nulls."""
+    ref_ok, cur_ok = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    base = _deltas(len(ref), len(cur), len(ref_ok), len(cur_ok),
+                   float(ref_ok.mean()) if len(ref_ok) else None,
+                   float(cur_ok.mean()) if len(cur_ok) else None)
+    if not len(ref_ok) or not len(cur_ok):
+        return base
+    from scipy import stats
+
+    edges = np.unique(np.quantile(ref_ok, DECILES))
+    ref_counts = np.bincount(np.searchsorted(edges, ref_ok, side="right"),
+                             minlength=len(edges) + 1)
+    cur_counts = np.bincount(np.searchsorted(edges, cur_ok, side="right"),
+                             minlength=len(edges) + 1)
+    ks = stats.ks_2samp(ref_ok, cur_ok)
+    return _with_distribution(base, ref_counts, cur_counts, ks_statistic=float(ks.statistic),
+                              ks_pvalue=float(ks.pvalue),
+                              wasserstein_distance=float(
+                                  stats.wasserstein_distance(ref_ok, cur_ok)))
+
+
+def categorical_drift(ref: list[Any], cur: list[Any]) -> Drift:
+    """``ref`` and ``cur`` as lists with None for nulls."""
+    ref_ok = [v for v in ref if v is not None]
+    cur_ok = [v for v in cur if v is not None]
+    base = _deltas(len(ref), len(cur), len(ref_ok), len(cur_ok), None, None)
+    if not ref_ok or not cur_ok:
+        return base
+    cats = sorted(set(ref_ok) | set(cur_ok), key=repr)
+    index = {c: i for i, c in enumerate(cats)}
+    ref_counts = np.bincount([index[v] for v in ref_ok], minlength=len(cats))
+    cur_counts = np.bincount([index[v] for v in cur_ok], minlength=len(cats))
+    return _with_distribution(base, ref_counts, cur_counts)
+
+
+def categorical_counts_drift(n_ref: int, n_cur: int, ref_counts: np.ndarray,
+                             cur_counts: np.ndarray) -> Drift:
+    """The same as ``categorical_drift`` from counts per category (aligned arrays) and the
+    row counts including nulls; what the windowed computation uses."""
+    base = _deltas(n_ref, n_cur, int(ref_counts.sum()), int(cur_counts.sum()), None, None)
+    if not ref_counts.sum() or not cur_counts.sum():
+        return base
+    return _with_distribution(base, ref_counts, cur_counts)
+
+
+def _deltas(n_ref: int, n_cur: int, ok_ref: int, ok_cur: int, mean_ref: float | None,
+            mean_cur: float | None) -> Drift:
+    null_delta = None
+    if n_ref and n_cur:
+        null_delta = 100.0 * ((n_cur - ok_cur) / n_cur - (n_ref - ok_ref) / n_ref)
+    avg_delta = mean_cur - mean_ref if mean_cur is not None and mean_ref is not None else None
+    return Drift(float(n_cur - n_ref), avg_delta, null_delta)
+
+
+def _with_distribution(base: Drift, ref_counts: np.ndarray, cur_counts: np.ndarray,
+                       **extra: float) -> Drift:
+    from dataclasses import replace
+
+    from scipy import stats
+    from scipy.spatial import distance
+
+    keep = (ref_counts + cur_counts) > 0
+    rc, cc = ref_counts[keep].astype(float), cur_counts[keep].astype(float)
+    p, q = rc / rc.sum(), cc / cc.sum()
+    p_, q_ = np.where(p == 0, PSI_FLOOR, p), np.where(q == 0, PSI_FLOOR, q)
+    if len(rc) > 1:
+        chi = stats.chi2_contingency(np.vstack([rc, cc]), correction=False)
+        chi_stat, chi_p = float(chi.statistic), float(chi.pvalue)
+    else:
+        chi_stat, chi_p = 0.0, 1.0
+    return replace(base, js_distance=float(distance.jensenshannon(p, q, base=2)),
+                   population_stability_index=float(np.sum((q_ - p_) * np.log(q_ / p_))),
+                   chi_squared_statistic=chi_stat, chi_squared_pvalue=chi_p,
+                   tv_distance=float(0.5 * np.abs(p - q).sum()),
+                   l_infinity_distance=float(np.abs(p - q).max()), **extra)

@@ -1,0 +1,102 @@
+"""Each drift metric against an independent numpy/scipy computation of its definition."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from scipy.spatial import distance
+
+from kiln.monitoring.drift import categorical_drift, numeric_drift
+
+
+def reference(ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict[str, float]:
+    keep = [i for i in range(len(ref_counts)) if ref_counts[i] + cur_counts[i] > 0]
+    rc = np.array([ref_counts[i] for i in keep], float)
+    cc = np.array([cur_counts[i] for i in keep], float)
+    p, q = rc / rc.sum(), cc / cc.sum()
+    psi = 0.0
+    for a, b in zip(p, q):
+        a2, b2 = (a or 1e-4), (b or 1e-4)
+        psi += (b2 - a2) * math.log(b2 / a2)
+    if len(keep) > 1:
+        chi = stats.chi2_contingency([rc, cc], correction=False)
+        chi_s, chi_p = chi[0], chi[1]
+    else:
+        chi_s, chi_p = 0.0, 1.0
+    return {"js_distance": distance.jensenshannon(p, q, base=2),
+            "population_stability_index": psi, "tv_distance": 0.5 * sum(abs(p - q)),
+            "l_infinity_distance": max(abs(p - q)), "chi_squared_statistic": chi_s,
+            "chi_squared_pvalue": chi_p}
+
+
+def close(a: float | None, b: float) -> bool:
+    return a is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+values = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values, values)
+def test_numeric_metrics_follow_their_definitions(ref_raw: list, cur_raw: list) -> None:
+    ref = np.array([np.nan if v is None else v for v in ref_raw], float)
+    cur = np.array([np.nan if v is None else v for v in cur_raw], float)
+    d = numeric_drift(ref, cur)
+    r, c = [v for v in ref_raw if v is not None], [v for v in cur_raw if v is not None]
+    assert d.count_delta == len(cur_raw) - len(ref_raw)
+    if ref_raw and cur_raw:
+        want = 100 * ((len(cur_raw) - len(c)) / len(cur_raw) - (len(ref_raw) - len(r)) / len(ref_raw))
+        assert close(d.percent_null_delta, want)
+    if not r or not c:
+        assert d.js_distance is d.ks_statistic is d.population_stability_index is None
+        return
+    assert close(d.avg_delta, np.mean(c) - np.mean(r))
+    ks = stats.ks_2samp(r, c)
+    assert close(d.ks_statistic, ks.statistic) and close(d.ks_pvalue, ks.pvalue)
+    assert close(d.wasserstein_distance, stats.wasserstein_distance(r, c))
+    edges = np.unique(np.quantile(r, [.1, .2, .3, .4, .5, .6, .7, .8, .9]))
+    bins = len(edges) + 1
+    rc = np.array([sum(1 for x in r if np.searchsorted(edges, x, side="right") == b)
+                   for b in range(bins)])
+    cc = np.array([sum(1 for x in c if np.searchsorted(edges, x, side="right") == b)
+                   for b in range(bins)])
+    for key, want in reference(rc, cc).items():
+        assert close(getattr(d, key), want), key
+        assert not math.isnan(getattr(d, key))
+
+
+cats = st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", "e"])), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cats, cats)
+def test_categorical_metrics_follow_their_definitions(ref: list, cur: list) -> None:
+    d = categorical_drift(ref, cur)
+    r, c = [v for v in ref if v is not None], [v for v in cur if v is not None]
+    assert d.count_delta == len(cur) - len(ref) and d.avg_delta is None
+    if not r or not c:
+        assert d.tv_distance is None and d.chi_squared_statistic is None
+        return
+    union = sorted(set(r) | set(c))
+    rc = np.array([r.count(k) for k in union])
+    cc = np.array([c.count(k) for k in union])
+    for key, want in reference(rc, cc).items():
+        assert close(getattr(d, key), want), key
+
+
+def test_edge_cases_have_numbers_not_nans() -> None:
+    same = numeric_drift(np.array([5.0] * 10), np.array([5.0] * 7))  # one distinct value
+    assert same.population_stability_index == 0.0 and same.chi_squared_statistic == 0.0
+    assert same.chi_squared_pvalue == 1.0 and same.js_distance == 0.0
+    new_cat = categorical_drift(["a"] * 10, ["a"] * 5 + ["z"] * 5)  # a category on one side
+    assert new_cat.population_stability_index == pytest.approx(
+        (0.5 - 1) * math.log(0.5 / 1) + (0.5 - 1e-4) * math.log(0.5 / 1e-4))
+    all_null = numeric_drift(np.array([np.nan] * 4), np.array([1.0, 2.0]))
+    assert all_null.percent_null_delta == -100.0 and all_null.js_distance is None
+    empty = numeric_drift(np.array([1.0, 2.0]), np.array([]))
+    assert empty.count_delta == -2 and empty.percent_null_delta is None
