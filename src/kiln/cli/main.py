@@ -12,6 +12,7 @@ from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
 from kiln.cli.models import experiments, lineage_cmd, models
+from kiln.cli.monitors import quality_monitors
 from kiln.cli.runs import jobs, runs, scheduler
 from kiln.cli.serving import server_cmd, serving_endpoints, tokens
 from kiln.cli.secrets import secrets
@@ -66,6 +67,7 @@ cli.add_command(lineage_cmd)
 cli.add_command(server_cmd)
 cli.add_command(serving_endpoints)
 cli.add_command(tokens)
+cli.add_command(quality_monitors)
 cli.add_command(audit)
 cli.add_command(jobs)
 cli.add_command(runs)

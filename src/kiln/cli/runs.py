@@ -148,27 +148,9 @@ def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str |
 
 def _start_detached(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]
                     python_params: list[str] | None) -> None:
-    """Record the run, hand it to a detached worker process, return once it has it."""
-    import subprocess
-    import time
+    from kiln.jobs.detached import start
 
-    from kiln.jobs.engine import Engine
-
-    run_id = Engine(ws).submit(job_id, params, python_params)
-    log_dir = ws.run_dir(run_id)
-    os.makedirs(log_dir, exist_ok=True)
-    with open(os.path.join(log_dir, "runner.log"), "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "kiln.cli.worker", ws.name, str(run_id)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)
-    for _ in range(300):  # until the worker has adopted the run (or died)
-        runner = ws.runner_of(run_id)
-        if runner is not None and runner[1] == proc.pid:
-            break
-        if proc.poll() is not None:
-            raise KilnError(f"the run's worker process exited with {proc.returncode}; "
-                            f"see {os.path.join(log_dir, 'runner.log')}")
-        time.sleep(0.05)
+    run_id = start(ws, job_id, params, python_params)
     echo(f"Run URL: {ws.url('runs', str(run_id))}")
     echo(f"Run {run_id} started (kiln runs get {run_id} -w {ws.name})")
 

@@ -154,6 +154,22 @@ class MonitorNotifications(Model):
     on_new_classification_tag_detected: AnyMap | None = None
 
 
+class MonitorAlert(Model):
+    """kiln extension: a rule over the monitor's metric tables, checked after each refresh."""
+
+    name: str
+    metric: str  # a drift metric (population_stability_index, js_distance, ...) or profile one
+    threshold: float
+    op: Literal[">", ">=", "<", "<="] = ">="
+    drift_type: Literal["BASELINE", "CONSECUTIVE"] | None = "BASELINE"
+    columns: list[str] | None = None
+    windows: int = 1  # violating windows needed ...
+    of_last: int = 1  # ... among the last N windows
+    run_job_id: int | str | None = None
+    job_parameters: dict[str, str] | None = None
+    webhook_url: str | None = None
+
+
 class QualityMonitor(ResourceBase):
     table_name: str
     output_schema_name: str
@@ -168,6 +184,7 @@ class QualityMonitor(ResourceBase):
     notifications: MonitorNotifications | None = None
     skip_builtin_dashboard: bool | None = None
     warehouse_id: str | None = None
+    alerts: list[MonitorAlert] | None = None
 
 
 class Catalog(ResourceBase):

@@ -1,0 +1,217 @@
+"""Quality monitors of a workspace: refresh (metric tables, incrementally), refresh
+history, and alert rules that start a job or call a webhook.
+
+A monitor is the deployed ``quality_monitors`` object keyed by its table. A refresh reads
+the table (and the baseline table), computes the windows it has not computed before plus
+the newest one it had (which may have grown), and rewrites
+``<output schema>.<table>_profile_metrics`` and ``..._drift_metrics`` with the old rows of
+untouched windows and the new ones: every refresh is one Delta version of each table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from kiln.catalog import Catalog, parse_name
+from kiln.errors import KilnError
+from kiln.monitoring import tables as mt
+from kiln.monitoring.compute import Spec, compute
+from kiln.workspace import NotFound, Workspace
+
+KIND = "quality_monitors"
+HISTORY_KEEP = 100
+
+
+@dataclass
+class RefreshInfo:
+    refresh_id: int
+    table: str
+    state: str  # SUCCESS | FAILED
+    start_time_ms: int
+    end_time_ms: int
+    windows_computed: int = 0
+    message: str = ""
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def spec_of(settings: dict[str, Any]) -> Spec:
+    log = settings.get("inference_log")
+    series = settings.get("time_series")
+    if log:
+        problem = str(log.get("problem_type", "")).removeprefix("PROBLEM_TYPE_").lower()
+        return Spec(log["timestamp_col"], tuple(log["granularities"]), log.get("model_id_col"),
+                    log.get("prediction_col"), log.get("label_col"), problem,
+                    tuple(settings.get("slicing_exprs") or ()))
+    if series:
+        return Spec(series["timestamp_col"], tuple(series["granularities"]),
+                    slicing_exprs=tuple(settings.get("slicing_exprs") or ()))
+    raise KilnError(f"quality monitor on {settings.get('table_name')}: snapshot monitors are "
+                    "not supported by this version of kiln; use time_series or inference_log")
+
+
+def metric_tables(settings: dict[str, Any]) -> tuple[str, str]:
+    table = parse_name(str(settings["table_name"]))
+    out = str(settings["output_schema_name"])
+    return f"{out}.{table.name}_profile_metrics", f"{out}.{table.name}_drift_metrics"
+
+
+class Monitors:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.catalog = Catalog(ws)
+
+    def get(self, table: str) -> dict[str, Any]:
+        name = str(parse_name(table))
+        try:
+            obj = self.ws.get(KIND, name)
+        except NotFound:
+            raise KilnError(f"table {name} has no quality monitor in workspace "
+                            f"{self.ws.name}") from None
+        profile, drift = metric_tables(obj.settings)
+        return {**obj.settings, "profile_metrics_table_name": profile,
+                "drift_metrics_table_name": drift, "status": "MONITOR_STATUS_ACTIVE"}
+
+    def refreshes(self, table: str) -> list[dict[str, Any]]:
+        raw = self.ws.get_setting(_history_key(str(parse_name(table))))
+        return json.loads(raw) if raw else []
+
+    def refresh(self, table: str) -> RefreshInfo:
+        settings = self.get(table)
+        name = str(parse_name(table))
+        history = self.refreshes(name)
+        info = RefreshInfo(len(history) + 1, name, "SUCCESS", _now(), 0)
+        try:
+            info.windows_computed = self._refresh(name, settings)
+            info.alerts = self._alerts(settings)
+        except KilnError as e:
+            info.state, info.message = "FAILED", str(e)
+        info.end_time_ms = _now()
+        history = [*history, info.__dict__][-HISTORY_KEEP:]
+        self.ws.set_setting(_history_key(name), json.dumps(history))
+        self.ws.audit("quality_monitors.refresh", name, {
+            "refresh_id": info.refresh_id, "state": info.state, "message": info.message,
+            "alerts": [a["name"] for a in info.alerts]})
+        if info.state == "FAILED":
+            raise KilnError(f"refresh of the monitor on {name} failed: {info.message}")
+        return info
+
+    def _refresh(self, name: str, settings: dict[str, Any]) -> int:
+        spec = spec_of(settings)
+        frame = self.catalog.read(name)
+        baseline = (self.catalog.read(settings["baseline_table_name"])
+                    if settings.get("baseline_table_name") else None)
+        done = set(map(tuple, json.loads(self.ws.get_setting(_windows_key(name)) or "[]")))
+        newest = {}
+        for gran, start in done:
+            newest[gran] = max(newest.get(gran, start), start)
+        skip = frozenset(w for w in done if newest.get(w[0]) != w[1])
+        spec = Spec(**{**spec.__dict__, "skip_windows": skip})
+        profile, drift = compute(frame, baseline, spec)
+        computed = {(r["granularity"], r["window_start"].isoformat()) for r in profile}
+        profile_table, drift_table = metric_tables(settings)
+        self._rewrite(profile_table, profile, computed, mt.PROFILE_SCHEMA)
+        self._rewrite(drift_table, drift, computed, mt.DRIFT_SCHEMA)
+        self.ws.set_setting(_windows_key(name), json.dumps(sorted(done | computed)))
+        return len(computed)
+
+    def _rewrite(self, table: str, rows: list[dict[str, Any]], computed: set[tuple[str, str]],
+                 schema: Any) -> None:
+        new = mt.to_arrow(rows, schema)
+        try:
+            old = self.catalog.read(table, as_arrow=True)
+        except KilnError:
+            old = None
+        if old is not None:
+            keep = [(g, w.isoformat()) not in computed for g, w in zip(
+                old.column("granularity").to_pylist(),
+                (pd.Timestamp(r["start"]) for r in old.column("window").to_pylist()))]
+            import pyarrow as pa
+
+            new = pa.concat_tables([old.filter(pa.array(keep, pa.bool_())), new])
+            self.catalog.write(table, new, mode="overwrite")
+        else:
+            self.catalog.write(table, new, mode="overwrite")
+
+    # alerts ------------------------------------------------------------------------
+    def _alerts(self, settings: dict[str, Any]) -> list[dict[str, Any]]:
+        fired = []
+        rules = settings.get("alerts") or []
+        if not rules:
+            return fired
+        profile_table, drift_table = metric_tables(settings)
+        drift = self.catalog.read(drift_table)
+        profile = self.catalog.read(profile_table)
+        for rule in rules:
+            hit = violations(drift, profile, rule)
+            if not hit:
+                continue
+            event: dict[str, Any] = {"name": rule["name"], "columns": sorted(hit),
+                                     "metric": rule["metric"]}
+            if rule.get("run_job_id") is not None:
+                from kiln.jobs.detached import start
+
+                event["run_id"] = start(self.ws, int(rule["run_job_id"]),
+                                        rule.get("job_parameters") or {})
+            if rule.get("webhook_url"):
+                event["webhook_status"] = _post(rule["webhook_url"], {
+                    "alert": rule["name"], "table": settings["table_name"],
+                    "metric": rule["metric"], "columns": event["columns"]})
+            self.ws.audit("quality_monitors.alert", str(settings["table_name"]), event)
+            fired.append(event)
+        return fired
+
+
+def violations(drift: pd.DataFrame, profile: pd.DataFrame, rule: dict[str, Any]) -> set[str]:
+    """Columns whose metric broke the rule in at least ``windows`` of the last ``of_last``
+    windows (of the first granularity, over all rows: model ``:all``, no slice)."""
+    metric = rule["metric"]
+    is_drift = metric in mt.DRIFT_METRICS
+    frame = drift if is_drift else profile
+    if frame.empty:
+        return set()
+    frame = frame[(frame["model_id"] == ":all") & (frame["slice_key"] == ":all")]
+    if is_drift:
+        frame = frame[frame["drift_type"] == (rule.get("drift_type") or "BASELINE")]
+    if frame.empty:
+        return set()
+    frame = frame[frame["granularity"] == frame["granularity"].iloc[0]]
+    if rule.get("columns"):
+        frame = frame[frame["column_name"].isin(rule["columns"])]
+    values = frame[metric].map(mt.metric_value(metric))
+    starts = frame["window"].map(lambda w: w["start"])
+    last = sorted(starts.unique())[-int(rule.get("of_last") or 1):]
+    op = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+          "<=": lambda a, b: a <= b}[rule.get("op") or ">="]
+    bad = frame.assign(v=values, s=starts)
+    bad = bad[bad["s"].isin(last) & bad["v"].notna()]
+    bad = bad[op(bad["v"], float(rule["threshold"]))]
+    counts = bad.groupby("column_name")["s"].nunique()
+    return set(counts[counts >= int(rule.get("windows") or 1)].index)
+
+
+def _post(url: str, doc: dict[str, Any]) -> int:
+    req = urllib.request.Request(url, data=json.dumps(doc).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status)
+    except OSError as e:
+        return int(getattr(e, "code", 0) or 0)
+
+
+def _history_key(name: str) -> str:
+    return f"monitoring.refreshes.{name}"
+
+
+def _windows_key(name: str) -> str:
+    return f"monitoring.windows.{name}"
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
