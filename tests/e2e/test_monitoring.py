@@ -1,0 +1,153 @@
+"""Quality monitors end to end: a job writes a table whose distribution drifts on the third
+day (timestamps set by the test's data), a refresh flags exactly that column, and the
+alert starts the retraining job, whose model comes out as the challenger."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_files
+from tests.e2e.helpers import Kiln
+
+pytestmark = pytest.mark.e2e
+
+NB = "# Databricks notebook source\n"
+
+BUNDLE = """
+bundle: {name: mon}
+resources:
+  schemas:
+    ml: {name: ml, catalog_name: main}
+  jobs:
+    data:
+      name: data
+      tasks: [{task_key: t, notebook_task: {notebook_path: ./data.py}}]
+    retrain:
+      name: retrain
+      tasks:
+        - task_key: train
+          notebook_task: {notebook_path: ./train.py}
+        - task_key: validate
+          depends_on: [{task_key: train}]
+          notebook_task:
+            notebook_path: ./validate.py
+            base_parameters: {model_uri: "{{tasks.train.values.model_uri}}"}
+  quality_monitors:
+    events:
+      table_name: main.ml.events
+      output_schema_name: main.ml
+      assets_dir: /Workspace/Shared/monitors/events
+      baseline_table_name: main.ml.baseline
+      slicing_exprs: [segment]
+      time_series: {timestamp_col: ts, granularities: ["1 day"]}
+      alerts:
+        - name: feature-drift
+          metric: population_stability_index
+          threshold: 0.1
+          drift_type: BASELINE
+          run_job_id: ${resources.jobs.retrain.id}
+"""
+
+DATA = NB + """
+import numpy as np, pandas as pd
+import kiln.tables as tables
+rng = np.random.default_rng(11)
+def sample(n, day, shift=0.0):
+    x = rng.normal(shift, 1, n)
+    z = rng.normal(5, 2, n)
+    return pd.DataFrame({
+        "ts": pd.Timestamp("2026-11-01", tz="UTC") + pd.Timedelta(days=day)
+              + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
+        "x": x, "z": z, "segment": rng.choice(["web", "app"], n),
+        "label": (z + rng.normal(0, 1, n) > 5.5).astype("int64")})
+tables.write("main.ml.baseline", sample(3000, -7), mode="overwrite")
+tables.write("main.ml.events", pd.concat([sample(2000, 0), sample(2000, 1),
+                                          sample(2000, 2, shift=2.0)]), mode="overwrite")
+"""
+
+TRAIN = NB + """
+import mlflow
+import kiln.tables as tables
+from sklearn.linear_model import LogisticRegression
+df = tables.read("main.ml.events")
+df = df[df.ts >= df.ts.max().normalize()]  # the newest day: what the model sees now
+with mlflow.start_run():
+    info = mlflow.sklearn.log_model(LogisticRegression().fit(df[["x", "z"]], df.label),
+                                    name="model", input_example=df[["x", "z"]].head(2),
+                                    pip_requirements=["scikit-learn"],
+                                    registered_model_name="main.ml.churn")
+dbutils.jobs.taskValues.set("model_uri", f"models:/main.ml.churn/{info.registered_model_version}")
+"""
+
+VALIDATE = NB + """
+import kiln.lifecycle as lifecycle
+import kiln.tables as tables
+df = tables.read("main.ml.events")
+lifecycle.validate(dbutils.widgets.get("model_uri"), df[df.ts >= df.ts.max().normalize()],
+                   targets="label", thresholds={"roc_auc": {"threshold": 0.7,
+                                                            "greater_is_better": True}})
+"""
+
+
+def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "data.py": DATA,
+                                        "train.py": TRAIN, "validate.py": VALIDATE})
+    kiln.run("bundle", "deploy", cwd=root)
+    kiln.run("bundle", "run", "data", cwd=root)
+    got = json.loads(kiln.run("quality-monitors", "get", "main.ml.events", cwd=root).stdout)
+    assert got["drift_metrics_table_name"] == "main.ml.events_drift_metrics"
+
+    out = kiln.run("quality-monitors", "refresh", "main.ml.events", cwd=root).stdout
+    assert "SUCCESS, 3 window(s) computed" in out
+    assert "Alert feature-drift: population_stability_index on x; started run" in out
+    run_id = re.search(r"started run (\d+)", out).group(1)
+
+    flagged = json.loads(kiln.run(
+        "sql", "SELECT \"window\".start AS day, column_name, population_stability_index AS psi "
+        "FROM main.ml.events_drift_metrics WHERE drift_type = 'BASELINE' "
+        "AND slice_key = ':all' AND population_stability_index >= 0.1 ORDER BY 1, 2",
+        "-o", "json", cwd=root).stdout)
+    assert [(r["day"][:10], r["column_name"]) for r in flagged] == [("2026-11-03", "x")]
+    consecutive = json.loads(kiln.run(
+        "sql", "SELECT count(*) AS n FROM main.ml.events_drift_metrics "
+        "WHERE drift_type = 'CONSECUTIVE' AND slice_key = ':all'", "-o", "json",
+        cwd=root).stdout)
+    assert consecutive == [{"n": 2 * 4}]  # day 2 vs 1 and day 3 vs 2, four columns
+    slices = json.loads(kiln.run(
+        "sql", "SELECT DISTINCT slice_value FROM main.ml.events_profile_metrics "
+        "WHERE slice_key = 'segment' ORDER BY 1", "-o", "json", cwd=root).stdout)
+    assert slices == [{"slice_value": "app"}, {"slice_value": "web"}]
+    table_rows = json.loads(kiln.run(
+        "sql", "SELECT sum(count) AS n FROM main.ml.events_profile_metrics "
+        "WHERE column_name = ':table' AND slice_key = ':all'", "-o", "json", cwd=root).stdout)
+    assert table_rows == [{"n": 6000}]
+
+    # the alert's run retrains; its model passes validation and becomes the challenger
+    deadline = time.monotonic() + 240
+    while True:
+        run = json.loads(kiln.run("runs", "get", run_id, cwd=root).stdout)
+        if run["state"].get("result_state"):
+            break
+        assert time.monotonic() < deadline, run["state"]
+        time.sleep(1)
+    assert run["state"]["result_state"] == "SUCCESS", run
+    models = json.loads(kiln.run("models", "list", "-o", "json", cwd=root).stdout)
+    assert models[0]["aliases"] == {"challenger": "1"}
+
+    # a second refresh computes only the newest window again; history has both
+    again = kiln.run("quality-monitors", "refresh", "main.ml.events", cwd=root).stdout
+    assert "1 window(s) computed" in again
+    refreshes = json.loads(kiln.run("quality-monitors", "list-refreshes", "main.ml.events",
+                                    cwd=root).stdout)
+    assert [r["refresh_id"] for r in refreshes] == [1, 2]
+    assert refreshes[0]["alerts"][0]["columns"] == ["x"]
+    rows = json.loads(kiln.run(
+        "sql", "SELECT count(*) AS n FROM main.ml.events_drift_metrics "
+        "WHERE drift_type = 'BASELINE' AND slice_key = ':all'", "-o", "json", cwd=root).stdout)
+    assert rows == [{"n": 3 * 4}]  # recomputed windows replace their rows, none doubled
