@@ -128,6 +128,12 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
         "WHERE column_name = ':table' AND slice_key = ':all'", "-o", "json", cwd=root).stdout)
     assert table_rows == [{"n": 6000}]
 
+    report = kiln.run("quality-monitors", "report", "main.ml.events", "--out",
+                      str(tmp_path / "r.html"), cwd=root)
+    page = (tmp_path / "r.html").read_text()
+    assert report.returncode == 0 and page.count("data:image/png;base64,") >= 4
+    assert "PSI against the baseline" in page
+
     # the alert's run retrains; its model passes validation and becomes the challenger
     deadline = time.monotonic() + 240
     while True:

@@ -50,6 +50,24 @@ def list_refreshes_cmd(table: str, target: str | None, workspace: str | None) ->
     print_json(_monitors(target, workspace).refreshes(table), sort_keys=False)
 
 
+@quality_monitors.command(name="report")
+@click.argument("table")
+@click.option("--out", "out_file", default=None, help="Write the HTML here (default: stdout).")
+@where_opts
+def report_cmd(table: str, out_file: str | None, target: str | None,
+               workspace: str | None) -> None:
+    """An HTML report with charts of the drift and profile metrics over time."""
+    from kiln.monitoring.report import for_monitor
+
+    page = for_monitor(_monitors(target, workspace), table)
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as f:
+            f.write(page)
+        echo(f"Wrote {out_file}")
+    else:
+        echo(page)
+
+
 @quality_monitors.command(name="drift")
 @click.option("--table", "table_path", required=True, help="Delta table directory or Parquet.")
 @click.option("--baseline", "baseline_path", default=None, help="Delta or Parquet baseline.")
