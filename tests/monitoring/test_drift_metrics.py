@@ -100,3 +100,16 @@ def test_edge_cases_have_numbers_not_nans() -> None:
     assert all_null.percent_null_delta == -100.0 and all_null.js_distance is None
     empty = numeric_drift(np.array([1.0, 2.0]), np.array([]))
     assert empty.count_delta == -2 and empty.percent_null_delta is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_large_samples_match_scipy(seed: int) -> None:
+    """Past scipy's exact-p-value size the statistic, p-value and distance come from one
+    merge of the samples; they must still equal scipy's to 1e-9 (ties included)."""
+    rng = np.random.default_rng(seed)
+    ref = np.round(rng.normal(0, 1, 25_000), 2)  # rounding makes many ties
+    cur = np.round(rng.normal(0.05 * seed, 1 + 0.1 * seed, 18_000), 2)
+    d = numeric_drift(ref, cur)
+    ks = stats.ks_2samp(ref, cur)
+    assert close(d.ks_statistic, ks.statistic) and close(d.ks_pvalue, ks.pvalue)
+    assert close(d.wasserstein_distance, stats.wasserstein_distance(ref, cur))

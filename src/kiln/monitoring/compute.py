@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import KilnError
-from kiln.monitoring.drift import categorical_counts_drift, numeric_drift
+from kiln.monitoring.drift import categorical_counts_drift, clean_sorted, sorted_numeric_drift
 
 ALL = ":all"  # model_id / slice value of rows over everything
 TABLE = ":table"
@@ -120,6 +120,7 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
                     if ref_base is not None:
                         drift += _drift(ref_base, cur, cols, keys, "BASELINE")
                 prev = cur
+    _SORTED.clear()
     return profile, drift
 
 
@@ -208,13 +209,24 @@ def _quality(part: pd.DataFrame, spec: Spec) -> dict[str, Any]:
     return out
 
 
+def _sorted(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The column's sorted non-null values, computed once per frame (a baseline is
+    compared with every window)."""
+    cache = _SORTED.setdefault(id(frame), (frame, {}))[1]
+    if column not in cache:
+        cache[column] = clean_sorted(frame[column].to_numpy(dtype=float, na_value=np.nan))
+    return cache[column]
+
+
+_SORTED: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+
+
 def _drift(ref: pd.DataFrame, cur: pd.DataFrame, cols: list[str], keys: dict[str, Any],
            drift_type: str) -> list[dict[str, Any]]:
     rows = []
     for c in cols:
         if is_numeric(cur[c]) and is_numeric(ref[c]):
-            d = numeric_drift(ref[c].to_numpy(dtype=float, na_value=np.nan),
-                              cur[c].to_numpy(dtype=float, na_value=np.nan))
+            d = sorted_numeric_drift(_sorted(ref, c), _sorted(cur, c), len(ref), len(cur))
         else:
             rc, cc = ref[c].dropna().astype(str), cur[c].dropna().astype(str)
             cats = sorted(set(rc.unique()) | set(cc.unique()))
