@@ -8,7 +8,10 @@ one drift row per the same keys x drift type (``CONSECUTIVE`` against the previo
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -160,22 +163,28 @@ def _profile(part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Sp
         row: dict[str, Any] = {**keys, "column_name": c, "data_type": str(s.dtype),
                                "log_type": log_type, "count": n, "num_nulls": nulls,
                                "percent_null": 100.0 * nulls / n if n else None,
-                               "distinct_count": int(s.nunique(dropna=True))}
-        ok = s.dropna()
+                               "distinct_count": _distinct(part, c)}
         if is_numeric(s):
-            vals = ok.to_numpy(dtype=float)
+            vals = _sorted(part, c)
             row.update(num_zeros=int((vals == 0).sum()),
                        avg=float(vals.mean()) if len(vals) else None,
                        stddev=float(vals.std(ddof=1)) if len(vals) > 1 else None,
-                       min=float(vals.min()) if len(vals) else None,
-                       max=float(vals.max()) if len(vals) else None,
+                       min=float(vals[0]) if len(vals) else None,
+                       max=float(vals[-1]) if len(vals) else None,
                        quantiles=[float(x) for x in np.quantile(vals, QUANTILES)]
                        if len(vals) else None)
         else:
-            top = ok.astype(str).value_counts().head(5)
+            top = _counts(part, c).head(5)
             row["frequent_items"] = [{"item": k, "count": int(v)} for k, v in top.items()]
         rows.append(row)
     return rows
+
+
+def _distinct(part: pd.DataFrame, column: str) -> int:
+    if is_numeric(part[column]):
+        vals = _sorted(part, column)
+        return int(len(vals) and 1 + np.count_nonzero(vals[1:] != vals[:-1]))
+    return len(_counts(part, column))
 
 
 def _quality(part: pd.DataFrame, spec: Spec) -> dict[str, Any]:
@@ -218,22 +227,38 @@ def _sorted(frame: pd.DataFrame, column: str) -> np.ndarray:
     return cache[column]
 
 
-_SORTED: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+def _counts(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Counts per category (as text) of the column's non-null values, once per frame."""
+    cache = _SORTED.setdefault(id(frame), (frame, {}))[1]
+    key = f"counts:{column}"
+    if key not in cache:
+        cache[key] = frame[column].dropna().astype(str).value_counts()
+    return cache[key]
+
+
+_SORTED: dict[int, tuple[pd.DataFrame, dict[str, Any]]] = {}
 
 
 def _drift(ref: pd.DataFrame, cur: pd.DataFrame, cols: list[str], keys: dict[str, Any],
            drift_type: str) -> list[dict[str, Any]]:
-    rows = []
-    for c in cols:
+    def one(c: str) -> dict[str, Any]:
         if is_numeric(cur[c]) and is_numeric(ref[c]):
             d = sorted_numeric_drift(_sorted(ref, c), _sorted(cur, c), len(ref), len(cur))
         else:
-            rc, cc = ref[c].dropna().astype(str), cur[c].dropna().astype(str)
-            cats = sorted(set(rc.unique()) | set(cc.unique()))
-            d = categorical_counts_drift(
-                len(ref), len(cur), rc.value_counts().reindex(cats, fill_value=0).to_numpy(),
-                cc.value_counts().reindex(cats, fill_value=0).to_numpy())
-        rows.append({**keys, "column_name": c, "data_type": str(cur[c].dtype),
-                     "drift_type": drift_type, **asdict(d)})
-    return rows
+            rc, cc = _counts(ref, c), _counts(cur, c)
+            cats = sorted(set(rc.index) | set(cc.index))
+            d = categorical_counts_drift(len(ref), len(cur),
+                                         rc.reindex(cats, fill_value=0).to_numpy(),
+                                         cc.reindex(cats, fill_value=0).to_numpy())
+        return {**keys, "column_name": c, "data_type": str(cur[c].dtype),
+                "drift_type": drift_type, **asdict(d)}
+
+    # columns are independent and numpy's sorts and merges run outside the GIL
+    return list(_pool().map(one, cols))
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                              thread_name_prefix="monitoring")
 

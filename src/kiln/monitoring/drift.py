@@ -55,16 +55,20 @@ def sorted_numeric_drift(ref_ok: np.ndarray, cur_ok: np.ndarray, n_ref: int,
                    float(cur_ok.mean()) if len(cur_ok) else None)
     if not len(ref_ok) or not len(cur_ok):
         return base
-    from scipy import stats
 
     edges = np.unique(np.quantile(ref_ok, DECILES))
-    ref_counts = np.bincount(np.searchsorted(edges, ref_ok, side="right"),
-                             minlength=len(edges) + 1)
-    cur_counts = np.bincount(np.searchsorted(edges, cur_ok, side="right"),
-                             minlength=len(edges) + 1)
+    ref_counts, cur_counts = _bin_counts(ref_ok, edges), _bin_counts(cur_ok, edges)
     ks_stat, ks_p, wasserstein = _ks_and_wasserstein(ref_ok, cur_ok)
     return _with_distribution(base, ref_counts, cur_counts, ks_statistic=ks_stat,
                               ks_pvalue=ks_p, wasserstein_distance=wasserstein)
+
+
+def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """How many values fall in each bin ``np.searchsorted(edges, x, side="right")``: on
+    sorted values, the bin boundaries are where each edge would go (side "right" of an
+    edge means ``x >= edge``, i.e. the edge's left insertion point)."""
+    cuts = np.searchsorted(sorted_values, edges, side="left")
+    return np.diff(np.concatenate(([0], cuts, [len(sorted_values)])))
 
 
 KS_EXACT_MAX_N = 10_000  # scipy's 'auto': the exact p-value up to this sample size
