@@ -45,12 +45,14 @@ EVIDENTLY = textwrap.dedent('''
         snap = Report([DataDriftPreset()]).run(reference_data=baseline,
                                                current_data=table[day == d])
         for m in snap.dict()["metrics"]:
-            if "ValueDrift" in str(m.get("metric_id", "")) and m.get("drift_detected") \
-                    is not None:
-                if m["drift_detected"]:
-                    flagged.add(m["column"])
-        if d == sorted(day.unique())[0]:
-            print("SAMPLE", str(snap.dict()["metrics"][:3])[:2000], file=sys.stderr)
+            cfg = m.get("config") or {}
+            if not str(cfg.get("type", "")).endswith("ValueDrift"):
+                continue
+            method, value, threshold = str(cfg.get("method", "")).lower(), m["value"], \
+                cfg["threshold"]
+            is_test = "p_value" in method or "test" in method  # tests: a low p-value drifts
+            if (value < threshold) if is_test else (value >= threshold):
+                flagged.add(cfg["column"])
     print("FLAGGED", ",".join(sorted(flagged)))
 ''')
 
