@@ -157,3 +157,126 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
         "sql", "SELECT count(*) AS n FROM main.ml.events_drift_metrics "
         "WHERE drift_type = 'BASELINE' AND slice_key = ':all'", "-o", "json", cwd=root).stdout)
     assert rows == [{"n": 3 * 4}]  # recomputed windows replace their rows, none doubled
+
+
+SERVED = """
+bundle: {name: loop}
+resources:
+  schemas:
+    ml: {name: ml, catalog_name: main}
+  jobs:
+    train:
+      name: train
+      tasks:
+        - task_key: train
+          notebook_task: {notebook_path: ./train.py}
+        - task_key: validate
+          depends_on: [{task_key: train}]
+          notebook_task:
+            notebook_path: ./validate.py
+            base_parameters: {model_uri: "{{tasks.train.values.model_uri}}"}
+  model_serving_endpoints:
+    live:
+      name: live
+      config:
+        served_entities: [{name: champion, entity_name: main.ml.m, entity_alias: champion}]
+        auto_capture_config: {catalog_name: main, schema_name: ml, table_name_prefix: live}
+  quality_monitors:
+    live_requests:
+      table_name: main.ml.live_payload_unpacked
+      output_schema_name: main.ml
+      assets_dir: /Workspace/Shared/monitors/live
+      baseline_table_name: main.ml.baseline
+      inference_log:
+        problem_type: PROBLEM_TYPE_CLASSIFICATION
+        timestamp_col: event_time
+        model_id_col: model_id
+        prediction_col: prediction
+        granularities: ["1 day"]
+      alerts:
+        - {name: drift, metric: population_stability_index, threshold: 0.1,
+           run_job_id: "${resources.jobs.train.id}"}
+"""
+
+SERVED_TRAIN = NB + """
+import mlflow, numpy as np, pandas as pd
+import kiln.tables as tables
+from mlflow import MlflowClient
+rng = np.random.default_rng(5)
+n = 3000
+base = pd.DataFrame({"x": rng.normal(0, 1, n), "z": rng.normal(5, 2, n)})
+base["label"] = (base.z + rng.normal(0, 1, n) > 5.5).astype("int64")
+tables.write("main.ml.baseline", base[["x", "z"]], mode="overwrite")
+with mlflow.start_run():
+    from sklearn.linear_model import LogisticRegression
+    info = mlflow.sklearn.log_model(LogisticRegression().fit(base[["z"]], base.label),
+                                    name="model", input_example=base[["z"]].head(2),
+                                    pip_requirements=["scikit-learn"],
+                                    registered_model_name="main.ml.m")
+version = info.registered_model_version
+if MlflowClient().get_registered_model("main.ml.m").aliases.get("champion") is None:
+    MlflowClient().set_registered_model_alias("main.ml.m", "champion", version)
+base["label"] = base.label
+tables.write("main.ml.labelled", base, mode="overwrite")
+dbutils.jobs.taskValues.set("model_uri", f"models:/main.ml.m/{version}")
+"""
+
+SERVED_VALIDATE = NB + """
+import kiln.lifecycle as lifecycle
+import kiln.tables as tables
+if dbutils.widgets.get("model_uri").endswith("/1"):
+    dbutils.notebook.exit("the first model is the champion")
+lifecycle.validate(dbutils.widgets.get("model_uri"), tables.read("main.ml.labelled"),
+                   targets="label", baseline_alias=None,
+                   thresholds={"roc_auc": {"threshold": 0.7, "greater_is_better": True}})
+"""
+
+
+def test_drift_in_served_traffic_triggers_retraining(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.e2e.test_serving import Server, token
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": SERVED, "train.py": SERVED_TRAIN,
+                                        "validate.py": SERVED_VALIDATE})
+    kiln.run("bundle", "deploy", cwd=root)
+    kiln.run("bundle", "run", "train", cwd=root)
+    server = Server(kiln, root)
+    rng = np.random.default_rng(9)
+    import httpx
+
+    with httpx.Client(headers={"Authorization": f"Bearer {token(kiln, root)}"},
+                      timeout=30) as http:
+        for day in range(3):  # the traffic's own event times: three days, x shifts on day 3
+            for _ in range(30):
+                rows = [{"x": float(rng.normal(2.0 if day == 2 else 0.0, 1)),
+                         "z": float(rng.normal(5, 2)),
+                         "event_time": f"2026-11-0{day + 1}T{rng.integers(0, 24):02d}:00:00Z"}
+                        for _ in range(20)]
+                r = http.post(f"{server.url}/serving-endpoints/live/invocations",
+                              json={"dataframe_records": rows})
+                assert r.status_code == 200, r.text
+    assert server.stop() == 0
+    out = kiln.run("quality-monitors", "refresh", "main.ml.live_payload_unpacked",
+                   cwd=root).stdout
+    assert "SUCCESS, 3 window(s) computed" in out
+    assert "Alert drift: population_stability_index on x; started run" in out, out
+    flagged = json.loads(kiln.run(
+        "sql", "SELECT column_name, max(population_stability_index) AS psi FROM "
+        "main.ml.live_payload_unpacked_drift_metrics WHERE drift_type = 'BASELINE' AND "
+        "model_id = ':all' AND slice_key = ':all' GROUP BY 1 ORDER BY 1", "-o", "json",
+        cwd=root).stdout)
+    assert [r["column_name"] for r in flagged] == ["x", "z"]  # the baseline's columns
+    assert [r["column_name"] for r in flagged if r["psi"] >= 0.1] == ["x"]
+    run_id = re.search(r"started run (\d+)", out).group(1)
+    deadline = time.monotonic() + 240
+    while True:
+        run = json.loads(kiln.run("runs", "get", run_id, cwd=root).stdout)
+        if run["state"].get("result_state"):
+            break
+        assert time.monotonic() < deadline, run["state"]
+        time.sleep(1)
+    assert run["state"]["result_state"] == "SUCCESS", run
+    models = json.loads(kiln.run("models", "list", "-o", "json", cwd=root).stdout)
+    assert models[0]["aliases"] == {"champion": "1", "challenger": "2"}

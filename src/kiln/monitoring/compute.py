@@ -75,10 +75,13 @@ def window_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
         start + pd.Timedelta(days=7 * n)
 
 
+IDENTIFIERS = ("databricks_request_id", "client_request_id")  # never features
+
+
 def feature_columns(frame: pd.DataFrame, spec: Spec) -> list[str]:
     if spec.columns is not None:
         return list(spec.columns)
-    keys = {spec.timestamp_col, spec.model_id_col}
+    keys = {spec.timestamp_col, spec.model_id_col, *IDENTIFIERS}
     return [c for c in frame.columns if c not in keys]
 
 
@@ -120,8 +123,9 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
                         ref_base = base_groups.get((ALL, slice_key, slice_value))
                     if prev is not None:
                         drift += _drift(prev, cur, cols, keys, "CONSECUTIVE")
-                    if ref_base is not None:
-                        drift += _drift(ref_base, cur, cols, keys, "BASELINE")
+                    if ref_base is not None:  # the columns the baseline has
+                        drift += _drift(ref_base, cur, [c for c in cols if c in ref_base],
+                                        keys, "BASELINE")
                 prev = cur
     _SORTED.clear()
     return profile, drift

@@ -144,7 +144,9 @@ class ServingApp:
             req = parse(body)
             entity_name = ep.router.pick(req.client_request_id)
             entity = ep.entities[entity_name]
-            rows = conform(name_columns(req, entity.columns), entity.columns, entity.dtypes)
+            named = name_columns(req, entity.columns)  # every column sent: the unpacked table
+            rows = conform(named, entity.columns, entity.dtypes)  # keeps ids, event times
+
             try:
                 values = await self._batcher(ep, entity_name).predict(rows, req.params)
             except Exception as e:  # noqa: BLE001 - the model's own code failed
@@ -161,7 +163,7 @@ class ServingApp:
             self._account(ep, name, entity_name, status, t0, body, out, user, None, None, None)
             return
         request_id = await _reply(send, 200, out, entity_name=entity.entity_id)
-        self._account(ep, name, entity_name, 200, t0, body, out, user, req, rows, values,
+        self._account(ep, name, entity_name, 200, t0, body, out, user, req, named, values,
                       request_id, entity.entity_id)
 
     def _account(self, ep: Endpoint | None, name: str, entity_name: str | None, status: int,

@@ -2,7 +2,7 @@
 in batches by a background thread, off the request path.
 
 ``<prefix>_payload`` has Databricks' inference table columns; ``<prefix>_payload_unpacked``
-has one row per prediction (the model's input columns, ``prediction``, ``model_id``,
+has one row per prediction (every column the request sent, ``prediction``, ``model_id``,
 ``timestamp``, ``databricks_request_id``), ready for a quality monitor.
 
 The buffer is bounded: when the table cannot keep up, records are dropped and counted
