@@ -21,6 +21,8 @@ import pandas as pd
 from kiln.errors import KilnError
 from kiln.monitoring.drift import categorical_counts_drift, clean_sorted, sorted_numeric_drift
 
+SNAPSHOT = "snapshot"  # the granularity of snapshot monitors
+SNAPSHOT_TIME = "__snapshot_time"  # the refresh time, added to a snapshot's rows
 ALL = ":all"  # model_id / slice value of rows over everything
 TABLE = ":table"
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
@@ -43,6 +45,8 @@ class Spec:
 def window_starts(ts: pd.Series, granularity: str) -> pd.Series:
     """The start of the window each timestamp falls in (UTC, aligned to the epoch; weeks
     start on Monday, months on the 1st)."""
+    if granularity == SNAPSHOT:  # one window per refresh, at the refresh time
+        return pd.to_datetime(ts, utc=True).dt.floor("s")
     m = _GRAN.match(granularity)
     if not m:
         raise KilnError(f"invalid granularity {granularity!r}: use '<n> minutes|hours|days|"
@@ -53,7 +57,7 @@ def window_starts(ts: pd.Series, granularity: str) -> pd.Series:
         return ts.dt.floor(f"{n}{ {'minute': 'min', 'hour': 'h', 'day': 'D'}[unit]}")
     if unit == "week":
         days = ts.dt.floor("D")
-        monday = days - pd.to_timedelta(days.dt.dayofweek, unit="D")
+        monday = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
         if n == 1:
             return monday
         epoch = pd.Timestamp("1970-01-05", tz="UTC")  # a Monday
@@ -68,6 +72,8 @@ def window_starts(ts: pd.Series, granularity: str) -> pd.Series:
 
 
 def window_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
+    if granularity == SNAPSHOT:
+        return start
     n, unit = int(_GRAN.match(granularity).group(1)), _GRAN.match(granularity).group(2).lower()
     if unit in ("month", "year"):
         return start + pd.DateOffset(months=n * (12 if unit == "year" else 1))
@@ -81,7 +87,7 @@ IDENTIFIERS = ("databricks_request_id", "client_request_id")  # never features
 def feature_columns(frame: pd.DataFrame, spec: Spec) -> list[str]:
     if spec.columns is not None:
         return list(spec.columns)
-    keys = {spec.timestamp_col, spec.model_id_col, *IDENTIFIERS}
+    keys = {spec.timestamp_col, spec.model_id_col, SNAPSHOT_TIME, *IDENTIFIERS}
     return [c for c in frame.columns if c not in keys]
 
 

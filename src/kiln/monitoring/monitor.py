@@ -21,7 +21,7 @@ import pandas as pd
 from kiln.catalog import Catalog, parse_name
 from kiln.errors import KilnError
 from kiln.monitoring import tables as mt
-from kiln.monitoring.compute import Spec, compute
+from kiln.monitoring.compute import SNAPSHOT, SNAPSHOT_TIME, Spec, compute
 from kiln.workspace import NotFound, Workspace
 
 KIND = "quality_monitors"
@@ -51,8 +51,11 @@ def spec_of(settings: dict[str, Any]) -> Spec:
     if series:
         return Spec(series["timestamp_col"], tuple(series["granularities"]),
                     slicing_exprs=tuple(settings.get("slicing_exprs") or ()))
-    raise KilnError(f"quality monitor on {settings.get('table_name')}: snapshot monitors are "
-                    "not supported by this version of kiln; use time_series or inference_log")
+    if settings.get("snapshot") is not None:
+        return Spec(SNAPSHOT_TIME, (SNAPSHOT,),
+                    slicing_exprs=tuple(settings.get("slicing_exprs") or ()))
+    raise KilnError(f"quality monitor on {settings.get('table_name')}: give one of "
+                    "inference_log, time_series or snapshot")
 
 
 def metric_tables(settings: dict[str, Any]) -> tuple[str, str]:
@@ -104,6 +107,8 @@ class Monitors:
     def _refresh(self, name: str, settings: dict[str, Any]) -> int:
         spec = spec_of(settings)
         frame = self.catalog.read(name)
+        if spec.timestamp_col == SNAPSHOT_TIME:  # the whole table, as of now
+            frame[SNAPSHOT_TIME] = pd.Timestamp(_now(), unit="ms", tz="UTC")
         baseline = (self.catalog.read(settings["baseline_table_name"])
                     if settings.get("baseline_table_name") else None)
         done = set(map(tuple, json.loads(self.ws.get_setting(_windows_key(name)) or "[]")))

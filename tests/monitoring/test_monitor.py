@@ -1,0 +1,75 @@
+"""Monitors on a real embedded workspace: snapshot monitors, windows, refusals."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kiln.catalog import Catalog
+from kiln.errors import KilnError
+from kiln.monitoring.compute import window_starts
+from kiln.monitoring.monitor import Monitors
+from kiln.workspace.local.workspace import LocalWorkspace
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> LocalWorkspace:
+    w = LocalWorkspace("dev", str(tmp_path / "dev"), "alice")
+    w.create("schemas", "ml", {"name": "ml", "catalog_name": "main"})
+    return w
+
+
+def test_snapshot_monitor_profiles_the_whole_table_at_each_refresh(ws: LocalWorkspace) -> None:
+    rng = np.random.default_rng(1)
+    cat = Catalog(ws)
+    cat.write("main.ml.base", pd.DataFrame({"v": rng.normal(0, 1, 500),
+                                            "k": rng.choice(["a", "b"], 500)}))
+    cat.write("main.ml.now", pd.DataFrame({"v": rng.normal(3, 1, 400),
+                                           "k": rng.choice(["a", "b"], 400)}))
+    ws.create("quality_monitors", "main.ml.now", {
+        "table_name": "main.ml.now", "output_schema_name": "main.ml", "assets_dir": "/x",
+        "baseline_table_name": "main.ml.base", "snapshot": {}})
+    monitors = Monitors(ws)
+    assert monitors.refresh("main.ml.now").windows_computed == 1
+    time.sleep(1.1)
+    assert monitors.refresh("main.ml.now").windows_computed == 1
+    profile = cat.read("main.ml.now_profile_metrics")
+    table_rows = profile[profile.column_name == ":table"]
+    assert table_rows["count"].tolist() == [400, 400]
+    assert set(profile.granularity) == {"snapshot"} and "__snapshot_time" not in \
+        set(profile.column_name)
+    drift = cat.read("main.ml.now_drift_metrics")
+    psi = drift[(drift.drift_type == "BASELINE")].groupby("column_name")[
+        "population_stability_index"].max()
+    assert psi["v"] > 1 and psi["k"] < 0.1
+    assert [r["state"] for r in monitors.refreshes("main.ml.now")] == ["SUCCESS", "SUCCESS"]
+
+
+def test_refusals_are_clear_and_recorded(ws: LocalWorkspace) -> None:
+    with pytest.raises(KilnError, match="table main.ml.t has no quality monitor"):
+        Monitors(ws).get("main.ml.t")
+    Catalog(ws).write("main.ml.t", pd.DataFrame({"v": [1.0]}))
+    ws.create("quality_monitors", "main.ml.t", {
+        "table_name": "main.ml.t", "output_schema_name": "main.ml", "assets_dir": "/x",
+        "time_series": {"timestamp_col": "ts", "granularities": ["1 day"]}})
+    with pytest.raises(KilnError, match="refresh of the monitor on main.ml.t failed: the "
+                                        "table has no timestamp column 'ts'"):
+        Monitors(ws).refresh("main.ml.t")
+    assert Monitors(ws).refreshes("main.ml.t")[0]["state"] == "FAILED"
+    with pytest.raises(KilnError, match="invalid granularity '1 fortnight'"):
+        window_starts(pd.Series(pd.to_datetime(["2026-11-02"], utc=True)), "1 fortnight")
+
+
+def test_windows_align_to_the_epoch_weeks_and_months() -> None:
+    ts = pd.Series(pd.to_datetime(["2026-11-04 13:05", "2026-11-30 23:59"], utc=True))
+    assert window_starts(ts, "1 day").dt.strftime("%Y-%m-%d").tolist() == \
+        ["2026-11-04", "2026-11-30"]
+    assert window_starts(ts, "1 week").dt.strftime("%Y-%m-%d").tolist() == \
+        ["2026-11-02", "2026-11-30"]  # Mondays
+    assert window_starts(ts, "1 month").dt.strftime("%Y-%m-%d").tolist() == \
+        ["2026-11-01", "2026-11-01"]
+    assert window_starts(ts, "30 minutes").dt.strftime("%H:%M").tolist() == ["13:00", "23:30"]
