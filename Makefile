@@ -36,6 +36,9 @@ bench: install
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_deploy.py
 	$(BIN)/python benchmarks/bench_engine.py
+	bash scripts/install-wrk.sh
+	$(BIN)/python benchmarks/bench_serving.py
+	$(BIN)/python benchmarks/bench_monitoring.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

@@ -84,10 +84,14 @@ def _template() -> str:
     from kiln.settings import Settings
 
     cache = Settings.from_env().cache_dir
+    try:
+        os.makedirs(cache, exist_ok=True)
+    except OSError:  # no writable home: a per-user temporary cache
+        cache = os.path.join(tempfile.gettempdir(), f"kiln-cache-{os.getuid()}")
+        os.makedirs(cache, exist_ok=True)
     path = os.path.join(cache, f"mlflow-{version('mlflow-skinny')}.db")
     if os.path.exists(path):
         return path
-    os.makedirs(cache, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache, suffix=".db-new")
     os.close(fd)
     os.remove(tmp)
