@@ -158,7 +158,7 @@ def _thresholds(spec: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(t, dict):
             try:
                 out[metric] = MetricThreshold(**t)
-            except (TypeError, Exception) as e:  # noqa: BLE001 - MLflow validates arguments
+            except Exception as e:  # noqa: BLE001 - MLflow raises several kinds for bad arguments
                 raise KilnError(f"invalid threshold for {metric}: {e}") from None
         else:
             raise KilnError(f"threshold for {metric} must be a MetricThreshold or a dict")
