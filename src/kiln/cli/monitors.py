@@ -81,15 +81,23 @@ def drift_cmd(table_path: str, baseline_path: str | None, timestamp_col: str,
               granularities: tuple[str, ...], model_id_col: str | None,
               slices: tuple[str, ...], out_dir: str) -> None:
     """Profile and drift metrics of files, without a workspace."""
-    from deltalake import write_deltalake
+    from concurrent.futures import ThreadPoolExecutor
 
-    from kiln.monitoring import tables as mt
-    from kiln.monitoring.compute import Spec, compute
-    from kiln.monitoring.files import read_table
+    from kiln.monitoring.files import read_arrow
 
+    # the files are read (outside the GIL) while the metric code is imported
+    with ThreadPoolExecutor(2) as pool:
+        table_f = pool.submit(read_arrow, table_path)
+        base_f = pool.submit(read_arrow, baseline_path) if baseline_path else None
+        from deltalake import write_deltalake
+
+        from kiln.monitoring import tables as mt
+        from kiln.monitoring.compute import Spec, compute
+
+        table, baseline = table_f.result(), base_f.result() if base_f else None
     spec = Spec(timestamp_col, granularities, model_id_col, slicing_exprs=slices)
-    profile, drift = compute(read_table(table_path),
-                             read_table(baseline_path) if baseline_path else None, spec)
+    profile, drift = compute(table.to_pandas(),
+                             baseline.to_pandas() if baseline is not None else None, spec)
     os.makedirs(out_dir, exist_ok=True)
     write_deltalake(os.path.join(out_dir, "profile_metrics"),
                     mt.to_arrow(profile, mt.PROFILE_SCHEMA), mode="overwrite")

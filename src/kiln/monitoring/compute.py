@@ -166,7 +166,8 @@ def _profile(part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Sp
              log_type: str) -> list[dict[str, Any]]:
     rows = [{**keys, "column_name": TABLE, "data_type": "table", "log_type": log_type,
              "count": len(part), **_quality(part, spec)}]
-    for c in cols:
+
+    def one(c: str) -> dict[str, Any]:
         s = part[c]
         n = len(s)
         nulls = int(s.isna().sum())
@@ -186,8 +187,9 @@ def _profile(part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Sp
         else:
             top = _counts(part, c).head(5)
             row["frequent_items"] = [{"item": k, "count": int(v)} for k, v in top.items()]
-        rows.append(row)
-    return rows
+        return row
+
+    return rows + list(_pool().map(one, cols))
 
 
 def _distinct(part: pd.DataFrame, column: str) -> int:

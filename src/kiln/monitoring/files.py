@@ -4,22 +4,29 @@ file, or a directory of Parquet files."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from kiln.errors import KilnError
 
 
-def read_table(path: str) -> pd.DataFrame:
+def read_table(path: str) -> "pd.DataFrame":
+    return read_arrow(path).to_pandas()
+
+
+def read_arrow(path: str) -> Any:
+    """The table as an Arrow table (no pandas import: it can run while pandas loads)."""
     if os.path.isdir(os.path.join(path, "_delta_log")):
         from deltalake import DeltaTable
 
-        return DeltaTable(path).to_pandas()
+        return DeltaTable(path).to_pyarrow_table()
     if os.path.exists(path):
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_table(path).to_pandas()
+            return pq.read_table(path)
         except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds here
             raise KilnError(f"{path} is neither a Delta table nor Parquet: {e}") from None
     raise KilnError(f"{path} does not exist")
