@@ -280,3 +280,32 @@ def test_drift_in_served_traffic_triggers_retraining(tmp_path: Path) -> None:
     assert run["state"]["result_state"] == "SUCCESS", run
     models = json.loads(kiln.run("models", "list", "-o", "json", cwd=root).stdout)
     assert models[0]["aliases"] == {"champion": "1", "challenger": "2"}
+
+
+def test_drift_on_files_flags_the_drifted_columns(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    days = pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 2, n),
+                                                                  unit="D")
+    table = pd.DataFrame({"ts": days, "a": rng.normal(0.8, 1, n), "b": rng.normal(0, 1, n),
+                          "c": rng.choice(["x", "y"], n)})
+    base = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.normal(0, 1, n),
+                         "c": rng.choice(["x", "y"], n)})
+    table.to_parquet(tmp_path / "t.parquet")
+    base.to_parquet(tmp_path / "b.parquet")
+    kiln = Kiln(tmp_path / "home")
+    out = kiln.run("quality-monitors", "drift", "--table", str(tmp_path / "t.parquet"),
+                   "--baseline", str(tmp_path / "b.parquet"), "--timestamp-col", "ts",
+                   "--out", str(tmp_path / "out"), cwd=tmp_path).stdout
+    assert out.endswith("against the baseline): a\n"), out
+    from deltalake import DeltaTable
+
+    drift = DeltaTable(str(tmp_path / "out" / "drift_metrics")).to_pandas()
+    assert set(drift.drift_type) == {"BASELINE", "CONSECUTIVE"} and len(drift) == 3 * 3
+    bad = kiln.run("quality-monitors", "drift", "--table", str(tmp_path / "nope"),
+                   "--timestamp-col", "ts", "--out", str(tmp_path / "o2"), cwd=tmp_path,
+                   ok=False)
+    assert bad.returncode == 1 and "does not exist" in bad.stderr
