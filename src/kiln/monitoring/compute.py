@@ -104,6 +104,7 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise KilnError(f"the table has no column {missing[0]!r}")
+    cache = ColumnCache()
     profile: list[dict[str, Any]] = []
     drift: list[dict[str, Any]] = []
     base_groups = dict(_groups(baseline, spec)) if baseline is not None else {}
@@ -121,19 +122,18 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
                         "granularity": gran, "model_id": model_id, "slice_key": slice_key,
                         "slice_value": slice_value}
                 if (gran, pd.Timestamp(w).isoformat()) not in spec.skip_windows:
-                    profile += _profile(cur, cols, keys, spec, "INPUT")
+                    profile += _profile(cache, cur, cols, keys, spec, "INPUT")
                     ref_base = base_groups.get((ALL if spec.model_id_col is None else model_id,
                                                 slice_key, slice_value))
                     if ref_base is None and (model_id, slice_key, slice_value) != \
                             (ALL, ALL, ALL):
                         ref_base = base_groups.get((ALL, slice_key, slice_value))
                     if prev is not None:
-                        drift += _drift(prev, cur, cols, keys, "CONSECUTIVE")
+                        drift += _drift(cache, prev, cur, cols, keys, "CONSECUTIVE")
                     if ref_base is not None:  # the columns the baseline has
-                        drift += _drift(ref_base, cur, [c for c in cols if c in ref_base],
+                        drift += _drift(cache, ref_base, cur, [c for c in cols if c in ref_base],
                                         keys, "BASELINE")
                 prev = cur
-    _SORTED.clear()
     return profile, drift
 
 
@@ -162,7 +162,7 @@ def _slice_values(frame: pd.DataFrame, expr: str) -> pd.Series:
     return out
 
 
-def _profile(part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Spec,
+def _profile(cache: ColumnCache, part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Spec,
              log_type: str) -> list[dict[str, Any]]:
     rows = [{**keys, "column_name": TABLE, "data_type": "table", "log_type": log_type,
              "count": len(part), **_quality(part, spec)}]
@@ -174,9 +174,9 @@ def _profile(part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Sp
         row: dict[str, Any] = {**keys, "column_name": c, "data_type": str(s.dtype),
                                "log_type": log_type, "count": n, "num_nulls": nulls,
                                "percent_null": 100.0 * nulls / n if n else None,
-                               "distinct_count": _distinct(part, c)}
+                               "distinct_count": _distinct(cache, part, c)}
         if is_numeric(s):
-            vals = _sorted(part, c)
+            vals = cache.sorted(part, c)
             row.update(num_zeros=int((vals == 0).sum()),
                        avg=float(vals.mean()) if len(vals) else None,
                        stddev=float(vals.std(ddof=1)) if len(vals) > 1 else None,
@@ -185,18 +185,18 @@ def _profile(part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Sp
                        quantiles=[float(x) for x in np.quantile(vals, QUANTILES)]
                        if len(vals) else None)
         else:
-            top = _counts(part, c).head(5)
+            top = cache.counts(part, c).head(5)
             row["frequent_items"] = [{"item": k, "count": int(v)} for k, v in top.items()]
         return row
 
     return rows + list(_pool().map(one, cols))
 
 
-def _distinct(part: pd.DataFrame, column: str) -> int:
+def _distinct(cache: ColumnCache, part: pd.DataFrame, column: str) -> int:
     if is_numeric(part[column]):
-        vals = _sorted(part, column)
+        vals = cache.sorted(part, column)
         return int(len(vals) and 1 + np.count_nonzero(vals[1:] != vals[:-1]))
-    return len(_counts(part, column))
+    return len(cache.counts(part, column))
 
 
 def _quality(part: pd.DataFrame, spec: Spec) -> dict[str, Any]:
@@ -230,34 +230,39 @@ def _quality(part: pd.DataFrame, spec: Spec) -> dict[str, Any]:
     return out
 
 
-def _sorted(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """The column's sorted non-null values, computed once per frame (a baseline is
-    compared with every window)."""
-    cache = _SORTED.setdefault(id(frame), (frame, {}))[1]
-    if column not in cache:
-        cache[column] = clean_sorted(frame[column].to_numpy(dtype=float, na_value=np.nan))
-    return cache[column]
+class ColumnCache:
+    """Per-frame column summaries of one ``compute`` call: each window's and the baseline's
+    sorted values and category counts are made once (the baseline meets every window)."""
+
+    def __init__(self) -> None:
+        self._by_frame: dict[int, tuple[pd.DataFrame, dict[str, Any]]] = {}
+
+    def _slot(self, frame: pd.DataFrame) -> dict[str, Any]:
+        return self._by_frame.setdefault(id(frame), (frame, {}))[1]  # keeps the frame alive
+
+    def sorted(self, frame: pd.DataFrame, column: str) -> np.ndarray:
+        """The column's sorted non-null values."""
+        slot = self._slot(frame)
+        if ("sorted", column) not in slot:
+            slot["sorted", column] = clean_sorted(
+                frame[column].to_numpy(dtype=float, na_value=np.nan))
+        return slot["sorted", column]
+
+    def counts(self, frame: pd.DataFrame, column: str) -> pd.Series:
+        """Counts per category (as text) of the column's non-null values."""
+        slot = self._slot(frame)
+        if ("counts", column) not in slot:
+            slot["counts", column] = frame[column].dropna().astype(str).value_counts()
+        return slot["counts", column]
 
 
-def _counts(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Counts per category (as text) of the column's non-null values, once per frame."""
-    cache = _SORTED.setdefault(id(frame), (frame, {}))[1]
-    key = f"counts:{column}"
-    if key not in cache:
-        cache[key] = frame[column].dropna().astype(str).value_counts()
-    return cache[key]
-
-
-_SORTED: dict[int, tuple[pd.DataFrame, dict[str, Any]]] = {}
-
-
-def _drift(ref: pd.DataFrame, cur: pd.DataFrame, cols: list[str], keys: dict[str, Any],
+def _drift(cache: ColumnCache, ref: pd.DataFrame, cur: pd.DataFrame, cols: list[str], keys: dict[str, Any],
            drift_type: str) -> list[dict[str, Any]]:
     def one(c: str) -> dict[str, Any]:
         if is_numeric(cur[c]) and is_numeric(ref[c]):
-            d = sorted_numeric_drift(_sorted(ref, c), _sorted(cur, c), len(ref), len(cur))
+            d = sorted_numeric_drift(cache.sorted(ref, c), cache.sorted(cur, c), len(ref), len(cur))
         else:
-            rc, cc = _counts(ref, c), _counts(cur, c)
+            rc, cc = cache.counts(ref, c), cache.counts(cur, c)
             cats = sorted(set(rc.index) | set(cc.index))
             d = categorical_counts_drift(len(ref), len(cur),
                                          rc.reindex(cats, fill_value=0).to_numpy(),
