@@ -70,11 +70,20 @@ def ensure_store(workspace_dir: str) -> str:
 def client(workspace_dir: str) -> Any:
     """An ``mlflow.MlflowClient`` on the workspace's tracking store and registry."""
     ensure_store(workspace_dir)
-    os.environ.setdefault(ARTIFACT_ROOT_ENV, artifact_root(workspace_dir))
     from mlflow import MlflowClient
 
     uri = store_uri(workspace_dir)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # MLflow reads the default artifact root when the client makes its store: this
+    # workspace's, even in a process that opens several (promotion, tests)
+    before = os.environ.get(ARTIFACT_ROOT_ENV)
+    os.environ[ARTIFACT_ROOT_ENV] = artifact_root(workspace_dir)
+    try:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        if before is None:
+            os.environ.pop(ARTIFACT_ROOT_ENV, None)
+        else:
+            os.environ[ARTIFACT_ROOT_ENV] = before
 
 
 def _template() -> str:
