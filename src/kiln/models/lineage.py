@@ -44,11 +44,15 @@ def _table(reg: Registry, name: str) -> tuple[list[Edge], list[Edge]]:
         for r in related:
             if r.op == "read" and _same_task(r, w):
                 up.append(Edge(_table_ref(r), _table_ref(w), _via(w)))
+    logged: dict[tuple[Any, ...], list[Any]] = {}  # many reads by one task: one search
     for rd in (e for e in mine if e.op == "read"):
         for w in related:
             if w.op == "write" and _same_task(w, rd) and w.entity != name:
                 down.append(Edge(_table_ref(rd), _table_ref(w), _via(rd)))
-        for mv in _versions_logged_by(reg, rd):
+        key = (rd.mlflow_run_id, rd.job_run_id, rd.task_key)
+        if key not in logged:
+            logged[key] = _versions_logged_by(reg, rd)
+        for mv in logged[key]:
             down.append(Edge(_table_ref(rd), f"model {mv.name} v{mv.version}", _via(rd)))
     return _unique(up), _unique(down)
 
