@@ -42,6 +42,22 @@ class Kiln:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL)
 
+    def sql(self, query: str, cwd: Path) -> list[dict[str, Any]]:
+        """``kiln sql QUERY -o json``, parsed."""
+        return json.loads(self.run("sql", query, "-o", "json", cwd=cwd).stdout)
+
+    def wait_run(self, run_id: str, cwd: Path, timeout: float = 240) -> dict[str, Any]:
+        """The run (``kiln runs get``) once it has a result state."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            run = json.loads(self.run("runs", "get", run_id, cwd=cwd).stdout)
+            if run["state"].get("result_state"):
+                return run
+            assert time.monotonic() < deadline, run["state"]
+            time.sleep(1)
+
     def db(self, workspace: str) -> Path:
         return self.home / "workspaces" / workspace / "metadata.db"
 

@@ -299,9 +299,8 @@ def test_two_jobs_write_one_table_and_move_aliases_at_once(kiln: Kiln, tmp_path:
         assert p.returncode == 0, out + err
     history = kiln.run("tables", "history", "main.ml.events", cwd=root).stdout.splitlines()[1:]
     assert sorted(int(line.split()[0]) for line in history) == list(range(31))
-    rows = json.loads(kiln.run("sql", "SELECT who, count(*) AS n, count(DISTINCT i) AS d "
-                               "FROM main.ml.events GROUP BY who ORDER BY who", "-o", "json",
-                               cwd=root).stdout)
+    rows = kiln.sql("SELECT who, count(*) AS n, count(DISTINCT i) AS d "
+                    "FROM main.ml.events GROUP BY who ORDER BY who", cwd=root)
     assert rows == [{"who": "a", "n": 45, "d": 15}, {"who": "b", "n": 45, "d": 15},
                     {"who": "seed", "n": 1, "d": 1}]
     moves = [e["detail"] for e in reversed(json.loads(kiln.run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -108,24 +107,19 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
     assert "Alert feature-drift: population_stability_index on x; started run" in out
     run_id = re.search(r"started run (\d+)", out).group(1)
 
-    flagged = json.loads(kiln.run(
-        "sql", "SELECT \"window\".start AS day, column_name, population_stability_index AS psi "
+    flagged = kiln.sql(
+        "SELECT \"window\".start AS day, column_name, population_stability_index AS psi "
         "FROM main.ml.events_drift_metrics WHERE drift_type = 'BASELINE' "
-        "AND slice_key = ':all' AND population_stability_index >= 0.1 ORDER BY 1, 2",
-        "-o", "json", cwd=root).stdout)
+        "AND slice_key = ':all' AND population_stability_index >= 0.1 ORDER BY 1, 2", root)
     assert [(r["day"][:10], r["column_name"]) for r in flagged] == [("2026-11-03", "x")]
-    consecutive = json.loads(kiln.run(
-        "sql", "SELECT count(*) AS n FROM main.ml.events_drift_metrics "
-        "WHERE drift_type = 'CONSECUTIVE' AND slice_key = ':all'", "-o", "json",
-        cwd=root).stdout)
+    consecutive = kiln.sql("SELECT count(*) AS n FROM main.ml.events_drift_metrics "
+                           "WHERE drift_type = 'CONSECUTIVE' AND slice_key = ':all'", root)
     assert consecutive == [{"n": 2 * 4}]  # day 2 vs 1 and day 3 vs 2, four columns
-    slices = json.loads(kiln.run(
-        "sql", "SELECT DISTINCT slice_value FROM main.ml.events_profile_metrics "
-        "WHERE slice_key = 'segment' ORDER BY 1", "-o", "json", cwd=root).stdout)
+    slices = kiln.sql("SELECT DISTINCT slice_value FROM main.ml.events_profile_metrics "
+                      "WHERE slice_key = 'segment' ORDER BY 1", root)
     assert slices == [{"slice_value": "app"}, {"slice_value": "web"}]
-    table_rows = json.loads(kiln.run(
-        "sql", "SELECT sum(count) AS n FROM main.ml.events_profile_metrics "
-        "WHERE column_name = ':table' AND slice_key = ':all'", "-o", "json", cwd=root).stdout)
+    table_rows = kiln.sql("SELECT sum(count) AS n FROM main.ml.events_profile_metrics "
+                          "WHERE column_name = ':table' AND slice_key = ':all'", cwd=root)
     assert table_rows == [{"n": 6000}]
 
     report = kiln.run("quality-monitors", "report", "main.ml.events", "--out",
@@ -135,13 +129,7 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
     assert "PSI against the baseline" in page
 
     # the alert's run retrains; its model passes validation and becomes the challenger
-    deadline = time.monotonic() + 240
-    while True:
-        run = json.loads(kiln.run("runs", "get", run_id, cwd=root).stdout)
-        if run["state"].get("result_state"):
-            break
-        assert time.monotonic() < deadline, run["state"]
-        time.sleep(1)
+    run = kiln.wait_run(run_id, root)
     assert run["state"]["result_state"] == "SUCCESS", run
     models = json.loads(kiln.run("models", "list", "-o", "json", cwd=root).stdout)
     assert models[0]["aliases"] == {"challenger": "1"}
@@ -153,9 +141,8 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
                                     cwd=root).stdout)
     assert [r["refresh_id"] for r in refreshes] == [1, 2]
     assert refreshes[0]["alerts"][0]["columns"] == ["x"]
-    rows = json.loads(kiln.run(
-        "sql", "SELECT count(*) AS n FROM main.ml.events_drift_metrics "
-        "WHERE drift_type = 'BASELINE' AND slice_key = ':all'", "-o", "json", cwd=root).stdout)
+    rows = kiln.sql("SELECT count(*) AS n FROM main.ml.events_drift_metrics "
+                    "WHERE drift_type = 'BASELINE' AND slice_key = ':all'", cwd=root)
     assert rows == [{"n": 3 * 4}]  # recomputed windows replace their rows, none doubled
 
 
@@ -262,21 +249,14 @@ def test_drift_in_served_traffic_triggers_retraining(tmp_path: Path) -> None:
                    cwd=root).stdout
     assert "SUCCESS, 3 window(s) computed" in out
     assert "Alert drift: population_stability_index on x; started run" in out, out
-    flagged = json.loads(kiln.run(
-        "sql", "SELECT column_name, max(population_stability_index) AS psi FROM "
-        "main.ml.live_payload_unpacked_drift_metrics WHERE drift_type = 'BASELINE' AND "
-        "model_id = ':all' AND slice_key = ':all' GROUP BY 1 ORDER BY 1", "-o", "json",
-        cwd=root).stdout)
+    flagged = kiln.sql("SELECT column_name, max(population_stability_index) AS psi "
+                       "FROM main.ml.live_payload_unpacked_drift_metrics "
+                       "WHERE drift_type = 'BASELINE' AND model_id = ':all' "
+                       "AND slice_key = ':all' GROUP BY 1 ORDER BY 1", cwd=root)
     assert [r["column_name"] for r in flagged] == ["x", "z"]  # the baseline's columns
     assert [r["column_name"] for r in flagged if r["psi"] >= 0.1] == ["x"]
     run_id = re.search(r"started run (\d+)", out).group(1)
-    deadline = time.monotonic() + 240
-    while True:
-        run = json.loads(kiln.run("runs", "get", run_id, cwd=root).stdout)
-        if run["state"].get("result_state"):
-            break
-        assert time.monotonic() < deadline, run["state"]
-        time.sleep(1)
+    run = kiln.wait_run(run_id, root)
     assert run["state"]["result_state"] == "SUCCESS", run
     models = json.loads(kiln.run("models", "list", "-o", "json", cwd=root).stdout)
     assert models[0]["aliases"] == {"champion": "1", "challenger": "2"}

@@ -186,16 +186,14 @@ def test_serving_endpoints_end_to_end(tmp_path: Path) -> None:
 
     # graceful stop: every answered request of the live endpoint is in its table once
     assert server.stop() == 0
-    rows = json.loads(kiln.run("sql", "SELECT status_code, count(*) AS n, "
-                               "count(DISTINCT databricks_request_id) AS d "
-                               "FROM main.ml.live_payload GROUP BY 1 ORDER BY 1", "-o", "json",
-                               cwd=root).stdout)
+    rows = kiln.sql("SELECT status_code, count(*) AS n, "
+                    "count(DISTINCT databricks_request_id) AS d "
+                    "FROM main.ml.live_payload GROUP BY 1 ORDER BY 1", cwd=root)
     by_status = {r["status_code"]: r for r in rows}
     assert by_status[200]["n"] == by_status[200]["d"] == ok_responses
     assert by_status[400]["n"] == 5 and by_status[413]["n"] == 1  # recorded without the body
-    unpacked = json.loads(kiln.run("sql", "SELECT count(*) AS n, count(DISTINCT model_id) AS m"
-                                   " FROM main.ml.live_payload_unpacked", "-o", "json",
-                                   cwd=root).stdout)
+    unpacked = kiln.sql("SELECT count(*) AS n, count(DISTINCT model_id) AS m"
+                        " FROM main.ml.live_payload_unpacked", cwd=root)
     assert unpacked == [{"n": ok_responses, "m": 2}]
     state = json.loads(kiln.run("serving-endpoints", "get", "churn-live", cwd=root).stdout)
     assert state["served_entities"][0]["entity_version"] == "2"
