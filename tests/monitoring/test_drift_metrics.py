@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial import distance
 
-from kiln.monitoring.drift import categorical_drift, numeric_drift
+from kiln.monitoring.drift import (categorical_drift, numeric_drift, smirnov_sf,
+                                   sorted_quantiles)
 
 
 def reference(ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict[str, float]:
@@ -113,3 +114,33 @@ def test_large_samples_match_scipy(seed: int) -> None:
     ks = stats.ks_2samp(ref, cur)
     assert close(d.ks_statistic, ks.statistic) and close(d.ks_pvalue, ks.pvalue)
     assert close(d.wasserstein_distance, stats.wasserstein_distance(ref, cur))
+
+
+@pytest.mark.parametrize("shift", [0.01, 0.02, 0.03, 0.05])
+def test_ks_pvalue_where_scipy_sums_the_smirnov_series(shift: float) -> None:
+    """Samples of ~10^5 whose KS statistic lands where scipy's p-value is twice the
+    one-sided Smirnov tail (n*d^2 in [2.2, 370)): kiln sums that series itself."""
+    rng = np.random.default_rng(7)
+    ref, cur = rng.normal(0, 1, 120_000), rng.normal(shift, 1, 90_000)
+    d = numeric_drift(ref, cur)
+    ks = stats.ks_2samp(ref, cur)
+    n = round(120_000 * 90_000 / 210_000)
+    assert 2.2 <= n * ks.statistic ** 2 < 370 or shift == 0.01
+    assert close(d.ks_statistic, ks.statistic) and close(d.ks_pvalue, ks.pvalue)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([141, 1_000, 20_000, 71_428, 250_000]), st.floats(2.2, 369.9))
+def test_smirnov_series_matches_scipy(n: int, n_x_squared: float) -> None:
+    x = math.sqrt(n_x_squared / n)
+    if x < 0.5:
+        assert abs(smirnov_sf(n, x) - special.smirnov(n, x)) <= 1e-12
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e9, 1e9, allow_nan=False), min_size=1, max_size=80)
+       .map(lambda v: v + v[: len(v) // 3]))  # with ties
+def test_quantiles_of_sorted_values_equal_numpys(values: list) -> None:
+    qs = [0.0, 0.01, 0.1, 0.25, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0]
+    v = np.sort(np.array(values))
+    assert np.array_equal(sorted_quantiles(v, qs), np.quantile(v, qs))

@@ -85,10 +85,13 @@ def drift_cmd(table_path: str, baseline_path: str | None, timestamp_col: str,
 
     from kiln.monitoring.files import read_arrow
 
-    # the files are read (outside the GIL) while the metric code is imported
+    # the files are read (outside the GIL) while the metric code and scipy are imported
     with ThreadPoolExecutor(2) as pool:
         table_f = pool.submit(read_arrow, table_path)
         base_f = pool.submit(read_arrow, baseline_path) if baseline_path else None
+        from kiln.monitoring.drift import preload_scipy
+
+        preload_scipy()
         from deltalake import write_deltalake
 
         from kiln.monitoring import tables as mt

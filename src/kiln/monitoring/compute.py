@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import KilnError
-from kiln.monitoring.drift import categorical_counts_drift, clean_sorted, sorted_numeric_drift
+from kiln.monitoring.drift import (Drift, categorical_counts_drift, clean_sorted,
+                                   preload_scipy, sorted_numeric_drift,
+                                   sorted_quantiles)
 
 SNAPSHOT = "snapshot"  # the granularity of snapshot monitors
 SNAPSHOT_TIME = "__snapshot_time"  # the refresh time, added to a snapshot's rows
@@ -104,49 +106,72 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise KilnError(f"the table has no column {missing[0]!r}")
-    cache = ColumnCache()
+    items = _work_items(frame, baseline, spec)
     profile: list[dict[str, Any]] = []
     drift: list[dict[str, Any]] = []
-    base_groups = dict(_groups(baseline, spec)) if baseline is not None else {}
-    for gran in spec.granularities:
-        starts = window_starts(frame[spec.timestamp_col], gran)
-        order = sorted(starts.dropna().unique())
-        for (model_id, slice_key, slice_value), part in _groups(frame, spec):
-            part_starts = starts.loc[part.index]
-            by_window = {w: part.loc[part_starts == w] for w in order}
-            prev: pd.DataFrame | None = None
-            for w in order:
-                cur = by_window[w]
-                end = window_end(pd.Timestamp(w), gran)
-                keys = {"window_start": pd.Timestamp(w), "window_end": end,
-                        "granularity": gran, "model_id": model_id, "slice_key": slice_key,
-                        "slice_value": slice_value}
-                if (gran, pd.Timestamp(w).isoformat()) not in spec.skip_windows:
-                    profile += _profile(cache, cur, cols, keys, spec, "INPUT")
-                    ref_base = base_groups.get((ALL if spec.model_id_col is None else model_id,
-                                                slice_key, slice_value))
-                    if ref_base is None and (model_id, slice_key, slice_value) != \
-                            (ALL, ALL, ALL):
-                        ref_base = base_groups.get((ALL, slice_key, slice_value))
-                    if prev is not None:
-                        drift += _drift(cache, prev, cur, cols, keys, "CONSECUTIVE")
-                    if ref_base is not None:  # the columns the baseline has
-                        drift += _drift(cache, ref_base, cur, [c for c in cols if c in ref_base],
-                                        keys, "BASELINE")
-                prev = cur
+    # columns are independent, and numpy's sorts and merges run outside the GIL; the
+    # summaries (sorts, counts) need no scipy, so they overlap with its import
+    preload_scipy()
+    _reuse_freed_memory()
+    columns = list(_pool().map(lambda c: _Column(frame, baseline, c, items), cols))
+    per_column = list(_pool().map(lambda col: _column_rows(col, items), columns))
+    for i, item in enumerate(items):
+        profile.append({**item.keys, "column_name": TABLE, "data_type": "table",
+                        "log_type": "INPUT", "count": len(item.cur),
+                        **_quality(frame, item.cur, spec)})
+        profile += [rows[i][0] for rows in per_column]
+        drift += [d for rows in per_column for d in rows[i][1][:1] if d]
+        drift += [d for rows in per_column for d in rows[i][1][1:] if d]
     return profile, drift
 
 
+@dataclass(frozen=True)
+class _Item:
+    """One window of one group to compute: its rows (positions in the frame), the previous
+    window's rows (CONSECUTIVE) and the baseline's rows (BASELINE), when there are."""
+    keys: dict[str, Any]
+    cur: np.ndarray
+    prev: np.ndarray | None
+    base: np.ndarray | None
+
+
+def _work_items(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec) -> list[_Item]:
+    base_groups = dict(_groups(baseline, spec)) if baseline is not None else {}
+    items = []
+    for gran in spec.granularities:
+        codes, order = pd.factorize(window_starts(frame[spec.timestamp_col], gran), sort=True)
+        for (model_id, slice_key, slice_value), rows in _groups(frame, spec):
+            by_window = rows[np.argsort(codes[rows], kind="stable")]
+            bounds = np.searchsorted(codes[by_window], np.arange(len(order) + 1))
+            prev: np.ndarray | None = None
+            for k, w in enumerate(order):
+                cur = by_window[bounds[k]:bounds[k + 1]]
+                start = pd.Timestamp(w)
+                if (gran, start.isoformat()) not in spec.skip_windows:
+                    base = base_groups.get((ALL if spec.model_id_col is None else model_id,
+                                            slice_key, slice_value))
+                    if base is None and (model_id, slice_key, slice_value) != (ALL, ALL, ALL):
+                        base = base_groups.get((ALL, slice_key, slice_value))
+                    keys = {"window_start": start, "window_end": window_end(start, gran),
+                            "granularity": gran, "model_id": model_id,
+                            "slice_key": slice_key, "slice_value": slice_value}
+                    items.append(_Item(keys, cur, prev, base))
+                prev = cur
+    return items
+
+
 def _groups(frame: pd.DataFrame, spec: Spec):  # type: ignore[no-untyped-def]
-    """(model id, slice key, slice value) -> rows: everything, per model, per slice."""
-    yield (ALL, ALL, ALL), frame
+    """(model id, slice key, slice value) -> row positions: everything, per model, per
+    slice."""
+    yield (ALL, ALL, ALL), np.arange(len(frame))
     if spec.model_id_col and spec.model_id_col in frame.columns:
-        for mid, part in frame.groupby(spec.model_id_col, dropna=False, sort=True):
-            yield (str(mid), ALL, ALL), part
+        for mid, rows in sorted(frame.groupby(spec.model_id_col, dropna=False,
+                                              sort=True).indices.items(), key=lambda kv: kv[0]):
+            yield (str(mid), ALL, ALL), np.asarray(rows)
     for expr in spec.slicing_exprs:
         values = _slice_values(frame, expr)
         for value in sorted(values.dropna().unique(), key=str):
-            yield (ALL, expr, str(value)), frame.loc[values == value]
+            yield (ALL, expr, str(value)), np.flatnonzero((values == value).to_numpy())
 
 
 def _slice_values(frame: pd.DataFrame, expr: str) -> pd.Series:
@@ -162,49 +187,118 @@ def _slice_values(frame: pd.DataFrame, expr: str) -> pd.Series:
     return out
 
 
-def _profile(cache: ColumnCache, part: pd.DataFrame, cols: list[str], keys: dict[str, Any], spec: Spec,
-             log_type: str) -> list[dict[str, Any]]:
-    rows = [{**keys, "column_name": TABLE, "data_type": "table", "log_type": log_type,
-             "count": len(part), **_quality(part, spec)}]
+class _Column:
+    """One column of the table and the same column of the baseline, extracted once:
+    numeric as floats with NaN for nulls, otherwise as category codes (-1 for nulls) into
+    one vocabulary (the values as text) shared by both sides; and the summary of each
+    item's rows (sorted non-null values, or counts per category)."""
 
-    def one(c: str) -> dict[str, Any]:
-        s = part[c]
-        n = len(s)
-        nulls = int(s.isna().sum())
-        row: dict[str, Any] = {**keys, "column_name": c, "data_type": str(s.dtype),
-                               "log_type": log_type, "count": n, "num_nulls": nulls,
-                               "percent_null": 100.0 * nulls / n if n else None,
-                               "distinct_count": _distinct(cache, part, c)}
-        if is_numeric(s):
-            vals = cache.sorted(part, c)
-            row.update(num_zeros=int((vals == 0).sum()),
-                       avg=float(vals.mean()) if len(vals) else None,
-                       stddev=float(vals.std(ddof=1)) if len(vals) > 1 else None,
-                       min=float(vals[0]) if len(vals) else None,
-                       max=float(vals[-1]) if len(vals) else None,
-                       quantiles=[float(x) for x in np.quantile(vals, QUANTILES)]
-                       if len(vals) else None)
+    def __init__(self, frame: pd.DataFrame, baseline: pd.DataFrame | None, name: str,
+                 items: list[_Item]) -> None:
+        s = frame[name]
+        b = baseline[name] if baseline is not None and name in baseline else None
+        self.name = name
+        self.data_type = str(s.dtype)
+        self.numeric = is_numeric(s) and (b is None or is_numeric(b))
+        self.has_baseline = b is not None
+        if self.numeric:
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            base_values = b.to_numpy(dtype=float, na_value=np.nan) if b is not None else None
         else:
-            top = cache.counts(part, c).head(5)
-            row["frequent_items"] = [{"item": k, "count": int(v)} for k, v in top.items()]
-        return row
+            codes, names = _category_codes(s)
+            base_codes, base_names = _category_codes(b) if b is not None else (None, names[:0])
+            self.vocab = np.unique(np.concatenate([names, base_names]))
+            codes = _recode(codes, names, self.vocab)
+            if base_codes is not None:
+                base_codes = _recode(base_codes, base_names, self.vocab)
+        self._summaries: dict[tuple[int, bool], np.ndarray] = {}
+        for item in items:  # items share their row arrays: each is summarized once
+            for rows, base in ((item.cur, False), (item.prev, False), (item.base, True)):
+                key = (id(rows), base)
+                if rows is None or key in self._summaries or (base and b is None):
+                    continue
+                if self.numeric:
+                    self._summaries[key] = clean_sorted((base_values if base else values)[rows])
+                else:
+                    part = (base_codes if base else codes)[rows]
+                    self._summaries[key] = np.bincount(part[part >= 0],
+                                                       minlength=len(self.vocab))
 
-    return rows + list(_pool().map(one, cols))
+    def summary(self, rows: np.ndarray, base: bool = False) -> np.ndarray:
+        """The sorted non-null values (numeric) or the counts per vocabulary entry."""
+        return self._summaries[id(rows), base]
 
 
-def _distinct(cache: ColumnCache, part: pd.DataFrame, column: str) -> int:
-    if is_numeric(part[column]):
-        vals = cache.sorted(part, column)
-        return int(len(vals) and 1 + np.count_nonzero(vals[1:] != vals[:-1]))
-    return len(cache.counts(part, column))
+def _category_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 for nulls) and the text of each code's value."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return codes, np.array([str(u) for u in uniques], dtype=object)
 
 
-def _quality(part: pd.DataFrame, spec: Spec) -> dict[str, Any]:
-    """Model quality metrics of the window, when labels and predictions are there."""
-    if not (spec.label_col and spec.prediction_col and spec.label_col in part.columns
-            and spec.prediction_col in part.columns):
+def _recode(codes: np.ndarray, names: np.ndarray, vocab: np.ndarray) -> np.ndarray:
+    """``codes`` into ``names`` as codes into ``vocab`` (which holds every name)."""
+    mapping = np.append(np.searchsorted(vocab, names), -1)  # code -1 stays -1
+    return mapping[codes] if len(names) else np.full(len(codes), -1)
+
+
+def _column_rows(col: _Column, items: list[_Item]
+                 ) -> list[tuple[dict[str, Any], list[dict[str, Any] | None]]]:
+    """For each item: the column's profile row and its drift rows (CONSECUTIVE, BASELINE;
+    None where there is nothing to compare with)."""
+    out = []
+    for item in items:
+        cur = col.summary(item.cur)
+        row = _profile_row(col, cur, len(item.cur), {**item.keys, "column_name": col.name})
+        drift: list[dict[str, Any] | None] = [None, None]
+        for i, (ref, base) in enumerate(((item.prev, False), (item.base, True))):
+            if ref is None or (base and not col.has_baseline):
+                continue
+            d = _drift_of(col, col.summary(ref, base), cur, len(ref), len(item.cur))
+            drift[i] = {**item.keys, "column_name": col.name, "data_type": col.data_type,
+                        "drift_type": "BASELINE" if base else "CONSECUTIVE", **asdict(d)}
+        out.append((row, drift))
+    return out
+
+
+def _profile_row(col: _Column, summary: np.ndarray, n: int, keys: dict[str, Any]
+                 ) -> dict[str, Any]:
+    ok = len(summary) if col.numeric else int(summary.sum())
+    nulls = n - ok
+    row: dict[str, Any] = {**keys, "data_type": col.data_type, "log_type": "INPUT",
+                           "count": n, "num_nulls": nulls,
+                           "percent_null": 100.0 * nulls / n if n else None}
+    if col.numeric:
+        vals = summary
+        row.update(distinct_count=int(len(vals) and 1 + np.count_nonzero(vals[1:] != vals[:-1])),
+                   num_zeros=int(np.searchsorted(vals, 0.0, "right")
+                                 - np.searchsorted(vals, 0.0, "left")),
+                   avg=float(vals.mean()) if len(vals) else None,
+                   stddev=float(vals.std(ddof=1)) if len(vals) > 1 else None,
+                   min=float(vals[0]) if len(vals) else None,
+                   max=float(vals[-1]) if len(vals) else None,
+                   quantiles=[float(x) for x in sorted_quantiles(vals, QUANTILES)]
+                   if len(vals) else None)
+    else:
+        present = np.flatnonzero(summary)
+        top = sorted(present, key=lambda i: (-summary[i], col.vocab[i]))[:5]
+        row.update(distinct_count=len(present),
+                   frequent_items=[{"item": col.vocab[i], "count": int(summary[i])}
+                                   for i in top])
+    return row
+
+
+def _drift_of(col: _Column, ref: np.ndarray, cur: np.ndarray, n_ref: int, n_cur: int) -> Drift:
+    if col.numeric:
+        return sorted_numeric_drift(ref, cur, n_ref, n_cur)
+    return categorical_counts_drift(n_ref, n_cur, ref, cur)
+
+
+def _quality(frame: pd.DataFrame, rows: np.ndarray, spec: Spec) -> dict[str, Any]:
+    """Model quality metrics of the rows, when labels and predictions are there."""
+    if not (spec.label_col and spec.prediction_col and spec.label_col in frame.columns
+            and spec.prediction_col in frame.columns):
         return {}
-    both = part[[spec.label_col, spec.prediction_col]].dropna()
+    both = frame[[spec.label_col, spec.prediction_col]].iloc[rows].dropna()
     if both.empty:
         return {}
     y, p = both[spec.label_col].to_numpy(), both[spec.prediction_col].to_numpy()
@@ -230,52 +324,27 @@ def _quality(part: pd.DataFrame, spec: Spec) -> dict[str, Any]:
     return out
 
 
-class ColumnCache:
-    """Per-frame column summaries of one ``compute`` call: each window's and the baseline's
-    sorted values and category counts are made once (the baseline meets every window)."""
+@functools.cache
+def _reuse_freed_memory() -> None:
+    """Have glibc keep freed memory for reuse rather than give each large temporary array
+    back to the OS: the metrics allocate and free many arrays of 10^5..10^6 values, and
+    every fresh page costs a fault, which is slow on VMs (it made the KS merge 3x slower
+    on the benchmark VM). The process keeps its peak memory until it ends. Elsewhere than
+    glibc this does nothing."""
+    import ctypes
+    import ctypes.util
 
-    def __init__(self) -> None:
-        self._by_frame: dict[int, tuple[pd.DataFrame, dict[str, Any]]] = {}
-
-    def _slot(self, frame: pd.DataFrame) -> dict[str, Any]:
-        return self._by_frame.setdefault(id(frame), (frame, {}))[1]  # keeps the frame alive
-
-    def sorted(self, frame: pd.DataFrame, column: str) -> np.ndarray:
-        """The column's sorted non-null values."""
-        slot = self._slot(frame)
-        if ("sorted", column) not in slot:
-            slot["sorted", column] = clean_sorted(
-                frame[column].to_numpy(dtype=float, na_value=np.nan))
-        return slot["sorted", column]
-
-    def counts(self, frame: pd.DataFrame, column: str) -> pd.Series:
-        """Counts per category (as text) of the column's non-null values."""
-        slot = self._slot(frame)
-        if ("counts", column) not in slot:
-            slot["counts", column] = frame[column].dropna().astype(str).value_counts()
-        return slot["counts", column]
-
-
-def _drift(cache: ColumnCache, ref: pd.DataFrame, cur: pd.DataFrame, cols: list[str], keys: dict[str, Any],
-           drift_type: str) -> list[dict[str, Any]]:
-    def one(c: str) -> dict[str, Any]:
-        if is_numeric(cur[c]) and is_numeric(ref[c]):
-            d = sorted_numeric_drift(cache.sorted(ref, c), cache.sorted(cur, c), len(ref), len(cur))
-        else:
-            rc, cc = cache.counts(ref, c), cache.counts(cur, c)
-            cats = sorted(set(rc.index) | set(cc.index))
-            d = categorical_counts_drift(len(ref), len(cur),
-                                         rc.reindex(cats, fill_value=0).to_numpy(),
-                                         cc.reindex(cats, fill_value=0).to_numpy())
-        return {**keys, "column_name": c, "data_type": str(cur[c].dtype),
-                "drift_type": drift_type, **asdict(d)}
-
-    # columns are independent and numpy's sorts and merges run outside the GIL
-    return list(_pool().map(one, cols))
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 1 << 30)
+    mallopt(m_trim_threshold, 1 << 30)
 
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
                               thread_name_prefix="monitoring")
-
