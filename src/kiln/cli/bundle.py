@@ -161,3 +161,67 @@ def _register() -> None:
 
 
 _register()
+
+
+@bundle.command(name="init")
+@click.argument("template", required=False)
+@click.option("--output-dir", default=".", show_default=True,
+              help="Where the project directory is created.")
+@click.option("--config-file", default=None,
+              help="A JSON file of parameter values (no questions asked).")
+@click.option("--list", "list_templates", is_flag=True, help="Show the templates.")
+def init(template: str | None, output_dir: str, config_file: str | None,
+         list_templates: bool) -> None:
+    """Create a project from a template (default: mlops-stack).
+
+    Asks for each parameter on a terminal; with --config-file, or without a terminal,
+    takes the file's values and the defaults for the rest."""
+    from kiln import templates
+
+    if list_templates:
+        for t in templates.available():
+            echo(f"{t.name}: {t.description}")
+        return
+    tpl = templates.load(template or "mlops-stack")
+    config = templates.read_config(config_file) if config_file else {}
+    interactive = config_file is None and sys.stdin.isatty()
+    if not interactive and config_file is None:
+        echo("No terminal and no --config-file: using the template's defaults.", err=True)
+    params = templates.values(tpl, config, config_file or "parameters",
+                              _ask if interactive else None)
+    params["kiln_requirement"] = _kiln_requirement()
+    dest = templates.render(tpl, params, output_dir)
+    echo(f"Created {dest} from template {tpl.name}.")
+    echo(f"Next: cd {dest} && python -m pip install -r requirements.txt && python -m pytest "
+         "&& kiln bundle deploy")
+
+
+def _ask(p: Any) -> str:
+    from kiln.errors import KilnError
+
+    kind = click.Choice(list(p.choices)) if p.choices else str
+    while True:
+        value = click.prompt(p.prompt, default=p.default, type=kind)
+        try:
+            return p.check(value, "answer")
+        except KilnError as e:
+            echo(str(e), err=True)
+
+
+def _kiln_requirement() -> str:
+    """How the generated project's requirements name kiln: the source this kiln was
+    installed from when that was a local directory or a URL (PEP 610), else the version
+    (the name 'kiln' on PyPI belongs to another project, so a bare name is never used)."""
+    import json
+    from importlib import metadata
+
+    from kiln import __version__
+
+    try:
+        direct = json.loads(metadata.distribution("kiln").read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:
+        direct = {}
+    url = direct.get("url")
+    if url:
+        return f"kiln @ {url}"
+    return f"kiln=={__version__}"

@@ -124,7 +124,7 @@ def delete_alias_cmd(name: str, alias: str, reason: str, target: str | None,
 
 @models.command(name="deploy")
 @click.argument("name")
-@click.option("--version", required=True)
+@click.option("--version", required=True, help="A version number, or @alias.")
 @click.option("--force", is_flag=True, help="Deploy a version that has not passed validation.")
 @click.option("--reason", default="")
 @where_opts
@@ -142,7 +142,7 @@ def deploy_cmd(name: str, version: str, force: bool, reason: str, target: str | 
 def _approval_cmd(cmd_name: str, help_text: str, step: str):  # type: ignore[no-untyped-def]
     @models.command(name=cmd_name, help=help_text)
     @click.argument("name")
-    @click.option("--version", required=True)
+    @click.option("--version", required=True, help="A version number, or @alias.")
     @click.option("--comment", default="", help="Recorded with the approval step.")
     @where_opts
     def cmd(name: str, version: str, comment: str, target: str | None,
@@ -167,7 +167,7 @@ _approval_cmd("reject", "Reject a version with a pending request (--comment says
 
 @models.command(name="promote")
 @click.argument("name")
-@click.option("--version", required=True)
+@click.option("--version", required=True, help="A version number, or @alias.")
 @click.option("--from", "source", required=True, help="Source target or workspace.")
 @click.option("--to", "dest", required=True, help="Destination target or workspace.")
 @click.option("--to-name", default=None, help="The model's name there (default: the same).")

@@ -56,6 +56,10 @@ class Registry:
         return sorted(found, key=lambda v: int(v.version))
 
     def version(self, name: str, version: int | str) -> Any:
+        """A version by number, or by alias written ``@alias`` (as the CLI's --version
+        takes it)."""
+        if isinstance(version, str) and version.startswith("@"):
+            return self.resolve(name, alias=version[1:])
         name = model_name(name)
         self.model(name)
         with self._errors(f"version {version} of {name}"):

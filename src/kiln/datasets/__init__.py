@@ -1,0 +1,1 @@
+"""Datasets shipped with kiln for templates, demos and tests (generated, never downloaded)."""
