@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	cd examples/churn && ../../$(BIN)/kiln bundle validate && ../../$(BIN)/kiln bundle summary
+	$(BIN)/kiln demo
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

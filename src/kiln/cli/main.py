@@ -11,6 +11,7 @@ from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
+from kiln.cli.demo import demo_cmd
 from kiln.cli.models import experiments, lineage_cmd, models
 from kiln.cli.monitors import quality_monitors
 from kiln.cli.runs import jobs, runs, scheduler
@@ -73,6 +74,7 @@ cli.add_command(jobs)
 cli.add_command(runs)
 cli.add_command(secrets)
 cli.add_command(scheduler)
+cli.add_command(demo_cmd)
 for _cmd in (sql_cmd, tables, catalogs, schemas, volumes):
     cli.add_command(_cmd)
 

@@ -206,18 +206,58 @@ def card_cmd(name: str, version: str | None, output: str, target: str | None,
 @models.command(name="policy")
 @click.option("--require-approval", "aliases", multiple=True,
               help="An alias that may only point at approved versions (repeatable).")
-@click.option("--clear", is_flag=True, help="No alias needs an approval.")
+@click.option("--replay-min-agreement", type=float, default=None,
+              help="Approvals need a shadow replay agreeing this much with what was "
+                   "served (0..1), or labels showing quality not worse.")
+@click.option("--clear", is_flag=True, help="No alias needs an approval, no replay rule.")
 @where_opts
-def policy_cmd(aliases: tuple[str, ...], clear: bool, target: str | None,
-               workspace: str | None) -> None:
-    """Show or set which aliases need an approved version in this workspace."""
+def policy_cmd(aliases: tuple[str, ...], replay_min_agreement: float | None, clear: bool,
+               target: str | None, workspace: str | None) -> None:
+    """Show or set which aliases need an approved version, and the replay rule."""
+    from kiln.models import approvals
+
     reg = _registry(target, workspace)
     if aliases or clear:
         reg.set_required_approvals(set() if clear else set(aliases))
+    if replay_min_agreement is not None or clear:
+        approvals.set_rule(reg.ws, None if clear else replay_min_agreement)
     needed = sorted(reg.required_approvals())
     echo(f"Workspace {reg.ws.name}: "
          + (", ".join(f"@{a}" for a in needed) + " require" + ("s" if len(needed) == 1 else "")
             + " an approved version" if needed else "no alias requires an approval"))
+    rule = approvals.rule(reg.ws)
+    if rule is not None:
+        echo(f"Approvals need a shadow replay with agreement >= {rule.min_agreement:g} "
+             "(or labels showing quality not worse)")
+
+
+@models.command(name="replay")
+@click.argument("name")
+@click.option("--version", required=True, help="The candidate: a version number, or @alias.")
+@click.option("--endpoint", required=True, help="The serving endpoint whose traffic to replay.")
+@click.option("--since", default=None, help="Only requests of the last 24h, 30m, 7d, ...")
+@click.option("--labels", default=None, help="A table of labels that have arrived.")
+@click.option("--label-col", default="label", show_default=True)
+@click.option("--key", default="client_request_id", show_default=True,
+              help="The column joining captured requests and labels.")
+@click.option("--problem-type", type=click.Choice(["classification", "regression"]),
+              default=None, help="Default: guessed from what was served.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@where_opts
+def replay_cmd(name: str, version: str, endpoint: str, since: str | None, labels: str | None,
+               label_col: str, key: str, problem_type: str | None, output: str,
+               target: str | None, workspace: str | None) -> None:
+    """Score an endpoint's captured requests with a version, off the serving path, and
+    compare with what the endpoint answered; the report is recorded on the version."""
+    from kiln.serving import replay
+
+    report = replay.replay(_registry(target, workspace), name, version, endpoint,
+                           since=since, labels=labels, label_col=label_col, key=key,
+                           problem_type=problem_type)
+    if output == "json":
+        print_json(report.to_dict(), sort_keys=False)
+    else:
+        echo(replay.to_text(report))
 
 
 @click.group()

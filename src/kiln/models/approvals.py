@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import KilnError
 from kiln.models.registry import Registry
 
+REPORT_TAG = "kiln.replay.report"  # a shadow replay's report (JSON) on the model version
+RULE_SETTING = "models.replay_rule"  # the workspace's replay rule for approvals (JSON)
 STATUS = "kiln.approval.status"  # pending | approved | rejected
 HISTORY = "kiln.approval.history"  # JSON list of {action, user, at, comment}
 
@@ -48,6 +51,9 @@ def decide(reg: Registry, name: str, version: int | str, approve: bool,
                                f"--version {mv.version}")
     if not approve and not comment:
         raise KilnError("a rejection needs a comment saying why (--comment)")
+    replay_rule = rule(reg.ws)
+    if approve and replay_rule is not None:
+        replay_rule.check(recorded(mv), f"version {mv.version} of {mv.name}")
     return _step(reg, mv, "approved" if approve else "rejected",
                  "approved" if approve else "rejected", comment)
 
@@ -65,3 +71,51 @@ def _step(reg: Registry, mv: Any, action: str, new_status: str, comment: str) ->
     reg.ws.audit(f"models.approval.{action}", mv.name,
                  {"version": str(mv.version), "comment": comment})
     return reg.version(mv.name, mv.version)
+
+
+@dataclass(frozen=True)
+class ReplayRule:
+    """The workspace's replay rule: an approval needs a replay with ``agreement >=
+    min_agreement``, or with labels that show the candidate's quality not worse than what
+    was served."""
+    min_agreement: float
+
+    def check(self, report: dict[str, Any] | None, what: str) -> None:
+        if report is None:
+            raise KilnError(f"{what} has no replay, and this workspace's approval rule needs "
+                            f"one (agreement >= {self.min_agreement:g} or quality not worse)",
+                            detail="Run 'kiln models replay NAME --version V --endpoint E'.")
+        agreement = report["agreement"]
+        if agreement >= self.min_agreement:
+            return
+        quality = report.get("quality") or {}
+        if quality.get("labelled_rows") and quality.get("not_worse"):
+            return
+        worst = report.get("worst_slices") or []
+        where = (f"; it disagrees most where {worst[0]['column']} = {worst[0]['value']} "
+                 f"(agreement {worst[0]['agreement']:.2f} over {worst[0]['rows']} rows)"
+                 if worst else "")
+        raise KilnError(
+            f"{what}: replay agreement {agreement:.3f} is below the approval rule's "
+            f"{self.min_agreement:g}, and "
+            + ("its quality is worse than what was served" if quality.get("labelled_rows")
+               else "no labels show its quality is not worse") + where)
+
+
+def rule(ws: Any) -> ReplayRule | None:
+    raw = ws.get_setting(RULE_SETTING)
+    return ReplayRule(**json.loads(raw)) if raw else None
+
+
+def set_rule(ws: Any, min_agreement: float | None) -> None:
+    if min_agreement is not None and not 0 <= min_agreement <= 1:
+        raise KilnError(f"the replay agreement must be between 0 and 1, got {min_agreement}")
+    ws.set_setting(RULE_SETTING, json.dumps({"min_agreement": min_agreement})
+                   if min_agreement is not None else "")
+    ws.audit("models.policy", ws.name, {"replay_min_agreement": min_agreement})
+
+
+def recorded(mv: Any) -> dict[str, Any] | None:
+    """The version's latest replay report, if it has one."""
+    raw = (mv.tags or {}).get(REPORT_TAG)
+    return json.loads(raw) if raw else None

@@ -42,6 +42,7 @@ class ModelCard:
     training_run: dict[str, str]
     approvals: list[dict[str, Any]]
     alias_history: list[dict[str, Any]] = field(default_factory=list)
+    replay: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +78,26 @@ def build(reg: Registry, name: str, version: int | str | None = None) -> ModelCa
                        for e in training_inputs(reg, mv)],
         training_run=_run_facts(run, tags),
         approvals=approvals.history(mv),
-        alias_history=[_history_row(e) for e in history])
+        alias_history=[_history_row(e) for e in history],
+        replay=_replay_facts(approvals.recorded(mv)))
+
+
+def _replay_facts(report: dict[str, Any] | None) -> dict[str, str]:
+    """The latest shadow replay, in a few lines."""
+    if not report:
+        return {}
+    facts = {"Endpoint": report["endpoint"], "At": report.get("at", ""),
+             "Rows": str(report["rows"]), "Agreement": f"{report['agreement']:.3f}"}
+    quality = report.get("quality") or {}
+    if quality.get("labelled_rows"):
+        metric = next(iter(quality["candidate"]))
+        facts["Quality"] = (f"{metric} {quality['candidate'][metric]:.4f} vs served "
+                            f"{quality['served'][metric]:.4f} on {quality['labelled_rows']} "
+                            "labelled rows")
+    for i, s in enumerate(report.get("worst_slices") or [], 1):
+        facts[f"Disagreement {i}"] = (f"{s['column']} = {s['value']}: agreement "
+                                      f"{s['agreement']:.3f} over {s['rows']} rows")
+    return facts
 
 
 def _history_row(e: dict[str, Any]) -> dict[str, str]:
@@ -187,4 +207,4 @@ def _sections(card: ModelCard) -> list[tuple[str, Any]]:
             ("Approvals", [{"action": a.get("action", ""), "user": a.get("user", ""),
                             "at": _when(a.get("at")), "comment": a.get("comment", "")}
                            for a in card.approvals]),
-            ("Alias history", card.alias_history)]
+            ("Shadow replay", card.replay), ("Alias history", card.alias_history)]

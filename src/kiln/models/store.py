@@ -10,11 +10,12 @@ Nothing here imports MLflow until a client is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
 import tempfile
-from typing import Any
+from typing import Any, Iterator
 
 # MLflow reads the artifact root of a SQL store from this variable when none is passed
 # (the tracking server sets it); kiln sets it so that experiments created by task code
@@ -43,6 +44,30 @@ def mlflow_env(workspace_dir: str) -> dict[str, str]:
     uri = store_uri(workspace_dir)
     return {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
             ARTIFACT_ROOT_ENV: artifact_root(workspace_dir)}
+
+
+@contextlib.contextmanager
+def using(workspace_dir: str) -> Iterator[None]:
+    """MLflow's process-wide URIs on the workspace's store for the duration (for calls such
+    as ``mlflow.pyfunc.load_model("models:/...")`` that take no client), then as before."""
+    import mlflow
+
+    ensure_store(workspace_dir)
+    before = {k: os.environ.get(k) for k in mlflow_env(workspace_dir)}
+    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    os.environ.update(mlflow_env(workspace_dir))
+    mlflow.set_tracking_uri(store_uri(workspace_dir))
+    mlflow.set_registry_uri(store_uri(workspace_dir))
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(uris[0])
+        mlflow.set_registry_uri(uris[1])
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def ensure_store(workspace_dir: str) -> str:

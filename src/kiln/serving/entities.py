@@ -69,9 +69,13 @@ def _inputs(model: Any) -> tuple[list[str] | None, dict[str, str] | None]:
     if sig is None or sig.inputs is None or not sig.inputs.has_input_names():
         return None, None
     cols = list(sig.inputs.input_names())
+    import numpy as np
+
     try:
         types = sig.inputs.pandas_types()
-        dtypes = {c: str(t) for c, t in zip(cols, types)}
+        # numpy dtype names ("float64", "object"): MLflow gives the class `object` for
+        # strings, whose str() pandas would not understand
+        dtypes = {c: np.dtype(t).name for c, t in zip(cols, types)}
     except Exception:  # noqa: BLE001 - tensor specs and the like: no casting
         dtypes = None
     return cols, dtypes
