@@ -41,3 +41,8 @@ def history(name: str) -> list[dict[str, Any]]:
 def sql(query: str) -> Any:
     """Run SQL over the catalog's tables (three-part names); an Arrow table."""
     return _catalog().sql(query)
+
+
+def exists(name: str) -> bool:
+    """Whether the table exists (``catalog.schema.table``)."""
+    return name.lower() in _catalog().list_tables(name.rsplit(".", 1)[0])
