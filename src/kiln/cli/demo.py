@@ -6,6 +6,7 @@ and the model steps call the same code as ``kiln models ...``.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -134,6 +136,9 @@ class Demo:
                     raise KilnError("the endpoint did not start",
                                     detail=self.server.stderr.read()[-2000:])
             self.url = re.search(r"http://\S+", line).group(0)
+            self.server_log: collections.deque[str] = collections.deque(maxlen=200)
+            threading.Thread(target=lambda: self.server_log.extend(self.server.stderr),
+                             daemon=True).start()  # a full pipe would stall the server
             token = json.loads(self.kiln("tokens", "create"))["token_value"]
             self.token = token
             note["result"] = f"{self.endpoint} on {self.url}"
@@ -151,7 +156,7 @@ class Demo:
         self.server.send_signal(signal.SIGTERM)  # flushes the inference tables
         if self.server.wait(timeout=60) != 0:
             raise KilnError("the endpoint did not stop cleanly",
-                            detail=self.server.stderr.read()[-2000:])
+                            detail="".join(self.server_log)[-2000:])
 
     def traffic(self, day: str, first_id: int) -> list[float]:
         """Requests of 20 rows each, with the day's event times: the features of 600

@@ -180,9 +180,11 @@ def promote_cmd(name: str, version: str, source: str, dest: str, to_name: str | 
     from kiln.models.registry import Registry
 
     src, dst = Registry(open_named(source)), Registry(open_named(dest))
-    mv = promote(src, dst, name, version, to_name=to_name, alias=alias, comment=comment)
-    echo(f"Promoted {name.lower()} v{version} ({src.ws.name}) -> {mv.name} v{mv.version} "
-         f"@{alias} ({dst.ws.name})")
+    source_mv = src.version(name, version)  # a number or @alias
+    mv = promote(src, dst, name, source_mv.version, to_name=to_name, alias=alias,
+                 comment=comment)
+    echo(f"Promoted {source_mv.name} v{source_mv.version} ({src.ws.name}) -> {mv.name} "
+         f"v{mv.version} @{alias} ({dst.ws.name})")
 
 
 @models.command(name="card")
