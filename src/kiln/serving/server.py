@@ -31,6 +31,9 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # listening before the URL is announced: a client that connects at once waits in the
+    # backlog until the app has started, instead of being refused
+    sock.listen(2048)
     url = f"http://{host}:{sock.getsockname()[1]}"
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="on",
