@@ -69,3 +69,15 @@ def test_pull_request_job_runs_step_by_step_in_a_fresh_venv(tmp_path: Path) -> N
     assert "Run" in outputs[5] and outputs[5].strip().splitlines()[-1].endswith("SUCCESS")
     assert "@champion=v1" in outputs[6] or "champion" in outputs[6], outputs[6]
     assert (root / ".kiln-ci" / "workspaces" / "test").is_dir()
+
+    # the installed (non-editable) kiln carries its templates
+    listed = subprocess.run([str(venv / "bin" / "kiln"), "bundle", "init", "--list"], env=env,
+                            capture_output=True, text=True, check=True).stdout
+    assert listed.startswith("mlops-stack: ")
+    subprocess.run([str(venv / "bin" / "kiln"), "bundle", "init", "--output-dir",
+                    str(tmp_path / "again")], env=env, check=True, capture_output=True,
+                   stdin=subprocess.DEVNULL)
+    again = {p.relative_to(tmp_path / "again" / "churn_mlops").as_posix()
+             for p in (tmp_path / "again" / "churn_mlops").rglob("*") if p.is_file()}
+    assert {".gitignore", ".github/workflows/churn_mlops-pull-request.yml",
+            "notebooks/Train.py", "churn_mlops/features.py"} <= again
