@@ -47,27 +47,36 @@ def mlflow_env(workspace_dir: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def using(workspace_dir: str) -> Iterator[None]:
-    """MLflow's process-wide URIs on the workspace's store for the duration (for calls such
-    as ``mlflow.pyfunc.load_model("models:/...")`` that take no client), then as before."""
-    import mlflow
-
-    ensure_store(workspace_dir)
-    before = {k: os.environ.get(k) for k in mlflow_env(workspace_dir)}
-    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    os.environ.update(mlflow_env(workspace_dir))
-    mlflow.set_tracking_uri(store_uri(workspace_dir))
-    mlflow.set_registry_uri(store_uri(workspace_dir))
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """These environment variables for the duration, then as they were."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(uris[0])
-        mlflow.set_registry_uri(uris[1])
         for k, v in before.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def using(workspace_dir: str) -> Iterator[None]:
+    """MLflow's process-wide URIs on the workspace's store for the duration (for calls such
+    as ``mlflow.pyfunc.load_model("models:/...")`` that take no client), then as before."""
+    import mlflow
+
+    uri = ensure_store(workspace_dir)
+    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        with _environ(mlflow_env(workspace_dir)):
+            yield
+    finally:
+        mlflow.set_tracking_uri(uris[0])
+        mlflow.set_registry_uri(uris[1])
 
 
 def ensure_store(workspace_dir: str) -> str:
@@ -100,15 +109,8 @@ def client(workspace_dir: str) -> Any:
     uri = store_uri(workspace_dir)
     # MLflow reads the default artifact root when the client makes its store: this
     # workspace's, even in a process that opens several (promotion, tests)
-    before = os.environ.get(ARTIFACT_ROOT_ENV)
-    os.environ[ARTIFACT_ROOT_ENV] = artifact_root(workspace_dir)
-    try:
+    with _environ({ARTIFACT_ROOT_ENV: artifact_root(workspace_dir)}):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
-    finally:
-        if before is None:
-            os.environ.pop(ARTIFACT_ROOT_ENV, None)
-        else:
-            os.environ[ARTIFACT_ROOT_ENV] = before
 
 
 def _template() -> str:

@@ -65,12 +65,12 @@ def _conform(entity: LoadedEntity, frame: Any) -> Any:
 
 
 def _inputs(model: Any) -> tuple[list[str] | None, dict[str, str] | None]:
+    import numpy as np
+
     sig = model.metadata.signature
     if sig is None or sig.inputs is None or not sig.inputs.has_input_names():
         return None, None
     cols = list(sig.inputs.input_names())
-    import numpy as np
-
     try:
         types = sig.inputs.pandas_types()
         # numpy dtype names ("float64", "object"): MLflow gives the class `object` for
