@@ -76,7 +76,8 @@ def window_starts(ts: pd.Series, granularity: str) -> pd.Series:
 def window_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
     if granularity == SNAPSHOT:
         return start
-    n, unit = int(_GRAN.match(granularity).group(1)), _GRAN.match(granularity).group(2).lower()
+    m = _GRAN.match(granularity)
+    n, unit = int(m.group(1)), m.group(2).lower()
     if unit in ("month", "year"):
         return start + pd.DateOffset(months=n * (12 if unit == "year" else 1))
     return start + pd.Timedelta(**{f"{unit}s": n}) if unit != "week" else \
@@ -120,8 +121,8 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
                         "log_type": "INPUT", "count": len(item.cur),
                         **_quality(frame, item.cur, spec)})
         profile += [rows[i][0] for rows in per_column]
-        drift += [d for rows in per_column for d in rows[i][1][:1] if d]
-        drift += [d for rows in per_column for d in rows[i][1][1:] if d]
+        for kind in (0, 1):  # every column's CONSECUTIVE row, then every BASELINE row
+            drift += [rows[i][1][kind] for rows in per_column if rows[i][1][kind]]
     return profile, drift
 
 
@@ -298,10 +299,12 @@ def _quality(frame: pd.DataFrame, rows: np.ndarray, spec: Spec) -> dict[str, Any
     if not (spec.label_col and spec.prediction_col and spec.label_col in frame.columns
             and spec.prediction_col in frame.columns):
         return {}
-    both = frame[[spec.label_col, spec.prediction_col]].iloc[rows].dropna()
-    if both.empty:
+    y = frame[spec.label_col].to_numpy()[rows]  # these rows only: no copy of the frame
+    p = frame[spec.prediction_col].to_numpy()[rows]
+    known = ~(pd.isna(y) | pd.isna(p))
+    y, p = y[known], p[known]
+    if not len(y):
         return {}
-    y, p = both[spec.label_col].to_numpy(), both[spec.prediction_col].to_numpy()
     from sklearn import metrics as m
 
     if spec.problem_type == "regression":

@@ -88,9 +88,9 @@ def sorted_quantiles(sorted_values: np.ndarray, qs: np.ndarray | tuple[float, ..
     virtual = (n - 1) * np.asarray(qs, dtype=float)
     below = np.floor(virtual)
     gamma = virtual - below
-    lo = np.minimum(below, n - 1).astype(np.intp)
-    hi = np.where(virtual >= n - 1, n - 1, lo + 1)
-    lo = np.where(virtual >= n - 1, n - 1, lo)
+    top = virtual >= n - 1  # at or past the last value: that value
+    lo = np.where(top, n - 1, below).astype(np.intp)
+    hi = np.where(top, n - 1, lo + 1)
     a, b = sorted_values[lo], sorted_values[hi]
     diff = b - a
     return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
@@ -173,14 +173,13 @@ def categorical_drift(ref: list[Any], cur: list[Any]) -> Drift:
     """``ref`` and ``cur`` as lists with None for nulls."""
     ref_ok = [v for v in ref if v is not None]
     cur_ok = [v for v in cur if v is not None]
-    base = _deltas(len(ref), len(cur), len(ref_ok), len(cur_ok), None, None)
-    if not ref_ok or not cur_ok:
-        return base
     cats = sorted(set(ref_ok) | set(cur_ok), key=repr)
     index = {c: i for i, c in enumerate(cats)}
-    ref_counts = np.bincount([index[v] for v in ref_ok], minlength=len(cats))
-    cur_counts = np.bincount([index[v] for v in cur_ok], minlength=len(cats))
-    return _with_distribution(base, ref_counts, cur_counts)
+    ref_counts = np.bincount(np.array([index[v] for v in ref_ok], dtype=np.intp),
+                             minlength=len(cats))
+    cur_counts = np.bincount(np.array([index[v] for v in cur_ok], dtype=np.intp),
+                             minlength=len(cats))
+    return categorical_counts_drift(len(ref), len(cur), ref_counts, cur_counts)
 
 
 def categorical_counts_drift(n_ref: int, n_cur: int, ref_counts: np.ndarray,

@@ -139,9 +139,7 @@ class Monitors:
             import pyarrow as pa
 
             new = pa.concat_tables([old.filter(pa.array(keep, pa.bool_())), new])
-            self.catalog.write(table, new, mode="overwrite")
-        else:
-            self.catalog.write(table, new, mode="overwrite")
+        self.catalog.write(table, new, mode="overwrite")
 
     # alerts ------------------------------------------------------------------------
     def _alerts(self, settings: dict[str, Any]) -> list[dict[str, Any]]:
