@@ -244,7 +244,7 @@ def policy_cmd(aliases: tuple[str, ...], replay_min_agreement: float | None, cle
               help="The column joining captured requests and labels.")
 @click.option("--problem-type", type=click.Choice(["classification", "regression"]),
               default=None, help="Default: guessed from what was served.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@_out
 @where_opts
 def replay_cmd(name: str, version: str, endpoint: str, since: str | None, labels: str | None,
                label_col: str, key: str, problem_type: str | None, output: str,

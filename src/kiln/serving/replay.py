@@ -176,7 +176,7 @@ def _problem_type(served: Any) -> str:
 
     values = served
     if values.dtype == object:
-        if all(isinstance(v, str) or isinstance(v, bool) for v in values):
+        if all(isinstance(v, (str, bool)) for v in values):
             return "classification"
         values = values.astype(float)
     if values.dtype.kind in "biu" or values.dtype == bool:
@@ -189,20 +189,18 @@ def _agree(kind: str, candidate: Any, served: Any) -> Any:
     import numpy as np
 
     if kind == "classification":
-        return np.array([str(_plain(a)) == str(_plain(b)) for a, b in zip(candidate, served)])
+        return _same_class(candidate, served)
     c, s = candidate.astype(float), served.astype(float)
     return np.abs(c - s) <= REGRESSION_TOLERANCE * np.maximum(np.abs(s), 1e-12)
 
 
-def _plain(v: Any) -> Any:
-    """1, 1.0 and True answer the same class; so do '1' and 1 once printed."""
-    if isinstance(v, (bool, int, float)) or hasattr(v, "item"):
-        try:
-            f = float(v)
-            return int(f) if f.is_integer() else f
-        except (TypeError, ValueError):
-            return v
-    return v
+def _same_class(a: Any, b: Any) -> Any:
+    """Element-wise: the same class? As numbers when both sides are (so 1, 1.0, True and
+    '1' are one class), else as text."""
+    try:
+        return a.astype(float) == b.astype(float)
+    except (TypeError, ValueError):
+        return a.astype(str) == b.astype(str)
 
 
 def _worst_slices(rows: Any, features: Any, same: Any, kind: str, candidate: Any,
@@ -228,8 +226,7 @@ def _worst_slices(rows: Any, features: Any, same: Any, kind: str, candidate: Any
             groups = s.astype(str)
         else:
             continue
-        for value, idx in groups.groupby(groups).groups.items():
-            pos = rows.index.get_indexer(idx)
+        for value, pos in groups.groupby(groups).indices.items():
             if len(pos) < min_rows:
                 continue
             found.append(Slice(str(col), str(value), len(pos), float(same[pos].mean()),
@@ -259,8 +256,7 @@ def _quality(catalog: Any, rows: Any, payload: Any, labels: str, label_col: str,
     for who, col in (("candidate", "_candidate"), ("served", "_served")):
         pred = joined[col].to_numpy()
         if kind == "classification":
-            out[who] = {"accuracy": float(np.mean([str(_plain(a)) == str(_plain(b))
-                                                   for a, b in zip(pred, y)]))}
+            out[who] = {"accuracy": float(np.mean(_same_class(pred, y)))}
         else:
             err = pred.astype(float) - y.astype(float)
             out[who] = {"rmse": float(np.sqrt(np.mean(err ** 2))),
