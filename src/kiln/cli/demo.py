@@ -28,6 +28,7 @@ from kiln.errors import KilnError
 
 STEPS = 15
 DAY_1, DAY_2 = "2026-11-01", "2026-11-02"
+PROD_MODEL = "prod.churn_demo.churn_model"  # prod's schema is the project's name
 
 
 class Demo:
@@ -74,12 +75,13 @@ class Demo:
         return out.stdout
 
     def run_job(self, job: str, *params: str) -> str:
+        """Run a job of the project to its end; "run N STATE"."""
         out = self.kiln("bundle", "run", job, *(["--params", ",".join(params)] if params
                                                  else []))
         run = re.search(r"Run (\d+) (\w+)", out)
-        self.facts["jobs"].append((job, run.group(1) if run else "?",
-                                   run.group(2) if run else "?"))
-        return out
+        run_id, state = (run.group(1), run.group(2)) if run else ("?", "?")
+        self.facts["jobs"].append((job, run_id, state))
+        return f"run {run_id} {state}"
 
     # the steps -------------------------------------------------------------------------
     def generate(self) -> None:
@@ -98,8 +100,8 @@ class Demo:
                 self.kiln("bundle", "validate", "-t", target)
         with self.doing("Deploy dev") as note:
             out = self.kiln("bundle", "deploy")
-            note["result"] = (re.search(r"Resources: ([^\n]*)", out) or
-                              re.search(r"(.*)", "")).group(1)
+            counts = re.search(r"Resources: ([^\n]*)", out)
+            note["result"] = counts.group(1) if counts else ""
             summary = json.loads(self.kiln("bundle", "summary", "-o", "json"))
             res = summary["resources"]
             self.endpoint = res["model_serving_endpoints"]["endpoint"]["name"]
@@ -109,10 +111,7 @@ class Demo:
 
     def first_model(self) -> None:
         with self.doing("Generate data (5,000 customers and their transactions)") as note:
-            out = self.run_job("data_job")
-            note["result"] = "run " + self.facts["jobs"][-1][1] + " " + \
-                self.facts["jobs"][-1][2]
-            del out
+            note["result"] = self.run_job("data_job")
         with self.doing("Train, validate and deploy the first model") as note:
             self.run_job("model_training_job")
             note["result"] = f"{self.model} v1 is @champion"
@@ -247,20 +246,16 @@ class Demo:
             prod = Registry(self.workspace("prod"))
             prod.set_required_approvals({"champion"})
             mv = promote(reg, prod, self.model, "@champion",
-                         to_name="prod.churn_demo.churn_model", alias="champion",
+                         to_name=PROD_MODEL, alias="champion",
                          comment="demo: approved in dev after replay")
             note["result"] = f"{mv.name} v{mv.version} @champion (approval carried over)"
 
     # helpers ---------------------------------------------------------------------------
     def workspace(self, target: str) -> Any:
+        """The target's embedded workspace (named after the target, in KILN_HOME)."""
         from kiln.cli.workspaces import open_where
 
-        cwd = os.getcwd()
-        os.chdir(self.project)
-        try:
-            return open_where(target, None)
-        finally:
-            os.chdir(cwd)
+        return open_where(None, target)
 
     def sql(self, query: str) -> list[dict[str, Any]]:
         return json.loads(self.kiln("sql", query, "-o", "json"))
@@ -275,6 +270,7 @@ class Demo:
         raise KilnError(f"run {run_id} did not finish in {timeout:.0f} s")
 
     def summary(self) -> None:
+        from kiln.models import approvals
         from kiln.models.registry import Registry
 
         echo("")
@@ -285,14 +281,14 @@ class Demo:
             echo(f"  {job:32} run {run_id:>3}  {state}")
         echo("")
         echo("Model versions and aliases")
-        for target, name in (("dev", self.model), ("prod", "prod.churn_demo.churn_model")):
+        for target, name in (("dev", self.model), ("prod", PROD_MODEL)):
             reg = Registry(self.workspace(target))
             aliases = reg.model(name).aliases or {}
             for mv in reg.versions(name):
                 held = sorted(a for a, v in aliases.items() if str(v) == str(mv.version))
                 echo(f"  {target:5} {name:30} v{mv.version}  "
                      f"{' '.join('@' + a for a in held) or '-':22} "
-                     f"approval: {approvals_status(mv)}")
+                     f"approval: {approvals.status(mv) or '-'}")
         echo("")
         lat = self.facts["latency"]
         echo(f"Endpoint {self.endpoint} (requests of 20 rows): " + _latency_text(lat))
@@ -305,12 +301,6 @@ class Demo:
                 f"({worst.agreement:.2f})" if worst else ""))
         if self.keep:
             echo(f"Kept {self.root}: cd {self.project} && KILN_HOME={self.home} kiln ...")
-
-
-def approvals_status(mv: Any) -> str:
-    from kiln.models import approvals
-
-    return approvals.status(mv) or "-"
 
 
 def _latency_text(ms: list[float]) -> str:
