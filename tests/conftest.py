@@ -14,7 +14,8 @@ from kiln.bundle import LoadContext, LoadResult, load_bundle
 from kiln.bundle.context import Profile
 from kiln.diag import Diagnostic, Severity
 
-NOTEBOOK = "# Databricks notebook source\nprint('hello')\n"
+NOTEBOOK_HEADER = "# Databricks notebook source\n"
+NOTEBOOK = NOTEBOOK_HEADER + "print('hello')\n"
 
 
 def write_files(root: Path, files: dict[str, str]) -> Path:

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_files
+from tests.conftest import NOTEBOOK_HEADER as NB, write_files
 from tests.e2e.helpers import Kiln
 
 pytestmark = pytest.mark.e2e
-
-NB = "# Databricks notebook source\n"
 
 BUNDLE = """
 bundle: {name: churn}

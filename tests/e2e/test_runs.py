@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import live_processes, write_files
+from tests.conftest import NOTEBOOK_HEADER as NB, live_processes, write_files
 from tests.e2e.helpers import Kiln, wheel_package
 
 pytestmark = pytest.mark.e2e
-
-NB = "# Databricks notebook source\n"
 
 PIPELINE = {
     "databricks.yml": """
