@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiln.errors import KilnError
 from kiln.settings import Settings
@@ -30,16 +30,28 @@ class RunContext:
         return run.info.run_id if run is not None else None
 
 
-@functools.cache
 def workspace() -> "LocalWorkspace":
-    from kiln.workspace.local.workspace import LocalWorkspace
-
-    s = Settings.from_env()
-    directory = s.workspace_dir
+    directory = Settings.from_env().workspace_dir
     if not directory or not os.path.exists(os.path.join(directory, "metadata.db")):
         raise KilnError("no workspace: this works inside kiln job tasks, or in a session "
                         "bound to one with eval \"$(kiln env -t TARGET)\"")
-    return LocalWorkspace(os.path.basename(directory), directory, s.user or "kiln")
+    return workspace_at(directory)
+
+
+@functools.cache
+def workspace_at(directory: str) -> "LocalWorkspace":
+    """The embedded workspace in ``directory`` (one handle per process)."""
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+    return LocalWorkspace(os.path.basename(directory), directory,
+                          Settings.from_env().user or "kiln")
+
+
+def spark() -> Any:
+    """The Spark session of this task or bound session (``kiln.compute.spark``)."""
+    from kiln.compute.spark import session
+
+    return session()
 
 
 def run_context() -> RunContext:

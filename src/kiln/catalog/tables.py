@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kiln.catalog.names import FullName, parse_name
 from kiln.errors import KilnError
 from kiln.session import RunContext
-from kiln.workspace import LineageEntry, NotFound, Workspace
+from kiln.workspace import AlreadyExists, LineageEntry, NotFound, Workspace
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,6 +56,70 @@ class Catalog:
         raise KilnError(f"schema {schema_id} does not exist in workspace {self.ws.name}",
                         detail=f"Create it with 'kiln schemas create {schema_id}' or deploy a "
                                "bundle with a schemas resource.")
+
+    # containers ----------------------------------------------------------------------
+    def catalog_names(self) -> list[str]:
+        """Catalogs that exist: created ones and those their schemas name."""
+        names = {o.id for o in self.ws.list("catalogs")}
+        names |= {o.id.split(".", 1)[0] for o in self.ws.list("schemas")}
+        return sorted(names)
+
+    def schema(self, catalog: str, schema: str) -> dict[str, Any] | None:
+        try:
+            return self.ws.get("schemas", f"{catalog}.{schema}".lower()).settings
+        except NotFound:
+            return None
+
+    def schema_names(self, catalog: str) -> list[str]:
+        prefix = catalog.lower() + "."
+        return sorted(o.id[len(prefix):] for o in self.ws.list("schemas")
+                      if o.id.startswith(prefix))
+
+    def create_schema(self, catalog: str, schema: str, comment: str | None = None) -> None:
+        """Create ``catalog.schema``; the catalog must exist (as on Databricks)."""
+        catalog, schema = catalog.lower(), schema.lower()
+        if catalog not in self.catalog_names():
+            raise NotFound(f"catalog {catalog} does not exist in workspace {self.ws.name}")
+        settings: dict[str, Any] = {"name": schema, "catalog_name": catalog}
+        if comment:
+            settings["comment"] = comment
+        info = self.ws.create("schemas", schema, settings)
+        self.ws.audit("schemas.create", info.id)
+
+    def drop_schema(self, catalog: str, schema: str, cascade: bool = False) -> None:
+        ident = f"{catalog}.{schema}".lower()
+        self.ws.get("schemas", ident)  # NotFound first
+        inside = self.list_tables(ident)
+        if inside and not cascade:
+            raise KilnError(f"schema {ident} is not empty: it holds {', '.join(inside)}")
+        for table in inside:
+            self.drop(table)
+        self.ws.delete("schemas", ident)
+        self.ws.audit("schemas.delete", ident)
+
+    def schema_root(self, catalog: str, schema: str) -> str:
+        """Where the schema's managed tables live: ``<workspace>/catalog/<c>/<s>``."""
+        return os.path.join(self.root, catalog.lower(), schema.lower())
+
+    def table_info(self, table: str) -> dict[str, Any] | None:
+        """The registered table (location, type, columns), or None."""
+        return self._info(parse_name(table))
+
+    def register(self, table: str, location: str, columns: list[dict[str, str]]) -> None:
+        """Register a Delta table another engine (Spark) created at ``location``; it is
+        managed when it lies where the schema keeps its managed tables."""
+        name = parse_name(table)
+        if self._info(name) is not None:
+            raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
+        self._require_schema(name)
+        where = os.path.abspath(location)
+        managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+        self.ws.create("tables", name.name, {
+            "name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
+            "location": where, "table_type": "MANAGED" if managed else "EXTERNAL",
+            "columns": columns})
+        self.ws.audit("tables.create", str(name), {"location": where, "engine": "spark"})
+        self._lineage(name, 0, "write", always=True)
 
     def list_tables(self, schema: str | None = None) -> list[str]:
         ids = [o.id for o in self.ws.list("tables")]

@@ -308,6 +308,7 @@ class _Run:
         reqs = requirements(task, {e["environment_key"]: e for e in
                                    self.settings.get("environments") or []}, self.ws.local_path)
         spec["python"] = environment_python(reqs, self.e.env_cache)
+        spec["cluster"] = self._cluster(task)
         spec["context"] = {"job_id": self.job_id, "run_id": self.run_id, "task_key": key,
                            "user": self.ws.current_user(), "workspace": self.ws.name}
         task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
@@ -315,6 +316,23 @@ class _Run:
         attempt = run_process(spec, task_dir, timeout, self.cancel)
         redact_logs(task_dir, [self.ws.get_secret(s, k) for s, k in attempt.secrets_used])
         return attempt, None
+
+    def _cluster(self, task: dict[str, Any]) -> dict[str, Any]:
+        """The Spark settings of the compute a task names: its ``new_cluster``, its job
+        cluster's, or none (``existing_cluster_id`` and serverless ``environment_key``
+        tasks run on the workspace's shared compute as they are)."""
+        spec = task.get("new_cluster")
+        key = task.get("job_cluster_key")
+        if spec is None and key:
+            spec = next((c.get("new_cluster") for c in self.settings.get("job_clusters") or []
+                         if c.get("job_cluster_key") == key), None)
+            if spec is None:
+                raise KilnError(f"task {task.get('task_key')}: job cluster {key} is not "
+                                "defined in the job's job_clusters")
+        spec = spec or {}
+        return {"spark_conf": {str(k): str(v) for k, v in (spec.get("spark_conf") or {}).items()},
+                "spark_env_vars": {str(k): str(v) for k, v in
+                                   (spec.get("spark_env_vars") or {}).items()}}
 
     def _for_each(self, key: str, body: dict[str, Any], ctx: RunContext) -> Attempt:
         raw = body["inputs"]

@@ -17,14 +17,38 @@ from typing import Any
 from kiln.jobs.runtime.dbutils import NotebookExit, TaskContext, install
 
 
-class _NoSpark:
+class _LazySpark:
+    """``spark`` for code that reaches it through builtins (modules a notebook imports);
+    notebooks and files get the real session itself (see ``_uses_spark``)."""
+
     def __getattr__(self, name: str) -> Any:
-        raise RuntimeError("spark is not available: this task does not run on Spark compute "
-                           "(kiln runs Python tasks in local processes)")
+        from kiln.compute.spark import session
+
+        return getattr(session(), name)
+
+    def __repr__(self) -> str:
+        return "<spark: the task's SparkSession, created on first use>"
+
+
+def _uses_spark(code: Any) -> bool:
+    """Whether compiled code names ``spark`` anywhere (its functions included)."""
+    import types
+
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        if "spark" in c.co_names:
+            return True
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return False
 
 
 def display(*objs: Any) -> None:
+    from kiln.compute.spark import show
+
     for obj in objs:
+        if "pyspark" in type(obj).__module__ and show(obj):
+            continue
         to_string = getattr(obj, "to_string", None)
         print(to_string() if callable(to_string) else obj)
 
@@ -44,16 +68,44 @@ def _run_magic(cell: Any, namespace: dict[str, Any]) -> None:
                            "the package into kiln's environment or declare it in the task's "
                            "libraries when task environments arrive")
     if cell.magic == "sql":
-        # DuckDB runs the cell over the workspace catalog's tables; the result is shown and
-        # kept in _sqldf, as on Databricks
-        from kiln.tables import sql
+        # as on Databricks: each statement runs on spark; the last result is shown and
+        # kept in _sqldf
+        from kiln.compute.spark import session, show
 
-        result = sql(cell.source)
+        result = None
+        for statement in _statements(cell.source):
+            result = session().sql(statement)
         if result is not None:
-            print(result.to_pandas().to_string(index=False))
+            show(result)
             namespace["_sqldf"] = result
         return
     raise RuntimeError(f"{cell.origin}: unsupported magic %{cell.magic}")
+
+
+def _statements(sql: str) -> list[str]:
+    """SQL statements split at semicolons outside quotes and comments."""
+    out, cur, quote, i = [], [], None, 0
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+            cur.append(ch)
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = len(sql) if j < 0 else j
+            continue
+        elif ch == ";":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return [t.strip() for t in out if t.strip()]
 
 
 def run_notebook(path: str, namespace: dict[str, Any]) -> str | None:
@@ -65,6 +117,10 @@ def run_notebook(path: str, namespace: dict[str, Any]) -> str | None:
             continue
         # line numbers in tracebacks match the notebook file
         code = compile("\n" * (cell.first_line - 1) + cell.source, cell.origin, "exec")
+        if namespace.get("spark") is None and _uses_spark(code):
+            from kiln.compute.spark import session
+
+            namespace["spark"] = session()
         exec(code, namespace)  # noqa: S102 - running the user's notebook is the point
     return None
 
@@ -114,6 +170,15 @@ class _Redacting:
         return getattr(self._stream, name)
 
 
+def _error_line(e: BaseException) -> str:
+    """``Type: message``; Spark's errors keep their first paragraph (the JVM-style
+    details and server stack that follow are in the task's log)."""
+    text = str(e)
+    if type(e).__module__.startswith("pyspark"):
+        text = text.split("\n\n", 1)[0].split("\nJVM stacktrace:", 1)[0].strip()
+    return f"{type(e).__name__}: {text}"
+
+
 def _die_with_runner() -> None:
     """End this task's process group when the kiln process that started it is gone
     (killed, crashed): a run's tasks must not outlive the runner that records them."""
@@ -149,7 +214,14 @@ def main(spec_path: str) -> int:
     dbutils = install(ctx)
     builtins.dbutils = dbutils  # type: ignore[attr-defined]
     builtins.display = display  # type: ignore[attr-defined]
-    builtins.spark = _NoSpark()  # type: ignore[attr-defined]
+    builtins.spark = _LazySpark()  # type: ignore[attr-defined]
+    from kiln.compute import spark as compute
+
+    cluster = spec.get("cluster") or {}
+    os.environ.update({k: str(v) for k, v in (cluster.get("spark_env_vars") or {}).items()})
+    compute.configure(workspace_dir=spec.get("workspace_dir"),
+                      conf=cluster.get("spark_conf") or {}, anchor=os.getppid())
+    compute.install_builder_hook()
     # notebooks and files run next to themselves (siblings import); wheels in the run's dir
     cwd = spec.get("cwd") or os.path.dirname(path)
     os.makedirs(cwd, exist_ok=True)
@@ -160,7 +232,7 @@ def main(spec_path: str) -> int:
     try:
         if spec["kind"] == "notebook":
             namespace = {"__name__": "__main__", "dbutils": dbutils, "display": display,
-                         "spark": builtins.spark}  # type: ignore[attr-defined]
+                         "spark": None}
             run_notebook(path, namespace)
         elif spec["kind"] == "wheel":
             sys.argv = [spec["package"], *(spec.get("argv") or [])]
@@ -169,7 +241,10 @@ def main(spec_path: str) -> int:
             import runpy
 
             sys.argv = [path, *(spec.get("argv") or [])]
-            runpy.run_path(path, run_name="__main__")
+            with open(path, "rb") as f:
+                uses = _uses_spark(compile(f.read(), path, "exec"))
+            runpy.run_path(path, init_globals={"spark": compute.session()} if uses else None,
+                           run_name="__main__")
     except NotebookExit as e:
         result["exit_value"] = e.value
     except SystemExit as e:
@@ -182,7 +257,8 @@ def main(spec_path: str) -> int:
         user = [fr for fr in tb if "kiln/jobs/runtime" not in fr.filename.replace(os.sep, "/")]
         trace = "".join(traceback.format_list(user) + traceback.format_exception_only(e))
         sys.stderr.write("Traceback (most recent call last):\n" + trace)
-        result.update(state="FAILED", error=f"{type(e).__name__}: {e}", error_trace=trace)
+        error = compute.explain_failure(e, spec.get("workspace_dir")) or _error_line(e)
+        result.update(state="FAILED", error=error, error_trace=trace)
     result["values"] = ctx.values
     result["secrets_used"] = sorted(set(ctx.secrets_used))
     for key in ("error", "error_trace", "exit_value"):
