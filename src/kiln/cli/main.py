@@ -11,6 +11,7 @@ from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
+from kiln.cli.clusters import clusters
 from kiln.cli.demo import demo_cmd
 from kiln.cli.models import experiments, lineage_cmd, models
 from kiln.cli.monitors import quality_monitors
@@ -62,6 +63,7 @@ cli.add_command(bundle)
 cli.add_command(workspace)
 cli.add_command(auth)
 cli.add_command(env_cmd)
+cli.add_command(clusters)
 cli.add_command(models)
 cli.add_command(experiments)
 cli.add_command(lineage_cmd)

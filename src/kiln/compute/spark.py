@@ -193,6 +193,7 @@ def _overwrite_as_delta_write(workspace_dir: str) -> None:
                 self.format(format or self._write.source or "delta")
                 self.save(info["location"])
                 return None
+            mode = "error"  # overwriting a table that does not exist creates it
         return original(self, name, format=format, mode=mode, partitionBy=partitionBy,
                         **options)
 
@@ -267,35 +268,9 @@ def _patch_builder(module: Any) -> None:
     builder.getOrCreate = getOrCreate
 
 
-class _BuilderHook:
-    """Patches ``SparkSession.builder.getOrCreate`` when user code imports PySpark, so it
-    returns the task's session; PySpark is not imported before that."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "pyspark.sql.session":
-            return None
-        import importlib.util
-        import sys
-
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        run = loader.exec_module
-
-        def exec_module(module: Any) -> None:
-            run(module)
-            _patch_builder(module)
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
 def install_builder_hook() -> None:
-    import sys
+    """``SparkSession.builder.getOrCreate()`` returns this process's session once user
+    code imports PySpark."""
+    from kiln.importhooks import after_import
 
-    if "pyspark.sql.session" in sys.modules:
-        _patch_builder(sys.modules["pyspark.sql.session"])
-    elif not any(isinstance(f, _BuilderHook) for f in sys.meta_path):
-        sys.meta_path.insert(0, _BuilderHook())
+    after_import("pyspark.sql.session", _patch_builder)

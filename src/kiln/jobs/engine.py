@@ -251,7 +251,8 @@ class _Run:
             try:
                 attempt, outcome = self._attempt(key, task, attempt_no)
             except KilnError as err:  # a task that cannot start is a failed task
-                attempt, outcome = Attempt(states.FAILED, error=err.summary), None
+                error = err.summary + (f"\n{err.detail}" if err.detail else "")
+                attempt, outcome = Attempt(states.FAILED, error=error), None
             except Exception as err:  # noqa: BLE001 - a bug must not leave the run hanging
                 attempt, outcome = Attempt(states.FAILED, error=f"internal error in kiln: "
                                            f"{type(err).__name__}: {err}"), None

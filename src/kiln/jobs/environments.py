@@ -43,8 +43,22 @@ def requirements(task: dict[str, Any], environments: dict[str, Any],
     if env_key:
         spec = (environments.get(env_key) or {}).get("spec") or {}
         for dep in spec.get("dependencies") or []:
-            reqs.append(_local(dep, local_path) if dep.startswith("/") else dep)
+            flag, target = _split(dep)
+            if flag and target:
+                reqs += [flag, _local(target, local_path) if target.startswith("/") else target]
+            else:
+                reqs.append(_local(dep, local_path) if dep.startswith("/") else dep)
     return reqs
+
+
+def _split(dep: str) -> tuple[str | None, str | None]:
+    """``-r PATH`` / ``-e PATH`` (as the bundle wrote them) into flag and path."""
+    text = dep.strip()
+    for flag, long in (("-r", "--requirement"), ("-e", "--editable")):
+        for prefix in (long, flag):
+            if text.startswith(prefix) and text[len(prefix):len(prefix) + 1] in (" ", "=", "\t"):
+                return flag, text[len(prefix):].lstrip(" =\t")
+    return None, None
 
 
 def _local(path: str, local_path) -> str:  # type: ignore[no-untyped-def]
@@ -85,9 +99,8 @@ def environment_python(reqs: list[str], cache_dir: str) -> str:
                               capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
             raise KilnError("installing the task's libraries failed: " + " ".join(reqs),
-                            detail=tail)
+                            detail="pip said:\n" + _pip_error(proc.stdout + proc.stderr))
         with open(os.path.join(tmp, ".complete"), "w") as f:
             json.dump(reqs, f)
         shutil.rmtree(env, ignore_errors=True)
@@ -103,3 +116,12 @@ def _key(reqs: list[str]) -> str:
             with open(r, "rb") as f:
                 h.update(hashlib.sha256(f.read()).digest())
     return h.hexdigest()[:20]
+
+
+def _pip_error(output: str, lines: int = 12) -> str:
+    """pip's own error: its ERROR lines and what led to them, without the noise."""
+    kept = [ln for ln in output.strip().splitlines()
+            if ln.strip() and not ln.startswith(("WARNING: Location", "  WARNING: Location"))]
+    errors = [i for i, ln in enumerate(kept) if ln.startswith("ERROR")]
+    start = max(0, (errors[0] if errors else len(kept)) - 3)
+    return "\n".join(kept[start:start + lines])

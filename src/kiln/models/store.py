@@ -141,3 +141,32 @@ def _template() -> str:
     store.engine.dispose()
     os.replace(tmp, path)
     return path
+
+
+DATABRICKS_URIS = ("databricks", "databricks-uc")
+
+
+def map_databricks_uris(mlflow: Any, workspace_dir: str) -> None:
+    """Make ``mlflow.set_tracking_uri("databricks")`` and ``set_registry_uri(
+    "databricks-uc")``, which Databricks notebooks call, mean the workspace's own stores
+    (called on the ``mlflow`` module right after task code imports it)."""
+    uri = store_uri(workspace_dir)
+
+    def mapped(setter: Any) -> Any:
+        def set_uri(value: Any) -> Any:
+            text = str(value) if value is not None else value
+            if text is not None and (text in DATABRICKS_URIS or
+                                     text.startswith(("databricks://", "databricks-uc://"))):
+                value = uri
+            return setter(value)
+        set_uri.__doc__ = setter.__doc__
+        return set_uri
+
+    from mlflow.tracking import _model_registry, _tracking_service
+
+    for module in (mlflow, mlflow.tracking, _tracking_service.utils):
+        if hasattr(module, "set_tracking_uri"):
+            module.set_tracking_uri = mapped(_tracking_service.utils.set_tracking_uri)
+    for module in (mlflow, mlflow.tracking, _model_registry.utils):
+        if hasattr(module, "set_registry_uri"):
+            module.set_registry_uri = mapped(_model_registry.utils.set_registry_uri)

@@ -224,7 +224,34 @@ class _Translator:
         git = job.get("git_source") is not None and not job.v["git_source"].is_nil
         base = ("resources", "jobs", key, "tasks")
         new = [self.task(t, base + (i,), git) if t.is_map else t for i, t in enumerate(tasks.v)]
-        return with_field(job, "tasks", Value(new, tasks.loc, tasks.kloc))
+        job = with_field(job, "tasks", Value(new, tasks.loc, tasks.kloc))
+        envs = job.get("environments")
+        if envs is not None and envs.is_seq:
+            job = with_field(job, "environments", Value(
+                [self.environment(e, ("resources", "jobs", key, "environments", i))
+                 if e.is_map else e for i, e in enumerate(envs.v)], envs.loc, envs.kloc))
+        return job
+
+    def environment(self, env: Value, path: Path) -> Value:
+        """Local paths in ``spec.dependencies`` (``-r ../requirements.txt``, ``-e ..``,
+        ``./dist/*.whl``), relative to the file that declares them, become workspace
+        paths; package specifiers stay as they are."""
+        spec = env.get("spec")
+        deps = spec.get("dependencies") if spec is not None and spec.is_map else None
+        if deps is None or not deps.is_seq:
+            return env
+        new = []
+        for i, dep in enumerate(deps.v):
+            if isinstance(dep.v, str):
+                flag, target = split_dependency(dep.v)
+                if target is not None and is_local_dependency(target):
+                    p = path + ("spec", "dependencies", i)
+                    moved = (self.library(dep.with_v(target), p) if target.endswith(".whl")
+                             else self.file(dep.with_v(target), p, directory=flag == "-e"))
+                    dep = dep.with_v(f"{flag} {moved.v}" if flag else moved.v)
+            new.append(dep)
+        spec = with_field(spec, "dependencies", Value(new, deps.loc, deps.kloc))
+        return with_field(env, "spec", spec)
 
     def pipeline(self, key: str, p: Value) -> Value:
         libs = p.get("libraries")
@@ -240,6 +267,25 @@ class _Translator:
                                                            fn(obj.v["path"], lp + (kind, "path"))))
             new.append(lib)
         return with_field(p, "libraries", Value(new, libs.loc, libs.kloc))
+
+
+def split_dependency(dep: str) -> tuple[str | None, str | None]:
+    """``("-r", path)`` for requirement and editable flags, ``(None, dep)`` otherwise."""
+    text = dep.strip()
+    for flag, long in (("-r", "--requirement"), ("-e", "--editable")):
+        for prefix in (flag, long):
+            if text.startswith(prefix) and (len(text) == len(prefix) or
+                                            text[len(prefix)] in " =\t"):
+                return flag, text[len(prefix):].lstrip(" =\t") or None
+    return None, text
+
+
+def is_local_dependency(target: str) -> bool:
+    """A path in the bundle (not a package name, URL or workspace path)."""
+    if is_remote(target) or "://" in target:
+        return False
+    return target.startswith(("./", "../")) or target.endswith((".whl", ".txt")) \
+        or target in (".", "..")
 
 
 def translate_paths(b: Loading) -> tuple[Loading, list[Diagnostic]]:

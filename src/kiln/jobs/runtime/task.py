@@ -170,6 +170,12 @@ class _Redacting:
         return getattr(self._stream, name)
 
 
+def _map_mlflow_uris(mlflow: Any, workspace_dir: str) -> None:
+    from kiln.models.store import map_databricks_uris
+
+    map_databricks_uris(mlflow, workspace_dir)
+
+
 def _error_line(e: BaseException) -> str:
     """``Type: message``; Spark's errors keep their first paragraph (the JVM-style
     details and server stack that follow are in the task's log)."""
@@ -222,6 +228,10 @@ def main(spec_path: str) -> int:
     compute.configure(workspace_dir=spec.get("workspace_dir"),
                       conf=cluster.get("spark_conf") or {}, anchor=os.getppid())
     compute.install_builder_hook()
+    if spec.get("workspace_dir"):
+        from kiln.importhooks import after_import
+
+        after_import("mlflow", lambda m: _map_mlflow_uris(m, spec["workspace_dir"]))
     # notebooks and files run next to themselves (siblings import); wheels in the run's dir
     cwd = spec.get("cwd") or os.path.dirname(path)
     os.makedirs(cwd, exist_ok=True)
@@ -254,7 +264,9 @@ def main(spec_path: str) -> int:
         import traceback
 
         tb = traceback.extract_tb(e.__traceback__)
-        user = [fr for fr in tb if "kiln/jobs/runtime" not in fr.filename.replace(os.sep, "/")]
+        user = [fr for fr in tb if not any(
+            part in fr.filename.replace(os.sep, "/")
+            for part in ("kiln/jobs/runtime", "kiln/compute/", "kiln/importhooks"))]
         trace = "".join(traceback.format_list(user) + traceback.format_exception_only(e))
         sys.stderr.write("Traceback (most recent call last):\n" + trace)
         error = compute.explain_failure(e, spec.get("workspace_dir")) or _error_line(e)
