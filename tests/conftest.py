@@ -14,6 +14,11 @@ from kiln.bundle import LoadContext, LoadResult, load_bundle
 from kiln.bundle.context import Profile
 from kiln.diag import Diagnostic, Severity
 
+# A pytest-xdist worker's __main__ has no __file__, which PySpark's Connect client takes
+# for a doctest run: it then looks for a JVM Spark home and exits the process when MLflow
+# probes for a Spark session. Name one (nothing is read from it).
+os.environ.setdefault("SPARK_HOME", os.path.dirname(os.path.dirname(os.__file__)))
+
 NOTEBOOK_HEADER = "# Databricks notebook source\n"
 NOTEBOOK = NOTEBOOK_HEADER + "print('hello')\n"
 
