@@ -81,6 +81,8 @@ def get_cmd(name: str, target: str | None, workspace: str | None) -> None:
 @_out
 def versions_cmd(name: str, target: str | None, workspace: str | None, output: str) -> None:
     """The versions of a model, with their aliases, validation and approval."""
+    from kiln.models.lifecycle import validation_status
+
     reg = _registry(target, workspace)
     aliases = reg.model(name).aliases or {}
     docs = [_version_doc(mv, aliases) for mv in reg.versions(name)]
@@ -90,7 +92,7 @@ def versions_cmd(name: str, target: str | None, workspace: str | None, output: s
     echo(f"{'VERSION':>7}  {'CREATED':16}  {'VALIDATION':10}  {'APPROVAL':9}  ALIASES")
     for d in docs:
         echo(f"{d['version']:>7}  {d['created']:16}  "
-             f"{d['tags'].get('kiln.validation.status', '-'):10}  "
+             f"{validation_status(d['tags']) or '-':10}  "
              f"{d['tags'].get('kiln.approval.status', '-'):9}  "
              + " ".join(f"@{a}" for a in d["aliases"]))
 

@@ -19,6 +19,18 @@ from kiln.models.registry import Registry, model_name
 
 RUN_MODES = ("disabled", "dry_run", "enabled")
 STATUS = "kiln.validation.status"  # passed | failed | disabled
+# the tag validation notebooks written for Databricks set (PASSED | FAILED | PENDING)
+PORTABLE_STATUS = "model_validation_status"
+
+
+def validation_status(tags: dict[str, str] | None) -> str | None:
+    """A version's validation outcome: kiln's own record, else the portable tag that a
+    plain-MLflow validation notebook sets (lower-cased)."""
+    tags = tags or {}
+    if tags.get(STATUS):
+        return tags[STATUS]
+    portable = tags.get(PORTABLE_STATUS)
+    return portable.lower() if portable else None
 
 
 class ValidationFailed(KilnError):
@@ -98,7 +110,7 @@ def deploy(name: str, version: int | str, *, alias: str = "champion", force: boo
     version loses ``challenger``); the previous champion's version, if any."""
     reg = registry or _registry()
     mv = reg.version(name, version)
-    state = (mv.tags or {}).get(STATUS)
+    state = validation_status(mv.tags)
     if state != "passed" and not force:
         raise KilnError(f"version {mv.version} of {mv.name} has not passed validation "
                         f"(status: {state or 'not validated'}); refusing to make it @{alias}",

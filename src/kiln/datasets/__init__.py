@@ -1,1 +1,0 @@
-"""Datasets shipped with kiln for templates, demos and tests (generated, never downloaded)."""
