@@ -510,7 +510,7 @@ def test_sql_and_sh_cells(kiln: Kiln, tmp_path: Path) -> None:
         "databricks.yml": "bundle: {name: sql}\nresources:\n  jobs:\n    j:\n      name: j\n"
                           "      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]\n",
         "nb.py": NB + "# MAGIC %sql\n# MAGIC SELECT 40 + 2 AS answer\n\n# COMMAND ----------\n\n"
-                      "print('rows', _sqldf.to_pylist())\n\n# COMMAND ----------\n\n"
+                      "print('rows', [r.asDict() for r in _sqldf.collect()])\n\n# COMMAND ----------\n\n"
                       "# MAGIC %sh echo from-shell\n\n# COMMAND ----------\n\n"
                       "# MAGIC %pip install nothing-here\n",
     })
