@@ -208,3 +208,211 @@ def test_mlops_stack_project_runs_on_spark_unchanged(kiln: Kiln, tmp_path: Path)
         time.sleep(0.2)
     assert compute_state(kiln, "dev") is None
     assert not live_processes("kiln.compute.process " + str(kiln.home))
+
+
+# 2. one catalog: Spark, kiln.tables, kiln sql and the CLI see the same tables -------
+ROUND_TRIP = {
+    "databricks.yml": """
+bundle: {name: rt}
+resources:
+  catalogs:
+    dev: {name: dev}
+  schemas:
+    s: {name: s, catalog_name: dev}
+  volumes:
+    files: {name: files, catalog_name: dev, schema_name: s}
+  jobs:
+    rt:
+      name: rt
+      tasks:
+        - task_key: write
+          notebook_task: {notebook_path: ./write.py}
+        - task_key: read
+          depends_on: [{task_key: write}]
+          spark_python_task: {python_file: ./read.py}
+""",
+    "write.py": NB + """
+import pandas as pd
+import kiln.tables as tables
+
+spark.range(3).withColumnRenamed("id", "n").write.saveAsTable("dev.s.by_spark")
+spark.range(3, 5).withColumnRenamed("id", "n").write.mode("append").saveAsTable("dev.s.by_spark")
+tables.write("dev.s.by_kiln", pd.DataFrame({"k": ["a", "b"]}))
+tables.write("dev.s.by_kiln", pd.DataFrame({"k": ["c"]}))
+dbutils.fs.put("/Volumes/dev/s/files/note.txt", "written by dbutils", overwrite=True)
+""" + CELL + """
+# MAGIC %sql
+# MAGIC CREATE TABLE dev.s.by_sql AS SELECT n * 10 AS m FROM dev.s.by_spark;
+# MAGIC SELECT count(*) AS rows_in_by_sql FROM dev.s.by_sql
+""",
+    "read.py": """
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.getOrCreate()
+print("by_spark", spark.table("dev.s.by_spark").count(),
+      spark.read.option("versionAsOf", 0).table("dev.s.by_spark").count())
+print("by_kiln", sorted(r.k for r in spark.table("dev.s.by_kiln").collect()),
+      spark.sql("SELECT count(*) AS c FROM dev.s.by_kiln VERSION AS OF 0").collect()[0].c)
+print("note", spark.read.text("/Volumes/dev/s/files/note.txt").collect()[0].value)
+print("tables", sorted(r.tableName for r in spark.sql("SHOW TABLES IN dev.s").collect()))
+""",
+}
+
+
+def test_catalog_round_trip_between_spark_and_kiln(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "rt", ROUND_TRIP)
+    kiln.run("bundle", "deploy", cwd=root)
+    proc = kiln.run("bundle", "run", "rt", cwd=root, ok=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    logs = kiln.run("runs", "logs", "1", cwd=root).stdout
+    assert "rows_in_by_sql" in logs and "5" in logs
+    assert "by_spark 5 3" in logs
+    assert "by_kiln ['a', 'b', 'c'] 2" in logs
+    assert "note written by dbutils" in logs
+    assert "tables ['by_kiln', 'by_spark', 'by_sql']" in logs
+    listed = kiln.run("tables", "list", cwd=root).stdout.split()
+    assert {"dev.s.by_spark", "dev.s.by_kiln", "dev.s.by_sql"} <= set(listed)
+    got = json.loads(kiln.run("tables", "get", "dev.s.by_spark", cwd=root).stdout)
+    assert got["table_type"] == "MANAGED"
+    assert got["location"].endswith("/catalog/dev/s/by_spark")
+    assert kiln.sql("SELECT sum(m) AS total FROM dev.s.by_sql", cwd=root) == [{"total": 100}]
+    # time travel from kiln's side on the table Spark wrote
+    out = bound_python(kiln, root, "import kiln.tables as t\n"
+                       "print(len(t.read('dev.s.by_spark', version=0)), "
+                       "len(t.read('dev.s.by_spark')))", target="default")
+    assert out.strip() == "3 5"
+
+
+# 3. failures say what failed ---------------------------------------------------------
+FAILING = {
+    "databricks.yml": """
+bundle: {name: fails}
+resources:
+  catalogs:
+    dev: {name: dev}
+  schemas:
+    s: {name: s, catalog_name: dev}
+  jobs:
+    unknown_table:
+      name: unknown_table
+      tasks:
+        - task_key: query
+          notebook_task: {notebook_path: ./unknown.py}
+    killed:
+      name: killed
+      tasks:
+        - task_key: slow
+          notebook_task: {notebook_path: ./slow.py}
+    quick:
+      name: quick
+      tasks:
+        - task_key: quick
+          notebook_task: {notebook_path: ./quick.py}
+    missing_library:
+      name: missing_library
+      environments:
+        - environment_key: e
+          spec: {client: "2", dependencies: ["kiln-no-such-package-xyz==9.9.9"]}
+      tasks:
+        - task_key: t
+          environment_key: e
+          notebook_task: {notebook_path: ./quick.py}
+""",
+    "unknown.py": NB + "spark.table('dev.s.no_such_table').count()\n",
+    "slow.py": NB + """
+import os
+import time
+
+print(spark.range(2).count())
+open(os.environ["READY_FILE"], "w").close()
+time.sleep(3)
+spark.range(3).count()
+""",
+    "quick.py": NB + "print('quick', spark.range(4).count())\n",
+}
+
+
+def test_spark_failures_are_reported_clearly(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "f", FAILING)
+    kiln.run("bundle", "deploy", cwd=root)
+    # an analysis error reaches the task's error and the run's output
+    proc = kiln.run("bundle", "run", "unknown_table", cwd=root, ok=False)
+    assert proc.returncode == 1
+    assert "AnalysisException" in proc.stdout and "no_such_table" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stderr
+
+    # the server killed while a task uses it: that task fails clearly, the next gets a new one
+    ready = tmp_path / "ready"
+    env = {**kiln.env(), "READY_FILE": str(ready)}
+    run = subprocess.Popen([sys.executable, "-m", "kiln", "bundle", "run", "killed"], cwd=root,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    first = compute_state(kiln, "default")
+    assert first is not None
+    os.kill(first["pid"], signal.SIGKILL)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == 1
+    assert "Spark compute server stopped while this task was using it" in out, out
+    proc = kiln.run("bundle", "run", "quick", cwd=root, ok=False)
+    assert proc.returncode == 0, proc.stdout
+    assert "quick 4" in kiln.run("runs", "logs", "3", cwd=root).stdout
+    log = kiln.run("clusters", "logs", cwd=root).stdout
+    assert log.count("Spark Connect on sc://") >= 2
+
+    # a library that does not exist: pip's own words
+    proc = kiln.run("bundle", "run", "missing_library", cwd=root, ok=False, timeout=300)
+    assert proc.returncode == 1
+    assert "kiln-no-such-package-xyz" in proc.stdout
+    assert "No matching distribution found" in proc.stdout, proc.stdout
+
+
+# 4. the same task on another Spark Connect server ------------------------------------
+REMOTE = {
+    "databricks.yml": """
+bundle: {name: remote}
+variables:
+  spark_remote: {default: ""}
+resources:
+  jobs:
+    j:
+      name: j
+      job_clusters:
+        - job_cluster_key: elsewhere
+          new_cluster:
+            spark_version: 15.4.x-scala2.12
+            spark_conf: {spark.remote: "${var.spark_remote}"}
+      tasks:
+        - task_key: t
+          job_cluster_key: elsewhere
+          notebook_task: {notebook_path: ./where.py}
+""",
+    "where.py": NB + "print('databases', sorted(d.name for d in spark.catalog.listDatabases()))\n",
+}
+
+
+def test_a_task_runs_on_a_remote_spark_connect_server(kiln: Kiln, tmp_path: Path) -> None:
+    code = ("import os, sys, time\n"
+            "os.environ['SAIL_CATALOG__LIST'] = "
+            "'[{type=\"memory\", name=\"other\", initial_database=[\"only_on_the_remote\"]}]'\n"
+            "from pysail.spark import SparkConnectServer\n"
+            "s = SparkConnectServer('127.0.0.1', 0); s.start(background=True)\n"
+            "print(s.listening_address[1], flush=True)\n"
+            "sys.stdin.read()\n")
+    server = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        root = write_files(tmp_path / "r", REMOTE)
+        kiln.run("bundle", "deploy", "--var", f"spark_remote=sc://127.0.0.1:{port}", cwd=root)
+        proc = kiln.run("bundle", "run", "j", cwd=root, ok=False)
+        assert proc.returncode == 0, proc.stdout
+        assert "databases ['only_on_the_remote']" in kiln.run("runs", "logs", "1",
+                                                              cwd=root).stdout
+        # the embedded compute was never started
+        assert not (kiln.home / "workspaces" / "default" / "compute" / "server.log").exists()
+    finally:
+        server.kill()
+        server.wait()

@@ -30,7 +30,7 @@ def test_generated_project_tests_validates_and_trains_a_champion(tmp_path: Path)
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=root, capture_output=True, text=True, env=kiln.env())
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "6 passed" in tests.stdout
+    assert "7 passed" in tests.stdout
 
     for target in ("dev", "test", "staging", "prod"):
         out = kiln.run("bundle", "validate", "-t", target, cwd=root).stdout

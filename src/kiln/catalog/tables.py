@@ -218,6 +218,24 @@ class Catalog:
         self._lineage(name, dt.version(), "read")
         return arrow if as_arrow else arrow.to_pandas()
 
+    def record(self, table: str, op: str) -> None:
+        """Record that another engine (Spark) read or wrote a catalog table, at its
+        current version; names that are not catalog tables are ignored."""
+        from deltalake import DeltaTable
+
+        try:
+            name = parse_name(table)
+        except KilnError:
+            return
+        info = self._info(name)
+        if info is None:
+            return
+        try:
+            version = DeltaTable(str(info["location"])).version()
+        except Exception:  # noqa: BLE001 - not (yet) a Delta table: nothing to record
+            return
+        self._lineage(name, version, op, always=op == "write")
+
     def _lineage(self, name: FullName, version: int, op: str, always: bool = False) -> None:
         """Writes are always recorded; reads only by task code (a job or MLflow run)."""
         ctx = self.context or RunContext()

@@ -68,6 +68,7 @@ def _create() -> Any:
         state = cluster.ensure(workspace_dir, _catalogs(workspace_dir), client=os.getpid(),
                                anchor=_config.get("anchor") or os.getpid())
         remote = state["url"]
+        _config["server_pid"] = state["pid"]
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.remote(remote)
@@ -121,8 +122,16 @@ def map_sql(workspace_dir: str, text: str) -> str:
     return _QUOTED.sub(lambda m: m["q"] + local_path(workspace_dir, m["path"]) + m["q"], text)
 
 
-def _rewrite(msg: Any, workspace_dir: str) -> None:
-    """Map workspace paths in every path-like field of a Spark Connect request."""
+_WRITE_SQL = re.compile(r"\b(?:INSERT\s+(?:INTO|OVERWRITE)(?:\s+TABLE)?|MERGE\s+INTO|"
+                        r"TABLE|UPDATE|DELETE\s+FROM)\s+(`?\w+`?\.`?\w+`?\.`?\w+`?)",
+                        re.IGNORECASE)
+_NAME3 = re.compile(r"(?<![\w.`/])(`?[A-Za-z_]\w*`?\.`?[A-Za-z_]\w*`?\.`?[A-Za-z_]\w*`?)"
+                    r"(?![\w.`])")
+
+
+def _rewrite(msg: Any, workspace_dir: str, tables: dict[str, str]) -> None:
+    """Map workspace paths in every path-like field of a Spark Connect request, and
+    collect the tables it reads and writes (``tables``: name -> read | write)."""
     for field, value in msg.ListFields():
         name = field.name
         if field.type == field.TYPE_MESSAGE:
@@ -131,7 +140,7 @@ def _rewrite(msg: Any, workspace_dir: str) -> None:
                     value["path"] = local_path(workspace_dir, value["path"])
                 continue
             for item in (value if field.is_repeated else [value]):
-                _rewrite(item, workspace_dir)
+                _rewrite(item, workspace_dir, tables)
         elif field.type == field.TYPE_STRING:
             if name in ("paths", "path", "location"):
                 if field.is_repeated:
@@ -140,6 +149,19 @@ def _rewrite(msg: Any, workspace_dir: str) -> None:
                     setattr(msg, name, local_path(workspace_dir, value))
             elif name in ("query", "sql"):
                 setattr(msg, name, map_sql(workspace_dir, value))
+                for m in _NAME3.finditer(_unquoted(value)):
+                    tables.setdefault(m[1].replace("`", "").lower(), "read")
+                for m in _WRITE_SQL.finditer(_unquoted(value)):
+                    tables[m[1].replace("`", "").lower()] = "write"
+            elif name == "unparsed_identifier" and not field.is_repeated:
+                tables.setdefault(value.replace("`", "").lower(), "read")
+            elif name == "table_name" and not field.is_repeated:
+                tables[value.replace("`", "").lower()] = "write"
+
+
+def _unquoted(sql: str) -> str:
+    """SQL without its string literals (a name inside quotes is not a table)."""
+    return re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", sql)
 
 
 class _MappingStub:
@@ -150,20 +172,58 @@ class _MappingStub:
         self._dir = workspace_dir
 
     def ExecutePlan(self, req: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        _rewrite(req, self._dir)
-        return self._stub.ExecutePlan(req, *args, **kwargs)
+        tables: dict[str, str] = {}
+        _rewrite(req, self._dir, tables)
+        self._record(tables, "read")
+        responses = self._stub.ExecutePlan(req, *args, **kwargs)
+        return _after(responses, lambda: self._record(tables, "write")) \
+            if "write" in tables.values() else responses
 
     def AnalyzePlan(self, req: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        _rewrite(req, self._dir)
+        _rewrite(req, self._dir, {})
         return self._stub.AnalyzePlan(req, *args, **kwargs)
+
+    def _record(self, tables: dict[str, str], op: str) -> None:
+        """Lineage of the task's reads and writes of catalog tables."""
+        names = [t for t, how in tables.items() if how == op]
+        if not names:
+            return
+        from kiln.catalog import Catalog
+        from kiln.session import run_context, workspace_at
+
+        catalog = Catalog(workspace_at(self._dir), context=run_context())
+        for name in names:
+            catalog.record(name, op)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stub, name)
 
 
+def _after(responses: Any, then: Any) -> Any:
+    """The response stream, calling ``then`` once it is fully read."""
+    yield from responses
+    then()
+
+
 def _map_paths(spark: Any, workspace_dir: str) -> None:
     client = spark.client
     client._stub = _MappingStub(client._stub, workspace_dir)
+    client.set_retry_policies([_while_server_lives(workspace_dir, int(
+        _config.get("server_pid") or 0))])
+
+
+def _while_server_lives(workspace_dir: str, pid: int) -> Any:
+    """PySpark's retries (transient errors, for up to ten minutes), but none once the
+    embedded server's process is gone: the task fails at once, with a clear message."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    from kiln.compute.cluster import alive
+
+    class WhileServerLives(DefaultPolicy):  # type: ignore[misc]
+        def can_retry(self, e: BaseException) -> bool:
+            return alive(pid) and super().can_retry(e)
+
+    return WhileServerLives()
 
 
 def _overwrite_as_delta_write(workspace_dir: str) -> None:
@@ -180,9 +240,12 @@ def _overwrite_as_delta_write(workspace_dir: str) -> None:
             from kiln.catalog import Catalog, parse_name
             from kiln.session import workspace_at
 
+            from kiln.session import run_context
+
+            catalog = Catalog(workspace_at(workspace_dir), context=run_context())
             try:
-                info = Catalog(workspace_at(workspace_dir)).table_info(
-                    str(parse_name(_qualified(self._spark, name))))
+                full = str(parse_name(_qualified(self._spark, name)))
+                info = catalog.table_info(full)
             except KilnError:
                 info = None
             if info is not None:
@@ -192,6 +255,7 @@ def _overwrite_as_delta_write(workspace_dir: str) -> None:
                 self.options(**options)
                 self.format(format or self._write.source or "delta")
                 self.save(info["location"])
+                catalog.record(full, "write")
                 return None
             mode = "error"  # overwriting a table that does not exist creates it
         return original(self, name, format=format, mode=mode, partitionBy=partitionBy,
@@ -241,7 +305,7 @@ def explain_failure(exc: BaseException, workspace_dir: str | None) -> str | None
         return None
     from kiln.compute import cluster
 
-    if cluster.status(workspace_dir) is not None:
+    if cluster.alive(int(_config.get("server_pid") or 0)):
         return None
     return ("the workspace's Spark compute server stopped while this task was using it "
             f"({type(exc).__name__}); the next task starts a new one. Its log: "
