@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_deploy.py
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_spark.py
 	bash scripts/install-wrk.sh
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_monitoring.py
