@@ -281,6 +281,10 @@ def test_catalog_round_trip_between_spark_and_kiln(kiln: Kiln, tmp_path: Path) -
                        "print(len(t.read('dev.s.by_spark', version=0)), "
                        "len(t.read('dev.s.by_spark')))", target="default")
     assert out.strip() == "3 5"
+    # a bound Python session gets the same catalog through kiln.session.spark()
+    out = bound_python(kiln, root, "from kiln.session import spark\n"
+                       "print(spark().table('dev.s.by_kiln').count())", target="default")
+    assert out.strip() == "3"
 
 
 # 3. failures say what failed ---------------------------------------------------------
@@ -361,6 +365,23 @@ def test_spark_failures_are_reported_clearly(kiln: Kiln, tmp_path: Path) -> None
     assert "quick 4" in kiln.run("runs", "logs", "3", cwd=root).stdout
     log = kiln.run("clusters", "logs", cwd=root).stdout
     assert log.count("Spark Connect on sc://") >= 2
+
+    # a killed runner leaves no server behind
+    ready.unlink()
+    run = subprocess.Popen([sys.executable, "-m", "kiln", "bundle", "run", "killed"], cwd=root,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    server = compute_state(kiln, "default")
+    assert server is not None
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 15
+    while live_processes(f"kiln.compute.process {kiln.home}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not live_processes(f"kiln.compute.process {kiln.home}")
 
     # a library that does not exist: pip's own words
     proc = kiln.run("bundle", "run", "missing_library", cwd=root, ok=False, timeout=300)

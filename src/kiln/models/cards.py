@@ -72,14 +72,25 @@ def build(reg: Registry, name: str, version: int | str | None = None) -> ModelCa
         name=mv.name, version=str(mv.version),
         description=_BLOCK.sub("", model.description or "").strip(),
         aliases=aliases, governance=governance, metrics=dict(sorted(metrics.items())),
-        validation={k.removeprefix("kiln.validation."): v for k, v in sorted(tags.items())
-                    if k.startswith("kiln.validation.") and k != "kiln.validation.metrics"},
+        validation=_validation(tags),
         training_data=[{"table": e.entity, "version": e.version or ""}
                        for e in training_inputs(reg, mv)],
         training_run=_run_facts(run, tags),
         approvals=approvals.history(mv),
         alias_history=[_history_row(e) for e in history],
         replay=_replay_facts(approvals.recorded(mv)))
+
+
+def _validation(tags: dict[str, str]) -> dict[str, str]:
+    """kiln's validation record, or the status a plain-MLflow notebook tagged."""
+    from kiln.models.lifecycle import validation_status
+
+    out = {k.removeprefix("kiln.validation."): v for k, v in sorted(tags.items())
+           if k.startswith("kiln.validation.") and k != "kiln.validation.metrics"}
+    status = validation_status(tags)
+    if status and "status" not in out:
+        out["status"] = status
+    return out
 
 
 def _replay_facts(report: dict[str, Any] | None) -> dict[str, str]:
