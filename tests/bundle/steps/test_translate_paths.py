@@ -112,3 +112,42 @@ def test_git_sourced_tasks_are_left_alone(bundle_dir) -> None:
     assert r.ok, r.diagnostics
     assert r.plain()["resources"]["jobs"]["j"]["tasks"][0]["notebook_task"]["notebook_path"] \
         == "notebooks/in_repo"
+
+
+def test_environment_dependencies_are_relative_to_their_yaml_file(bundle_dir) -> None:
+    r = load(bundle_dir({
+        "databricks.yml": "bundle: {name: x}\ninclude: [resources/*.yml]\n",
+        "resources/jobs.yml": """
+            resources:
+              jobs:
+                j:
+                  environments:
+                    - environment_key: e
+                      spec:
+                        client: "2"
+                        dependencies: ["-r ../requirements.txt", "--editable=../lib",
+                                       "pandas>=2", "../dist/*.whl", "/Volumes/c/s/v/x.whl"]
+                  tasks: [{task_key: t, environment_key: e,
+                           spark_python_task: {python_file: ../main.py}}]
+        """,
+        "requirements.txt": "pandas\n", "lib/setup.py": "", "main.py": "print(1)\n",
+    }))
+    assert r.ok, r.diagnostics
+    deps = r.plain()["resources"]["jobs"]["j"]["environments"][0]["spec"]["dependencies"]
+    assert deps == ["-r " + FILES + "/requirements.txt", "-e " + FILES + "/lib", "pandas>=2",
+                    "dist/*.whl", "/Volumes/c/s/v/x.whl"]
+
+
+def test_a_missing_requirements_file_is_an_error_where_it_is_declared(bundle_dir) -> None:
+    r = load(bundle_dir({
+        "databricks.yml": "bundle: {name: x}\ninclude: [resources/*.yml]\n",
+        "resources/jobs.yml": """
+            resources:
+              jobs:
+                j:
+                  environments:
+                    - {environment_key: e, spec: {client: "2", dependencies: ["-r ../nope.txt"]}}
+        """,
+    }))
+    assert summaries(errors(r)) == ["file ../nope.txt not found"]
+    assert errors(r)[0].locations[0].file == "resources/jobs.yml"

@@ -219,12 +219,12 @@ class _Translator:
 
     def job(self, key: str, job: Value) -> Value:
         tasks = job.get("tasks")
-        if tasks is None or not tasks.is_seq:
-            return job
-        git = job.get("git_source") is not None and not job.v["git_source"].is_nil
-        base = ("resources", "jobs", key, "tasks")
-        new = [self.task(t, base + (i,), git) if t.is_map else t for i, t in enumerate(tasks.v)]
-        job = with_field(job, "tasks", Value(new, tasks.loc, tasks.kloc))
+        if tasks is not None and tasks.is_seq:
+            git = job.get("git_source") is not None and not job.v["git_source"].is_nil
+            base = ("resources", "jobs", key, "tasks")
+            new = [self.task(t, base + (i,), git) if t.is_map else t
+                   for i, t in enumerate(tasks.v)]
+            job = with_field(job, "tasks", Value(new, tasks.loc, tasks.kloc))
         envs = job.get("environments")
         if envs is not None and envs.is_seq:
             job = with_field(job, "environments", Value(
