@@ -62,12 +62,11 @@ def get_cmd(cluster_id: str, target: str | None, workspace: str | None) -> None:
 @where_opts
 def start_cmd(cluster_id: str, target: str | None, workspace: str | None) -> None:
     """Start the cluster now; it stops after the idle timeout (KILN_COMPUTE_IDLE_TIMEOUT)."""
-    from kiln.catalog import Catalog
     from kiln.compute.cluster import ensure
 
     _check_id(cluster_id)
     ws = _ws(target, workspace)
-    state = ensure(ws.local_root(), Catalog(ws).catalog_names())
+    state = ensure(ws.local_root())
     echo(f"Cluster {cluster_id} is RUNNING at {state['url']}")
 
 

@@ -85,21 +85,16 @@ def live_clients(workspace_dir: str) -> dict[int, int]:
     return out
 
 
-def ensure(workspace_dir: str, catalogs: list[str], *, client: int | None = None,
-           anchor: int | None = None, python: str | None = None) -> dict[str, Any]:
+def ensure(workspace_dir: str, *, client: int | None = None, anchor: int | None = None,
+           python: str | None = None) -> dict[str, Any]:
     """The running server, started if needed; registers ``client`` (a pid) as its user.
-
-    A server started before the workspace's catalogs changed is replaced once no process
-    uses it, so that new catalogs are visible by name."""
+    (A server whose workspace's catalogs changed stops itself once no process uses it, so
+    the next start sees them by name.)"""
     d = compute_dir(workspace_dir)
     os.makedirs(os.path.join(d, "clients"), exist_ok=True)
     with open(os.path.join(d, "lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one start, however many tasks ask at once
         state = status(workspace_dir)
-        if state is not None and sorted(state.get("catalogs") or []) != sorted(catalogs) \
-                and not state["clients"]:
-            stop(workspace_dir)
-            state = None
         if state is None:
             state = _start(workspace_dir, explicit=client is None, python=python)
         if client is not None:

@@ -3,7 +3,8 @@
 Serves the workspace's catalog to the engine (``kiln.compute.glue``), starts the embedded
 Sail Spark Connect server on 127.0.0.1 with one catalog per kiln catalog, writes
 ``state.json`` once it listens, and stops when ``kiln.compute.cluster``'s rules say so:
-no live client and no live anchor, or no client for the idle timeout
+no live client and no live anchor, no client and the workspace's catalogs changed, or no
+client for the idle timeout
 (``KILN_COMPUTE_IDLE_TIMEOUT``, seconds, default 600). Started with ``--explicit``
 (``kiln clusters start``) only the idle timeout applies.
 """
@@ -88,6 +89,9 @@ def main(argv: list[str]) -> int:
             last_busy = time.monotonic()
         elif not explicit and not anchors and (time.monotonic() - last_busy) > 1.0:
             reason = "no kiln process uses it any more"
+            break
+        elif catalog.catalog_names() != catalogs:
+            reason = "the workspace's catalogs changed; the next task starts a new server"
             break
         elif time.monotonic() - last_busy > idle_timeout:
             reason = f"idle for {idle_timeout:g} s"

@@ -58,6 +58,9 @@ def _create() -> Any:
     conf = dict(_config.get("conf") or {})
     remote = _config.get("remote") or remote_url(conf)
     embedded = remote is None
+    # the Connect client's imports (gRPC, Arrow, pandas) overlap with the server's start
+    prefetch = threading.Thread(target=_import_client, daemon=True)
+    prefetch.start()
     if embedded:
         if not workspace_dir:
             raise KilnError("spark needs a workspace: run the code as a kiln job task, in "
@@ -65,10 +68,11 @@ def _create() -> Any:
                             "KILN_SPARK_REMOTE to a Spark Connect URL")
         from kiln.compute import cluster
 
-        state = cluster.ensure(workspace_dir, _catalogs(workspace_dir), client=os.getpid(),
+        state = cluster.ensure(workspace_dir, client=os.getpid(),
                                anchor=_config.get("anchor") or os.getpid())
         remote = state["url"]
         _config["server_pid"] = state["pid"]
+    prefetch.join()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.remote(remote)
@@ -88,11 +92,11 @@ def _create() -> Any:
     return spark
 
 
-def _catalogs(workspace_dir: str) -> list[str]:
-    from kiln.catalog import Catalog
-    from kiln.session import workspace_at
-
-    return Catalog(workspace_at(workspace_dir)).catalog_names()
+def _import_client() -> None:
+    try:
+        import pyspark.sql.connect.session  # noqa: F401
+    except Exception:  # noqa: BLE001 - the import is retried, and reported, by the caller
+        pass
 
 
 # workspace paths -------------------------------------------------------------------
