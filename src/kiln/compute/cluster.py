@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.pids import alive
 
 CLUSTER_ID = "embedded"
 START_TIMEOUT_S = 60.0
@@ -33,20 +34,6 @@ def compute_dir(workspace_dir: str) -> str:
 
 def log_path(workspace_dir: str) -> str:
     return os.path.join(compute_dir(workspace_dir), "server.log")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return True
 
 
 def status(workspace_dir: str) -> dict[str, Any] | None:

@@ -15,8 +15,10 @@ endpoint listens on 127.0.0.1 for its own engine only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -51,7 +53,20 @@ class GlueCatalog:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.lock = threading.Lock()  # one change to the registry at a time
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """One change to the registry at a time; kiln's errors as Glue's."""
+        with self.lock:
+            try:
+                yield
+            except AlreadyExists as e:
+                raise _GlueError("AlreadyExistsException", str(e)) from None
+            except NotFound as e:
+                raise _GlueError("EntityNotFoundException", str(e)) from None
+            except KilnError as e:
+                raise _GlueError("InvalidInputException", str(e)) from None
 
     def call(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(
@@ -79,21 +94,13 @@ class GlueCatalog:
 
     def op_CreateDatabase(self, b: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         d = b["DatabaseInput"]
-        with self.lock:
-            try:
-                self.catalog.create_schema(b["CatalogId"], d["Name"], d.get("Description"))
-            except AlreadyExists as e:
-                raise _GlueError("AlreadyExistsException", str(e)) from None
-            except NotFound as e:
-                raise _GlueError("EntityNotFoundException", str(e)) from None
+        with self._changing():
+            self.catalog.create_schema(b["CatalogId"], d["Name"], d.get("Description"))
         return {}
 
     def op_DeleteDatabase(self, b: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        with self.lock:
-            try:
-                self.catalog.drop_schema(b["CatalogId"], b["Name"], cascade=True)
-            except NotFound as e:
-                raise _GlueError("EntityNotFoundException", str(e)) from None
+        with self._changing():
+            self.catalog.drop_schema(b["CatalogId"], b["Name"], cascade=True)
         return {}
 
     # tables --------------------------------------------------------------------------
@@ -133,13 +140,8 @@ class GlueCatalog:
             location = location[len("file://"):]
         columns = [{"name": c["Name"], "type": c.get("Type", "")}
                    for c in (sd.get("Columns") or []) + (t.get("PartitionKeys") or [])]
-        with self.lock:
-            try:
-                self.catalog.register(full, location, columns)
-            except AlreadyExists as e:
-                raise _GlueError("AlreadyExistsException", str(e)) from None
-            except KilnError as e:
-                raise _GlueError("EntityNotFoundException", str(e)) from None
+        with self._changing():
+            self.catalog.register(full, location, columns)
         return {}
 
     def op_UpdateTable(self, b: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -149,11 +151,10 @@ class GlueCatalog:
 
     def op_DeleteTable(self, b: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         full = f"{b['CatalogId']}.{b['DatabaseName']}.{b['Name']}"
-        with self.lock:
-            try:
-                self.catalog.drop(full)
-            except KilnError as e:
-                raise _GlueError("EntityNotFoundException", str(e)) from None
+        with self._changing():
+            if self.catalog.table_info(full) is None:
+                raise NotFound(f"table {full.lower()} does not exist")
+            self.catalog.drop(full)
         return {}
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 
 from kiln.errors import KilnError
+from kiln.pids import alive
 from kiln.workspace.api import (
     AlreadyExists,
     DeployState,
@@ -246,7 +247,7 @@ class LocalWorkspace(Workspace):
             row = c.execute(select(t.deploy_locks).where(
                 t.deploy_locks.c.state_id == state_id)).first()
             if row is not None:
-                stale = row.host == lock.host and not _alive(row.pid)
+                stale = row.host == lock.host and not alive(row.pid)
                 if not (force or stale):
                     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.acquired_at / 1000))
                     raise LockHeld(
@@ -332,7 +333,7 @@ class LocalWorkspace(Workspace):
     def _checked(self, row: Any) -> dict[str, Any]:
         doc = json.loads(row.doc)
         done = row.life_cycle_state in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
-        if not done and row.runner_host == socket.gethostname() and not _alive(row.runner_pid):
+        if not done and row.runner_host == socket.gethostname() and not alive(row.runner_pid):
             message = (f"the kiln process running this run (pid {row.runner_pid}) stopped "
                        "before the run finished")
             doc["state"] = {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED",
@@ -365,7 +366,7 @@ class LocalWorkspace(Workspace):
                                         t.runs.c.runner_pid).where(
                     t.runs.c.job_id == job_id, t.runs.c.run_id != run_id,
                     t.runs.c.life_cycle_state == "RUNNING")):
-                if row.runner_host != host or _alive(row.runner_pid):
+                if row.runner_host != host or alive(row.runner_pid):
                     active += 1
             if active >= limit:
                 return False
@@ -555,13 +556,3 @@ def _singular(kind: str) -> str:
             "catalogs": "catalog", "schemas": "schema", "volumes": "volume",
             "model_serving_endpoints": "serving endpoint",
             "quality_monitors": "quality monitor", "tables": "table"}.get(kind, kind)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
