@@ -58,6 +58,9 @@ def _create() -> Any:
     conf = dict(_config.get("conf") or {})
     remote = _config.get("remote") or remote_url(conf)
     embedded = remote is None
+    # PySpark's Connect client takes a __main__ without __file__ (python -c, some notebook
+    # kernels) for a doctest run and exits looking for a JVM Spark home: name one
+    os.environ.setdefault("SPARK_HOME", os.path.dirname(os.path.dirname(os.__file__)))
     # the Connect client's imports (gRPC, Arrow, pandas) overlap with the server's start
     prefetch = threading.Thread(target=_import_client, daemon=True)
     prefetch.start()
@@ -195,9 +198,14 @@ class _MappingStub:
         from kiln.catalog import Catalog
         from kiln.session import run_context, workspace_at
 
-        catalog = Catalog(workspace_at(self._dir), context=run_context())
-        for name in names:
-            catalog.record(name, op)
+        try:
+            catalog = Catalog(workspace_at(self._dir), context=run_context())
+            for name in names:
+                catalog.record(name, op)
+        except Exception as e:  # noqa: BLE001 - lineage must never fail the user's query
+            import sys
+
+            print(f"kiln: lineage of {', '.join(names)} not recorded: {e}", file=sys.stderr)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stub, name)
