@@ -135,7 +135,7 @@ def test_environment_dependencies_are_relative_to_their_yaml_file(bundle_dir) ->
     assert r.ok, r.diagnostics
     deps = r.plain()["resources"]["jobs"]["j"]["environments"][0]["spec"]["dependencies"]
     assert deps == ["-r " + FILES + "/requirements.txt", "-e " + FILES + "/lib", "pandas>=2",
-                    "dist/*.whl", "/Volumes/c/s/v/x.whl"]
+                    "./dist/*.whl", "/Volumes/c/s/v/x.whl"]
 
 
 def test_a_missing_requirements_file_is_an_error_where_it_is_declared(bundle_dir) -> None:

@@ -237,23 +237,37 @@ class _Translator:
         ``./dist/*.whl``), relative to the file that declares them, become workspace
         paths; package specifiers stay as they are."""
         spec = env.get("spec")
-        deps = spec.get("dependencies") if spec is not None and spec.is_map else None
-        if deps is None or not deps.is_seq:
+        if spec is None or not spec.is_map:
             return env
+        return with_field(env, "spec", self.dependencies(spec, path + ("spec",)))
+
+    def dependencies(self, holder: Value, path: Path) -> Value:
+        deps = holder.get("dependencies")
+        if deps is None or not deps.is_seq:
+            return holder
         new = []
         for i, dep in enumerate(deps.v):
             if isinstance(dep.v, str):
                 flag, target = split_dependency(dep.v)
                 if target is not None and is_local_dependency(target):
-                    p = path + ("spec", "dependencies", i)
-                    moved = (self.library(dep.with_v(target), p) if target.endswith(".whl")
-                             else self.file(dep.with_v(target), p, directory=flag == "-e"))
+                    p = path + ("dependencies", i)
+                    src = dep.with_v(target)
+                    if target.endswith(".whl"):  # may be built at deploy: stays relative
+                        moved = self.library(src, p)
+                        if moved is not src:
+                            moved = moved.with_v("./" + moved.v)
+                    else:
+                        moved = self.file(src, p, directory=flag == "-e"
+                                          and os.path.isdir(self.local(src)))
                     dep = dep.with_v(f"{flag} {moved.v}" if flag else moved.v)
             new.append(dep)
-        spec = with_field(spec, "dependencies", Value(new, deps.loc, deps.kloc))
-        return with_field(env, "spec", spec)
+        return with_field(holder, "dependencies", Value(new, deps.loc, deps.kloc))
 
     def pipeline(self, key: str, p: Value) -> Value:
+        env = p.get("environment")
+        if env is not None and env.is_map:
+            p = with_field(p, "environment", self.dependencies(
+                env, ("resources", "pipelines", key, "environment")))
         libs = p.get("libraries")
         if libs is None or not libs.is_seq:
             return p
@@ -281,8 +295,8 @@ def split_dependency(dep: str) -> tuple[str | None, str | None]:
 
 
 def is_local_dependency(target: str) -> bool:
-    """A path in the bundle (not a package name, URL or workspace path)."""
-    if is_remote(target) or "://" in target:
+    """A path in the bundle (not a package name, URL, flag, quoted or workspace path)."""
+    if is_remote(target) or "://" in target or target.startswith(("-", "'", '"')):
         return False
     return target.startswith(("./", "../")) or target.endswith((".whl", ".txt")) \
         or target in (".", "..")
