@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,15 @@ def test_env_binds_a_local_session_to_a_workspace(tmp_path: Path) -> None:
     assert any("bundle.deploy" in line for line in log)
     entries = json.loads(kiln.run("audit", "list", "-o", "json", cwd=root).stdout)
     assert entries[-1]["action"] == "bundle.deploy" and entries[-1]["user"] == "alice@example.com"
+
+
+def test_a_closed_pipe_ends_quietly_with_sigpipe_status(tmp_path: Path) -> None:
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before kiln writes (as `| head -1` after a line)
+    proc = subprocess.run([kiln_exe(), "bundle", "schema"], stdout=write,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=60)
+    os.close(write)
+    assert proc.returncode == 141
+    assert proc.stderr == ""

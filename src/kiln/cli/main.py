@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import click
@@ -37,6 +38,11 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # the reader went away (`kiln runs list | head -1`): end quietly, as Unix tools
+            # do, with SIGPIPE's status; nothing more may be written to the closed pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + 13)
         except Exception as e:  # noqa: BLE001 - the boundary: report, do not crash
             if ctx.obj and ctx.obj.get("debug"):
                 raise
