@@ -567,3 +567,43 @@ resources:
     assert kiln.run("schemas", "create", "main.raw", cwd=root).stdout == "Created schema main.raw\n"
     bad = kiln.run("schemas", "create", "main.r;x", cwd=root, ok=False)
     assert bad.returncode == 1 and "invalid schema name" in bad.stderr
+
+
+def test_a_failure_two_levels_up_fails_the_run_and_names_the_error(kiln: Kiln,
+                                                                    tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: chain}
+resources:
+  jobs:
+    chain:
+      name: chain
+      tasks:
+        - task_key: a_third
+          depends_on: [{task_key: m_second}]
+          notebook_task: {notebook_path: ./ok.py}
+        - task_key: m_second
+          depends_on: [{task_key: z_first}]
+          notebook_task: {notebook_path: ./ok.py}
+        - task_key: z_first
+          notebook_task: {notebook_path: ./boom.py}
+        - task_key: cleanup
+          depends_on: [{task_key: a_third}]
+          run_if: ALL_DONE
+          notebook_task: {notebook_path: ./ok.py}
+""",
+        "ok.py": NB + "print('ok')\n",
+        "boom.py": NB + "print('loading the data')\nraise ValueError('the data is empty')\n",
+    })
+    deploy(kiln, root)
+    proc = kiln.run("bundle", "run", "chain", cwd=root, ok=False)
+    assert proc.returncode == 1
+    assert "Run 1 FAILED" in proc.stdout and "can never start" not in proc.stdout
+    assert "z_first: ValueError: the data is empty" in proc.stdout
+    assert "loading the data" in proc.stdout  # the last lines of its output
+    assert "kiln runs logs 1 --task z_first -w default" in proc.stdout
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    states = {t["task_key"]: t["state"].get("result_state") for t in run["tasks"]}
+    assert states == {"z_first": "FAILED", "m_second": "UPSTREAM_FAILED",
+                      "a_third": "UPSTREAM_FAILED", "cleanup": "SUCCESS"}
+    assert run["state"]["result_state"] == "FAILED"

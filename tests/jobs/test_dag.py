@@ -54,3 +54,60 @@ def test_run_result() -> None:
     assert run_result({"a": OK, "b": Result("UPSTREAM_FAILED")}) == "FAILED"
     assert run_result({"a": Result("TIMEDOUT")}) == "FAILED"
     assert run_result({"a": Result("CANCELED"), "b": BAD}) == "CANCELED"
+
+
+# every run ends with every task in a final state, whatever the DAG, names and failures
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kiln.jobs.dag import settle  # noqa: E402
+
+RULES = [None, "ALL_SUCCESS", "AT_LEAST_ONE_SUCCESS", "NONE_FAILED", "ALL_DONE",
+         "AT_LEAST_ONE_FAILED", "ALL_FAILED"]
+
+
+@st.composite
+def dags(draw):  # type: ignore[no-untyped-def]
+    names = draw(st.lists(st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=6),
+                          min_size=1, max_size=12, unique=True))
+    order = draw(st.permutations(names))  # the key order is not the dependency order
+    tasks = {}
+    for i, name in enumerate(names):
+        deps = draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=3)) if i else []
+        tasks[name] = {"task_key": name, "run_if": draw(st.sampled_from(RULES)),
+                       "depends_on": [{"task_key": d} for d in deps]}
+    failing = draw(st.sets(st.sampled_from(names)))
+    return {k: tasks[k] for k in order}, failing
+
+
+@settings(max_examples=300, deadline=None)
+@given(dags())
+def test_every_task_ends_in_a_final_state(dag) -> None:  # type: ignore[no-untyped-def]
+    tasks, failing = dag
+    results: dict[str, Result] = {}
+    while len(results) < len(tasks):
+        start, skipped = settle(tasks, results)
+        results.update({k: Result(v) for k, v in skipped.items()})
+        assert start or skipped, f"stuck with {set(tasks) - set(results)} undecided"
+        for key in start:  # run what may run: it fails if it is one of the failing ones
+            results[key] = Result("FAILED" if key in failing else "SUCCESS")
+    ran_and_failed = {k for k, r in results.items() if r.result_state == "FAILED"}
+    if ran_and_failed:
+        assert run_result(results) == "FAILED"
+    # a failure reaches every transitive dependant that only runs on success
+    for key, task in tasks.items():
+        if (task["run_if"] or "ALL_SUCCESS") == "ALL_SUCCESS" and any(
+                results[d["task_key"]].result_state in ("FAILED", "UPSTREAM_FAILED")
+                for d in task["depends_on"]):
+            assert results[key].result_state == "UPSTREAM_FAILED"
+
+
+def test_a_failure_two_levels_up_in_reverse_key_order() -> None:
+    tasks = {"a_third": {"task_key": "a_third", "depends_on": [{"task_key": "m_second"}]},
+             "m_second": {"task_key": "m_second", "depends_on": [{"task_key": "z_first"}]},
+             "z_first": {"task_key": "z_first", "depends_on": []}}
+    start, skipped = settle(tasks, {})
+    assert start == ["z_first"] and skipped == {}
+    start, skipped = settle(tasks, {"z_first": Result("FAILED")})
+    assert start == [] and skipped == {"m_second": "UPSTREAM_FAILED",
+                                       "a_third": "UPSTREAM_FAILED"}

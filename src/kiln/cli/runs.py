@@ -92,10 +92,10 @@ def _run_and_finish(ws, job_id: int, params: dict[str, str],  # type: ignore[no-
         doc = _engine(ws, display).run_now(job_id, params, python_params)
     finally:
         display.close()
-    _finish(doc)
+    _finish(doc, ws)
 
 
-def _finish(doc: dict[str, Any]) -> None:
+def _finish(doc: dict[str, Any], ws: Any = None) -> None:
     state = doc["state"]
     if state["life_cycle_state"] == "SKIPPED":
         echo(f"Run {doc['run_id']} SKIPPED: {state.get('state_message', '')}")
@@ -106,6 +106,14 @@ def _finish(doc: dict[str, Any]) -> None:
         st = t.get("state", {})
         if st.get("result_state") in ("FAILED", "TIMEDOUT") and t.get("error"):
             echo(f"  {t['task_key']}: {t['error']}")
+            tail = _log_tail(ws, doc["run_id"], t["task_key"]) if ws is not None else []
+            if tail:
+                echo("    last lines of its output:")
+                for line in tail:
+                    echo(f"      {line}")
+            if ws is not None:
+                echo(f"    all of it: kiln runs logs {doc['run_id']} --task {t['task_key']} "
+                     f"-w {ws.name}")
     if state.get("result_state") != "SUCCESS":
         sys.exit(1)
 
@@ -278,6 +286,15 @@ def _pick_task(run: dict[str, Any], key: str | None) -> dict[str, Any]:
         if t["task_key"] == key:
             return t
     raise UsageError(f"run {run['run_id']} has no task {key}")
+
+
+def _log_tail(ws: Any, run_id: int, key: str, lines: int = 5) -> list[str]:
+    """The last lines a task printed (its traceback's last lines, often)."""
+    try:
+        text = _read_logs(ws.run_dir(run_id), key)
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if ln.strip()][-lines:]
 
 
 def _read_logs(run_dir: str, key: str) -> str:

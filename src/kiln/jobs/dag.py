@@ -66,6 +66,34 @@ def decide(task: dict[str, Any], results: dict[str, Result]) -> str | None:
     raise ValueError(f"unknown run_if: {rule}")
 
 
+def settle(tasks: dict[str, dict[str, Any]], results: dict[str, Result],
+           running: set[str] | frozenset[str] = frozenset()
+           ) -> tuple[list[str], dict[str, str]]:
+    """What can happen now: the tasks to start, and the tasks decided without running
+    (key -> UPSTREAM_FAILED or EXCLUDED). Decisions are made until nothing changes, so a
+    failure reaches every transitive dependant whatever order the keys are in."""
+    known = dict(results)
+    start: list[str] = []
+    skipped: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for key, task in tasks.items():
+            if key in known or key in running or key in start:
+                continue
+            verdict = decide(task, known)
+            if verdict is None:
+                continue
+            if verdict == "run" and not task.get("disabled"):
+                start.append(key)
+            else:
+                state = EXCLUDED if task.get("disabled") else verdict
+                known[key] = Result(state)
+                skipped[key] = state
+                changed = True
+    return start, skipped
+
+
 def run_result(results: dict[str, Result]) -> str:
     """The run's result: FAILED if a task failed or timed out, CANCELED, else SUCCESS."""
     states = {r.result_state for r in results.values()}

@@ -20,7 +20,7 @@ from typing import Any
 from kiln.errors import KilnError
 from kiln.events import Event, Listener, ignore
 from kiln.jobs import condition, states
-from kiln.jobs.dag import Result, decide, run_result
+from kiln.jobs.dag import Result, run_result, settle
 from kiln.jobs.environments import environment_python, requirements
 from kiln.jobs.params import RunContext, substitute
 from kiln.jobs.runner import Attempt, redact_logs, run_process
@@ -180,24 +180,19 @@ class _Run:
         watcher.start()
         with ThreadPoolExecutor(max_workers=self.e.workers) as pool:
             while len(self.results) < len(self.tasks):
-                for key, task in self.tasks.items():
-                    if key in self.results or key in running.values():
-                        continue
-                    if self.cancel.is_set():  # nothing new starts after a cancel
-                        self.results[key] = Result(states.CANCELED)
-                        self._set_task(key, state={"life_cycle_state": states.SKIPPED,
-                                                   "result_state": states.CANCELED})
-                        continue
-                    verdict = decide(task, self.results)
-                    if verdict is None:
-                        continue
-                    if verdict == "run" and not task.get("disabled"):
-                        running[pool.submit(self._run_task, key, task)] = key
-                    else:
-                        result = states.EXCLUDED if task.get("disabled") else verdict
-                        self.results[key] = Result(result)
-                        self._set_task(key, state={"life_cycle_state": states.SKIPPED,
-                                                   "result_state": result})
+                if self.cancel.is_set():  # nothing new starts after a cancel
+                    for key in self.tasks:
+                        if key not in self.results and key not in running.values():
+                            self.results[key] = Result(states.CANCELED)
+                            self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                                       "result_state": states.CANCELED})
+                start, skipped = settle(self.tasks, self.results, set(running.values()))
+                for key, result in skipped.items():
+                    self.results[key] = Result(result)
+                    self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                               "result_state": result})
+                for key in start:
+                    running[pool.submit(self._run_task, key, self.tasks[key])] = key
                 if not running:
                     if len(self.results) < len(self.tasks):  # only a cycle can leave this
                         raise KilnError("tasks can never start: " + ", ".join(
