@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOTEBOOK_HEADER as NB, live_processes, write_files
+from tests.conftest import NOTEBOOK_HEADER as NB, kiln_exe, live_processes, write_files
 from tests.e2e.helpers import Kiln, wheel_package
 
 pytestmark = pytest.mark.e2e
@@ -607,3 +608,45 @@ resources:
     assert states == {"z_first": "FAILED", "m_second": "UPSTREAM_FAILED",
                       "a_third": "UPSTREAM_FAILED", "cleanup": "SUCCESS"}
     assert run["state"]["result_state"] == "FAILED"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_bundle_run_cancels_the_run(kiln: Kiln, tmp_path: Path, sig) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: slow}
+resources:
+  jobs:
+    slow:
+      name: slow
+      tasks:
+        - task_key: first
+          notebook_task: {notebook_path: ./slow.py}
+        - task_key: second
+          depends_on: [{task_key: first}]
+          notebook_task: {notebook_path: ./slow.py}
+""",
+        "slow.py": NB + "import os, time\nopen(os.environ['MARK'], 'w').close()\n"
+                        "time.sleep(60)\n",
+    })
+    deploy(kiln, root)
+    mark = tmp_path / "started"
+    env = {**kiln.env(), "MARK": str(mark)}
+    proc = subprocess.Popen([kiln_exe(), "bundle", "run", "slow"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not mark.exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10  # the running task was stopped, not waited for
+    assert proc.returncode != 0 and "Traceback" not in err and "internal error" not in err
+    assert "Run 1 CANCELED" in out and "kiln runs get 1 -w default" in out
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    assert run["state"]["life_cycle_state"] == "TERMINATED"
+    assert run["state"]["result_state"] == "CANCELED"
+    assert {t["task_key"]: t["state"].get("result_state") for t in run["tasks"]} == \
+        {"first": "CANCELED", "second": "CANCELED"}
+    assert not live_processes(f"kiln.jobs.runtime.task {kiln.home}")  # the task is gone

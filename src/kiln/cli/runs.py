@@ -87,6 +87,10 @@ def _engine(ws, emit):  # type: ignore[no-untyped-def]
 
 def _run_and_finish(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]
                     python_params: list[str] | None) -> None:
+    import signal
+
+    # SIGTERM is a Ctrl-C: the engine cancels the run and ends every task
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     display = _LiveRun()
     try:
         doc = _engine(ws, display).run_now(job_id, params, python_params)
@@ -114,6 +118,8 @@ def _finish(doc: dict[str, Any], ws: Any = None) -> None:
             if ws is not None:
                 echo(f"    all of it: kiln runs logs {doc['run_id']} --task {t['task_key']} "
                      f"-w {ws.name}")
+    if state.get("result_state") == "CANCELED" and ws is not None:
+        echo(f"  see it: kiln runs get {doc['run_id']} -w {ws.name}")
     if state.get("result_state") != "SUCCESS":
         sys.exit(1)
 

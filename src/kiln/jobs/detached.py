@@ -45,7 +45,10 @@ def main(argv: list[str]) -> int:
     from kiln.settings import Settings
     from kiln.workspace.local.home import WorkspaceHome
 
+    import signal
+
     gc.enable()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a cancel, as Ctrl-C
     name, run_id = argv[0], int(argv[1])
     s = Settings.from_env()
     ws = WorkspaceHome(s.home).open(name, s.user or "kiln")

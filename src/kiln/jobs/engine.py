@@ -102,6 +102,7 @@ class _Run:
                        "attempt_number": 0} for k in self.tasks],
             **({"python_params": python_params} if python_params is not None else {}),
         }
+        self.interrupted = False  # Ctrl-C or SIGTERM on the runner
         self.run_id = run_id if run_id is not None else self.ws.create_run(job_id, self.doc)
         self.doc["run_id"] = self.run_id
         self.doc["run_page_url"] = self.ws.url("runs", str(self.run_id))
@@ -179,37 +180,25 @@ class _Run:
         watcher = threading.Thread(target=self._watch_cancel, daemon=True)
         watcher.start()
         with ThreadPoolExecutor(max_workers=self.e.workers) as pool:
-            while len(self.results) < len(self.tasks):
-                if self.cancel.is_set():  # nothing new starts after a cancel
-                    for key in self.tasks:
-                        if key not in self.results and key not in running.values():
-                            self.results[key] = Result(states.CANCELED)
-                            self._set_task(key, state={"life_cycle_state": states.SKIPPED,
-                                                       "result_state": states.CANCELED})
-                start, skipped = settle(self.tasks, self.results, set(running.values()))
-                for key, result in skipped.items():
-                    self.results[key] = Result(result)
-                    self._set_task(key, state={"life_cycle_state": states.SKIPPED,
-                                               "result_state": result})
-                for key in start:
-                    running[pool.submit(self._run_task, key, self.tasks[key])] = key
-                if not running:
-                    if len(self.results) < len(self.tasks):  # only a cycle can leave this
-                        raise KilnError("tasks can never start: " + ", ".join(
-                            sorted(set(self.tasks) - set(self.results))))
-                    break
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
-                if not done and deadline is not None:
-                    self.cancel.set()  # the job's own timeout: stop what runs
-                    self.doc["state"]["state_message"] = f"job timed out after {timeout}s"
-                    done, _ = wait(running)
-                for fut in done:
-                    key = running.pop(fut)
-                    self.results[key] = fut.result()
+            try:
+                self._loop(pool, running, deadline, timeout)
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM on the runner: a cancel. The running tasks are killed
+                # (their runners watch self.cancel) and every task ends in a final state.
+                self.interrupted = True
+                self.cancel.set()
+                self._drain(running)
+                for key in self.tasks:
+                    if key not in self.results:
+                        self.results[key] = Result(states.CANCELED)
+                        self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                                   "result_state": states.CANCELED})
         self.finished = True
         final = run_result(self.results)
-        if self.cancel.is_set() and self.canceled_by_user:
+        if self.interrupted:
+            final = states.CANCELED
+            self.doc["state"]["state_message"] = "canceled: the runner was interrupted"
+        elif self.cancel.is_set() and self.canceled_by_user:
             final = states.CANCELED
             self.doc["state"]["state_message"] = "canceled on request"
         elif self.cancel.is_set() and deadline is not None:
@@ -222,6 +211,51 @@ class _Run:
         self.e.emit(Event("done", f"Run {self.run_id} {final}", {"run_id": self.run_id,
                                                                   "result_state": final}))
         return self.doc
+
+    def _loop(self, pool: ThreadPoolExecutor, running: dict[Future[Result], str],
+              deadline: float | None, timeout: float) -> None:
+        while len(self.results) < len(self.tasks):
+            if self.cancel.is_set():  # nothing new starts after a cancel
+                for key in self.tasks:
+                    if key not in self.results and key not in running.values():
+                        self.results[key] = Result(states.CANCELED)
+                        self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                                   "result_state": states.CANCELED})
+            start, skipped = settle(self.tasks, self.results, set(running.values()))
+            for key, result in skipped.items():
+                self.results[key] = Result(result)
+                self._set_task(key, state={"life_cycle_state": states.SKIPPED,
+                                           "result_state": result})
+            for key in start:
+                running[pool.submit(self._run_task, key, self.tasks[key])] = key
+            if not running:
+                if len(self.results) < len(self.tasks):  # only a cycle can leave this
+                    raise KilnError("tasks can never start: " + ", ".join(
+                        sorted(set(self.tasks) - set(self.results))))
+                break
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
+            if not done and deadline is not None:
+                self.cancel.set()  # the job's own timeout: stop what runs
+                self.doc["state"]["state_message"] = f"job timed out after {timeout}s"
+                done, _ = wait(running)
+            for fut in done:
+                key = running.pop(fut)
+                self.results[key] = fut.result()
+
+    def _drain(self, running: dict[Future[Result], str]) -> None:
+        """Wait for the running tasks to stop, however often the user presses Ctrl-C."""
+        while running:
+            try:
+                done, _ = wait(running)
+            except KeyboardInterrupt:
+                continue
+            for fut in done:
+                key = running.pop(fut)
+                try:
+                    self.results[key] = fut.result()
+                except Exception:  # noqa: BLE001 - a task that broke while stopping
+                    self.results[key] = Result(states.CANCELED)
 
     def _watch_cancel(self) -> None:
         """Poll the workspace for a cancel request (``kiln runs cancel``)."""
