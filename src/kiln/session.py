@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kiln.errors import KilnError
+from kiln.run_context import RunContext
 from kiln.settings import Settings
 
 if TYPE_CHECKING:
     from kiln.workspace.local.workspace import LocalWorkspace
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """The job run and task a process works for (both None in a plain session)."""
-
-    job_run_id: int | None = None
-    task_key: str | None = None
-
-    def mlflow_run_id(self) -> str | None:
-        """The active MLflow run, if the process has imported MLflow and started one."""
-        mlflow = sys.modules.get("mlflow")
-        run = mlflow.active_run() if mlflow is not None else None
-        return run.info.run_id if run is not None else None
 
 
 def workspace() -> "LocalWorkspace":

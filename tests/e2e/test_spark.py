@@ -437,3 +437,22 @@ def test_a_task_runs_on_a_remote_spark_connect_server(kiln: Kiln, tmp_path: Path
     finally:
         server.kill()
         server.wait()
+
+
+def test_destroy_leaves_nothing_visible_by_any_path(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "rt", ROUND_TRIP)
+    kiln.run("bundle", "deploy", cwd=root)
+    assert kiln.run("bundle", "run", "rt", cwd=root, ok=False, timeout=300).returncode == 0
+    ws = kiln.home / "workspaces" / "default"
+    assert (ws / "catalog" / "dev" / "s" / "by_spark").is_dir()
+    assert (ws / "volumes" / "dev" / "s" / "files" / "note.txt").is_file()
+    kiln.run("bundle", "destroy", "--auto-approve", cwd=root)
+    assert kiln.run("tables", "list", cwd=root).stdout.split() == []
+    for table in ("dev.s.by_spark", "dev.s.by_kiln", "dev.s.by_sql"):
+        gone = kiln.run("sql", f"SELECT * FROM {table}", cwd=root, ok=False)
+        assert gone.returncode == 1 and "does not exist" in gone.stdout + gone.stderr
+    assert not (ws / "catalog" / "dev" / "s").exists()
+    assert not (ws / "volumes" / "dev" / "s" / "files").exists()
+    out = bound_python(kiln, root, "from kiln.session import spark\n"
+                       "print(spark().catalog.tableExists('dev.s.by_spark'))", target="default")
+    assert out.strip() == "False"

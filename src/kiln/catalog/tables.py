@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from kiln.catalog.names import FullName, parse_name
 from kiln.errors import KilnError
-from kiln.session import RunContext
+from kiln.run_context import RunContext
 from kiln.workspace import AlreadyExists, LineageEntry, NotFound, Workspace
 
 if TYPE_CHECKING:
@@ -96,6 +97,31 @@ class Catalog:
             self.drop(table)
         self.ws.delete("schemas", ident)
         self.ws.audit("schemas.delete", ident)
+
+    def delete(self, kind: str, ident: str) -> None:
+        """Delete a catalog, schema or volume with everything it holds: its schemas,
+        volumes (their files too) and tables (a managed table's data too), so nothing it
+        held stays visible by any path (what a bundle destroy or a removed resource
+        means)."""
+        ident = ident.lower()
+        if kind == "catalogs":
+            for schema in self.schema_names(ident):
+                self.delete("schemas", f"{ident}.{schema}")
+            shutil.rmtree(os.path.join(self.root, ident), ignore_errors=True)
+        elif kind == "schemas":
+            for vol in [o.id for o in self.ws.list("volumes") if o.id.startswith(ident + ".")]:
+                self.delete("volumes", vol)
+            for table in self.list_tables(ident):
+                self.drop(table)
+            shutil.rmtree(self.schema_root(*ident.split(".", 1)), ignore_errors=True)
+        elif kind == "volumes":
+            self.ws.delete_path("/Volumes/" + ident.replace(".", "/"), recursive=True)
+        try:
+            self.ws.delete(kind, ident)
+        except NotFound:
+            if kind != "catalogs":  # a catalog may exist only through its schemas
+                raise
+        self.ws.audit(f"{kind}.delete", ident)
 
     def schema_root(self, catalog: str, schema: str) -> str:
         """Where the schema's managed tables live: ``<workspace>/catalog/<c>/<s>``."""
@@ -253,8 +279,6 @@ class Catalog:
                 for h in DeltaTable(self.location(table)).history()]
 
     def drop(self, table: str) -> None:
-        import shutil
-
         name = parse_name(table)
         info = self._info(name)
         if info is None:

@@ -158,7 +158,7 @@ def destroy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions()
         plan = make_plan({}, actual)
         _approve(plan, opts, "destroy")
         for action in plan.actions:
-            ws.delete(action.rtype, action.id)  # type: ignore[arg-type]
+            _delete(ws, action.rtype, action.id)  # type: ignore[arg-type]
             emit(Event("deleted", f"Deleted {action.address}", {"address": action.address}))
         root_path = tree["workspace"]["root_path"]
         ws.delete_path(root_path, recursive=True)
@@ -240,6 +240,16 @@ def _apply(ws: Workspace, sid: str, desired: dict[str, Desired], plan: Plan,
                    f"{verb} {address}", {"address": address, "id": info.id}))
     for action in plan.actions:
         if action.op == "delete":
-            ws.delete(action.rtype, action.id)  # type: ignore[arg-type]
+            _delete(ws, action.rtype, action.id)  # type: ignore[arg-type]
             emit(Event("deleted", f"Deleted {action.address}", {"address": action.address}))
     return deployed
+
+
+def _delete(ws: Workspace, rtype: str, ident: str) -> None:
+    """Delete a deployed object; catalog containers go with what they hold."""
+    if rtype in ("catalogs", "schemas", "volumes"):
+        from kiln.catalog import Catalog
+
+        Catalog(ws).delete(rtype, ident)
+    else:
+        ws.delete(rtype, ident)
