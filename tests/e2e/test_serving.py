@@ -242,3 +242,64 @@ def test_serving_security_and_failed_updates(tmp_path: Path) -> None:
         assert refused.returncode == 1 and "add up to 60%, not 100%" in refused.stderr
     finally:
         assert server.stop() == 0
+
+
+def test_changing_request_shapes_lose_no_row(tmp_path: Path) -> None:
+    """Requests whose columns come and go, under load, then a column that changes type:
+    every request is in the payload table, every scored row in the unpacked table or,
+    when its columns cannot be merged, in the quarantine table; nothing is dropped."""
+    kiln = Kiln(tmp_path / "home")
+    root = setup(kiln, tmp_path)
+    server = Server(kiln, root)
+    live = f"{server.url}/serving-endpoints/churn-live/invocations"
+    auth = {"Authorization": f"Bearer {token(kiln, root)}"}
+    shapes = [ROW, {**ROW, "event_time": "2026-11-01T00:00:00Z", "customer_id": 7},
+              {**ROW, "event_time": "2026-11-02T00:00:00Z"}, {**ROW, "customer_id": 8}]
+    sent = {"merged": 0, "quarantined": 0}
+
+    def send(rows: list[dict], kind: str) -> None:
+        with httpx.Client(headers=auth, timeout=30) as http:
+            for row in rows:
+                assert http.post(live, json={"dataframe_records": [row]}).status_code == 200
+                sent[kind] += 1  # one row per request
+
+    def count(table: str) -> int:
+        proc = kiln.run("sql", f"SELECT count(*) AS n FROM {table}", "-o", "json", cwd=root,
+                        ok=False)
+        return json.loads(proc.stdout)[0]["n"] if proc.returncode == 0 else 0
+
+    try:
+        # 1. shapes come and go, eight clients at once: new columns are added, missing null
+        workers = [threading.Thread(target=send, args=([shapes[(i + j) % 4] for j in range(60)],
+                                                        "merged")) for i in range(8)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        deadline = time.monotonic() + 30
+        while count("main.ml.live_payload_unpacked") < sent["merged"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        # 2. customer_id now arrives as text: those rows cannot join the integer column
+        send([{**ROW, "customer_id": f"c-{i}"} for i in range(20)], "quarantined")
+        with httpx.Client(headers=auth) as http:
+            deadline = time.monotonic() + 30
+            while 'kiln_inference_capture_quarantined_total{endpoint="churn-live"} 20.0' \
+                    not in http.get(f"{server.url}/metrics").text:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+            metrics = http.get(f"{server.url}/metrics").text
+        assert 'kiln_inference_capture_dropped_total{endpoint="churn-live"}' not in metrics \
+            or 'kiln_inference_capture_dropped_total{endpoint="churn-live"} 0.0' in metrics
+    finally:
+        assert server.stop() == 0
+    total = sent["merged"] + sent["quarantined"]
+    assert count("main.ml.live_payload") == total
+    assert count("main.ml.live_payload_unpacked") == sent["merged"] == 480
+    assert count("main.ml.live_payload_quarantine") == sent["quarantined"] == 20
+    got = kiln.sql("SELECT count(event_time) AS e, count(customer_id) AS c, "
+                   "count(*) AS n FROM main.ml.live_payload_unpacked", cwd=root)[0]
+    assert got == {"e": 240, "c": 240, "n": 480}
+    reason = kiln.sql("SELECT DISTINCT reason FROM main.ml.live_payload_quarantine",
+                      cwd=root)
+    assert len(reason) == 1 and "customer_id" in reason[0]["reason"], reason

@@ -154,12 +154,15 @@ class Catalog:
     # data ----------------------------------------------------------------------------
     def write(self, table: str, data: Any, mode: str = "append",
               keys: list[str] | None = None, location: str | None = None,
-              record: bool = True) -> int:
+              record: bool = True, evolve: bool = False) -> int:
         """Write a pandas DataFrame or Arrow table; returns the new Delta version.
 
         The first write creates the table: managed, or external at ``location``. With
         ``record=False`` (steady streams such as inference tables) a write is not put in
-        the audit log or the lineage; the table's creation always is."""
+        the audit log or the lineage; the table's creation always is. With ``evolve`` an
+        append may bring new columns (added to the table) and leave some out (null);
+        a column whose values cannot become the table's type is still an error."""
+        import pyarrow as pa
         from deltalake import DeltaTable, write_deltalake
         from deltalake.exceptions import SchemaMismatchError
 
@@ -188,9 +191,17 @@ class Catalog:
             return 0
         location = str(info["location"])
         dt = DeltaTable(location)
-        arrow = _conform(name, arrow, dt.schema().to_arrow(), info)
+        evolving = evolve and mode == "append"
+        arrow = (_evolve(name, arrow, dt.schema().to_arrow()) if evolving
+                 else _conform(name, arrow, dt.schema().to_arrow(), info))
         try:
-            if mode == "merge":
+            if evolving:
+                write_deltalake(location, arrow, mode="append", schema_mode="merge")
+                if len(arrow.schema) != len(info.get("columns") or []):
+                    self.ws.update("tables", str(name), name.name, {
+                        **info, "columns": _columns(
+                            pa.schema(DeltaTable(location).schema().to_arrow()))})
+            elif mode == "merge":
                 if not keys:
                     raise KilnError("merge needs keys=[...], the columns that identify a row")
                 predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in keys)
@@ -394,6 +405,35 @@ def _conform(name: FullName, data: "pa.Table", table_schema: Any, info: dict[str
     raise KilnError(f"schema mismatch writing {name}: {problem}",
                     detail="table columns: " + ", ".join(f"{f.name} {f.type}" for f in want)
                     + "\ndata columns:  " + ", ".join(f"{f.name} {f.type}" for f in data.schema))
+
+
+def _evolve(name: FullName, data: "pa.Table", table_schema: Any) -> "pa.Table":
+    """The data for an evolving append: the table's columns first (cast where no value can
+    change, null where the data lacks them), then the data's new columns."""
+    import pyarrow as pa
+
+    want = pa.schema(table_schema)
+    columns, fields = [], []
+    for f in want:
+        if f.name in data.schema.names:
+            col = data.column(f.name)
+            if not _same_kind(col.type, f.type):
+                raise KilnError(f"schema mismatch writing {name}: {f.name} is {col.type}, "
+                                f"the table has {f.type}")
+            try:
+                col = col.cast(f.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+                raise KilnError(f"schema mismatch writing {name}: {f.name}: "
+                                f"{str(e).splitlines()[0]}") from None
+        else:
+            col = pa.nulls(data.num_rows, f.type)
+        columns.append(col)
+        fields.append(pa.field(f.name, f.type, True))
+    for n in data.schema.names:
+        if n not in want.names:
+            columns.append(data.column(n))
+            fields.append(data.schema.field(n).with_nullable(True))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def _same_kind(src: Any, dst: Any) -> bool:

@@ -5,8 +5,12 @@ in batches by a background thread, off the request path.
 has one row per prediction (every column the request sent, ``prediction``, ``model_id``,
 ``timestamp``, ``databricks_request_id``), ready for a quality monitor.
 
-The buffer is bounded: when the table cannot keep up, records are dropped and counted
-(metric ``kiln_inference_capture_dropped_total`` and a log line), never blocking a request.
+The unpacked table follows the requests: new columns are added, rows without some get
+nulls; rows whose values cannot be merged (a column that changes type) are kept in
+``<prefix>_payload_quarantine`` (metric ``kiln_inference_capture_quarantined_total``).
+The buffer is bounded: when the table cannot keep up, or a batch cannot be written at
+all, records are dropped and counted (metric ``kiln_inference_capture_dropped_total`` and
+one log line), never blocking a request.
 """
 
 from __future__ import annotations
@@ -44,14 +48,18 @@ class Record:
 
 
 class CaptureWriter:
-    def __init__(self, spec: CaptureSpec, write: Callable[[dict[str, Any]], None],
+    def __init__(self, spec: CaptureSpec, write: Callable[[dict[str, Any]], tuple[int, str]],
                  max_buffer: int = 100_000, flush_every_s: float = 2.0,
-                 on_drop: Callable[[int], None] | None = None) -> None:
+                 on_drop: Callable[[int], None] | None = None,
+                 on_quarantine: Callable[[int], None] | None = None) -> None:
         self.spec = spec
-        self.write = write  # (packed batch) -> None: appends it to the tables
+        # (packed batch) -> (rows quarantined, why): appends it to the tables
+        self.write = write
         self.max_buffer = max_buffer
         self.flush_every_s = flush_every_s
         self.on_drop = on_drop
+        self.on_quarantine = on_quarantine
+        self.quarantined = 0
         self.buffer: collections.deque[Record] = collections.deque()
         self.dropped = 0
         self.written = 0
@@ -87,12 +95,11 @@ class CaptureWriter:
         while not self._stop.is_set():
             self._wake.wait(self.flush_every_s)
             self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - keep serving; the records were counted
-                log.exception("writing inference table %s failed", self.spec.payload_table)
+            self.flush()
 
     def flush(self) -> None:
+        """Write what is buffered. A batch that cannot be written is counted as dropped
+        and said in one log line; serving goes on."""
         with self._lock:
             batch: list[Record] = []
             while self.buffer:
@@ -100,11 +107,22 @@ class CaptureWriter:
             if not batch:
                 return
             try:
-                self.write(pack(batch))
-            except Exception:
+                n, why = self.write(pack(batch))
+            except Exception as e:  # noqa: BLE001 - keep serving; the records are counted
                 self.failures += len(batch)
-                raise
+                if self.on_drop is not None:
+                    self.on_drop(len(batch))
+                log.error("inference table %s: %d records dropped: %s", self.spec.payload_table,
+                          len(batch), " ".join(str(e).split()))
+                return
             self.written += len(batch)
+            if n:
+                self.quarantined += n
+                if self.on_quarantine is not None:
+                    self.on_quarantine(n)
+                log.warning("inference table %s: %d rows kept in %s, not in %s: %s",
+                            self.spec.payload_table, n, self.spec.quarantine_table,
+                            self.spec.unpacked_table, why)
 
 
 def pack(batch: list[Record]) -> dict[str, Any]:
@@ -124,7 +142,7 @@ def pack(batch: list[Record]) -> dict[str, Any]:
         "served_entity_id": [r.served_entity_id for r in batch],
         "requester": [r.requester for r in batch],
         "done": [i for i, r in enumerate(batch) if r.status_code == 200 and r.frame is not None],
-        "counts": [len(r.frame) for r in done], "matrix": None, "frame": None,
+        "counts": [len(r.frame) for r in done], "matrix": None, "frames": None,
     }
     if not done:
         return packed
@@ -132,9 +150,8 @@ def pack(batch: list[Record]) -> dict[str, Any]:
     if all(r.frame.array is not None and r.frame.columns == first for r in done):
         packed["columns"] = [str(c) for c in first]
         packed["matrix"] = np.vstack([r.frame.array for r in done])
-    else:
-        packed["frame"] = pd.concat([r.frame.to_frame().reset_index(drop=True) for r in done],
-                                    ignore_index=True)
+    else:  # requests of different shapes: each keeps its own columns and types
+        packed["frames"] = [r.frame.to_frame().reset_index(drop=True) for r in done]
     preds = []
     for r in done:
         p = r.predictions
@@ -170,9 +187,15 @@ def tables(packed: dict[str, Any]) -> tuple[Any, Any]:
         m = packed["matrix"]
         columns = {c: pa.array(m[:, i]) for i, c in enumerate(packed["columns"])}
     else:
-        frame = packed["frame"]
-        columns = dict(zip(map(str, frame.columns),
-                           pa.Table.from_pandas(frame, preserve_index=False).columns))
+        # one table of every request's rows: a column a request lacks is null for it;
+        # a column whose type differs between requests cannot be merged (KilnError)
+        try:
+            merged = pa.concat_tables([_arrow(f) for f in packed["frames"]],
+                                      promote_options="default")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise _Unmergeable(f"the requests in one batch send a column with different "
+                               f"types: {str(e).splitlines()[0]}", packed) from None
+        columns = dict(zip(merged.column_names, merged.columns))
     preds = packed["predictions"]
     columns["prediction"] = (pa.array([_scalar(v) for v in preds]) if preds.dtype == object
                              else pa.array(preds))
@@ -186,14 +209,73 @@ def tables(packed: dict[str, Any]) -> tuple[Any, Any]:
     return payload, pa.table(columns)
 
 
-def write_tables(catalog: Any, spec: CaptureSpec, packed: dict[str, Any]) -> None:
-    payload, unpacked = tables(packed)
+def write_tables(catalog: Any, spec: CaptureSpec, packed: dict[str, Any]
+                 ) -> tuple[int, str]:
+    """Append a batch to the payload table and the unpacked table; the unpacked table
+    takes new columns and rows without some (null), as Databricks' inference tables keep
+    every request. Rows whose values cannot be merged go to the quarantine table.
+    Returns (rows quarantined, why)."""
+    from kiln.errors import KilnError
+
+    try:
+        payload, unpacked = tables(packed)
+    except _Unmergeable as e:
+        payload, unpacked = tables({**packed, "done": []})
+        catalog.write(spec.payload_table, payload, mode="append", record=False)
+        return _quarantine(catalog, spec, e.rows, str(e))
     catalog.write(spec.payload_table, payload, mode="append", record=False)
-    if unpacked is not None:
-        try:
-            catalog.write(spec.unpacked_table, unpacked, mode="append", record=False)
-        except Exception:  # noqa: BLE001 - the payload table has the records
-            log.exception("writing %s failed", spec.unpacked_table)
+    if unpacked is None:
+        return 0, ""
+    try:
+        catalog.write(spec.unpacked_table, unpacked, mode="append", record=False, evolve=True)
+        return 0, ""
+    except KilnError as e:
+        return _quarantine(catalog, spec, unpacked.to_pylist(), e.summary)
+
+
+class _Unmergeable(Exception):
+    def __init__(self, message: str, packed: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.rows = []  # every unpacked row of the batch, as dicts
+        preds = iter(packed["predictions"])
+        for i, frame in zip(packed["done"], packed["frames"]):
+            for row in frame.to_dict("records"):
+                self.rows.append({**row, "prediction": _scalar(next(preds)),
+                                  "model_id": packed["served_entity_id"][i],
+                                  "timestamp": packed["timestamp_ms"][i],
+                                  "databricks_request_id": packed["request_id"][i]})
+
+
+def _quarantine(catalog: Any, spec: CaptureSpec, rows: list[dict[str, Any]], reason: str
+                ) -> tuple[int, str]:
+    """Keep rows that cannot go to the unpacked table: id, time, why, the row as JSON."""
+    import pyarrow as pa
+
+    stamp = [r["timestamp"] for r in rows]
+    table = pa.table({
+        "databricks_request_id": pa.array([r["databricks_request_id"] for r in rows],
+                                          pa.string()),
+        "timestamp": pa.array([int(t.timestamp() * 1000) if hasattr(t, "timestamp") else t
+                               for t in stamp], pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        "reason": pa.array([reason] * len(rows), pa.string()),
+        "row": pa.array([orjson.dumps(r, default=str).decode() for r in rows], pa.string()),
+    })
+    catalog.write(spec.quarantine_table, table, mode="append", record=False)
+    return len(rows), reason
+
+
+def _arrow(frame: Any) -> Any:
+    """A request's rows as Arrow; a column of mixed Python types becomes text."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        mixed = frame.copy()
+        for c in mixed.columns:
+            if mixed[c].dtype == object:
+                mixed[c] = mixed[c].map(lambda v: None if v is None else str(v))
+        return pa.Table.from_pandas(mixed, preserve_index=False)
 
 
 def _text(values: list[bytes]) -> Any:

@@ -3,8 +3,8 @@ pipe, and it builds the Arrow tables and appends them to Delta, so that this wor
 holds the serving process's GIL.
 
 Protocol on stdin: 8-byte big-endian length, then a pickle of ``(CaptureSpec, packed)``;
-a zero length ends the process. For each batch it answers one line on stdout: ``ok`` or
-``error <message>``.
+a zero length ends the process. For each batch it answers one line on stdout: ``ok``,
+``quarantined <rows> <why>`` or ``error <message>``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class WriterProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         self.lock = threading.Lock()
 
-    def write(self, spec: CaptureSpec, packed: dict[str, Any]) -> None:
+    def write(self, spec: CaptureSpec, packed: dict[str, Any]) -> tuple[int, str]:
+        """Write a batch; (rows quarantined, why)."""
         data = pickle.dumps((spec, packed), protocol=pickle.HIGHEST_PROTOCOL)
         with self.lock:
             if self.proc.poll() is not None:
@@ -39,9 +40,13 @@ class WriterProcess:
             self.proc.stdin.write(struct.pack(">Q", len(data)) + data)
             self.proc.stdin.flush()
             answer = self.proc.stdout.readline().decode().strip()
-        if answer != "ok":
-            raise KilnError(f"writing inference table {spec.payload_table} failed: "
-                            f"{answer.removeprefix('error ') or 'the writer exited'}")
+        if answer == "ok":
+            return 0, ""
+        if answer.startswith("quarantined "):
+            n, _, why = answer.removeprefix("quarantined ").partition(" ")
+            return int(n), why
+        raise KilnError(f"writing inference table {spec.payload_table} failed: "
+                        f"{answer.removeprefix('error ') or 'the writer exited'}")
 
     def close(self) -> None:
         with self.lock:
@@ -69,8 +74,9 @@ def main(argv: list[str]) -> int:
             return 0
         spec, packed = pickle.loads(stdin.read(size))
         try:
-            write_tables(catalog, spec, packed)
-            stdout.write(b"ok\n")
+            n, why = write_tables(catalog, spec, packed)
+            stdout.write(f"quarantined {n} {' '.join(why.split())}\n".encode() if n
+                         else b"ok\n")
         except Exception as e:  # noqa: BLE001 - reported to the serving process
             stdout.write(f"error {' '.join(str(e).split())}\n".encode())
         stdout.flush()

@@ -46,6 +46,11 @@ class CaptureSpec:
     def unpacked_table(self) -> str:
         return f"{self.catalog}.{self.schema}.{self.prefix}_payload_unpacked"
 
+    @property
+    def quarantine_table(self) -> str:
+        """Unpacked rows whose columns could not be merged into the unpacked table."""
+        return f"{self.catalog}.{self.schema}.{self.prefix}_payload_quarantine"
+
 
 @dataclass(frozen=True)
 class EndpointSpec:

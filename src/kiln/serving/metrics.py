@@ -26,6 +26,10 @@ class Metrics:
         self.dropped = Counter("kiln_inference_capture_dropped",
                                "Inference table records dropped because the table fell behind",
                                ["endpoint"], registry=self.registry)
+        self.quarantined = Counter(
+            "kiln_inference_capture_quarantined",
+            "Unpacked inference rows kept in the quarantine table (columns that could not "
+            "be merged)", ["endpoint"], registry=self.registry)
 
     def observe(self, endpoint: str, entity: str, status: int, seconds: float) -> None:
         code = str(status)
@@ -34,6 +38,9 @@ class Metrics:
             self.errors.labels(endpoint, entity, code).inc()
         else:
             self.latency.labels(endpoint, entity).observe(seconds)
+
+    def capture_quarantined(self, endpoint: str) -> Callable[[int], None]:
+        return self.quarantined.labels(endpoint).inc
 
     def capture_dropped(self, endpoint: str) -> Callable[[int], None]:
         counter = self.dropped.labels(endpoint)

@@ -239,9 +239,10 @@ class ServingRuntime:
             self.writer = WriterProcess(self.ws.name, self.ws.local_root() or "",
                                         self.ws.current_user())
         writer, capture_spec = self.writer, spec.capture
-        on_drop = self.metrics.capture_dropped(spec.name) if self.metrics else None
+        m = self.metrics
         return CaptureWriter(capture_spec, lambda packed: writer.write(capture_spec, packed),
-                             on_drop=on_drop)
+                             on_drop=m.capture_dropped(spec.name) if m else None,
+                             on_quarantine=m.capture_quarantined(spec.name) if m else None)
 
     # state ---------------------------------------------------------------------------
     def _fail(self, name: str, message: str) -> None:
