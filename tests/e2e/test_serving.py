@@ -303,3 +303,24 @@ def test_changing_request_shapes_lose_no_row(tmp_path: Path) -> None:
     reason = kiln.sql("SELECT DISTINCT reason FROM main.ml.live_payload_quarantine",
                       cwd=root)
     assert len(reason) == 1 and "customer_id" in reason[0]["reason"], reason
+
+
+def test_a_busy_port_is_named_before_anything_loads(tmp_path: Path) -> None:
+    import socket
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": "bundle: {name: busy}\n"})
+    kiln.run("bundle", "deploy", cwd=root)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        proc = kiln.run("server", "--port", str(port), cwd=root, ok=False, timeout=60)
+    finally:
+        busy.close()
+    assert proc.returncode == 1
+    assert f"Error: cannot serve on 127.0.0.1:{port}: Address already in use" in proc.stderr \
+        + proc.stdout
+    assert "internal error" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr

@@ -127,3 +127,37 @@ def test_a_closed_pipe_ends_quietly_with_sigpipe_status(tmp_path: Path) -> None:
     os.close(write)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+def test_sql_nulls_catalogs_in_use_and_task_order(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": """
+bundle: {name: order}
+resources:
+  schemas:
+    s: {name: s, catalog_name: sandbox}
+  jobs:
+    j:
+      name: j
+      tasks:
+        - {task_key: ModelDeployment, depends_on: [{task_key: ModelValidation}],
+           spark_python_task: {python_file: ./noop.py}}
+        - {task_key: ModelValidation, depends_on: [{task_key: Train}],
+           spark_python_task: {python_file: ./noop.py}}
+        - {task_key: Train, spark_python_task: {python_file: ./noop.py}}
+""",
+        "noop.py": "import kiln.tables as t, pandas as pd\n"
+                   "t.write('sandbox.s.t', pd.DataFrame({'a': [1, None], 'b': ['x', None]}),"
+                   " mode='overwrite') if not t.exists('sandbox.s.t') else None\n",
+    })
+    kiln.run("bundle", "deploy", cwd=root)
+    kiln.run("bundle", "run", "j", cwd=root)
+    # the catalog exists only through its schema: it is listed all the same
+    assert kiln.run("catalogs", "list", cwd=root).stdout.split() == ["sandbox"]
+    out = kiln.run("sql", "SELECT a, b FROM sandbox.s.t ORDER BY a NULLS LAST", cwd=root).stdout
+    assert [line.split() for line in out.splitlines()] == [["a", "b"], ["1.0", "x"],
+                                                           ["NULL", "NULL"]]
+    run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
+    assert [t["task_key"] for t in run["tasks"]] == ["Train", "ModelValidation",
+                                                     "ModelDeployment"]

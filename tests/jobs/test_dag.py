@@ -111,3 +111,14 @@ def test_a_failure_two_levels_up_in_reverse_key_order() -> None:
     start, skipped = settle(tasks, {"z_first": Result("FAILED")})
     assert start == [] and skipped == {"m_second": "UPSTREAM_FAILED",
                                        "a_third": "UPSTREAM_FAILED"}
+
+
+def test_tasks_are_listed_in_the_order_they_run() -> None:
+    from kiln.jobs.dag import in_order
+
+    tasks = [{"task_key": k, "depends_on": [{"task_key": d} for d in deps]}
+             for k, deps in [("ModelDeployment", ["ModelValidation"]),
+                             ("ModelValidation", ["Train"]), ("Train", []),
+                             ("Report", []), ("Cleanup", ["ModelDeployment", "Report"])]]
+    assert [t["task_key"] for t in in_order(tasks)] == \
+        ["Train", "ModelValidation", "ModelDeployment", "Report", "Cleanup"]

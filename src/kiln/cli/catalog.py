@@ -29,7 +29,21 @@ def _show(table, output: str) -> None:  # type: ignore[no-untyped-def]
     if output == "json":
         print_json(table.to_pylist(), sort_keys=False, default=_json_value)
     else:
-        echo(table.to_pandas().to_string(index=False) if table.num_rows else "(no rows)")
+        echo(_text(table) if table.num_rows else "(no rows)")
+
+
+def _text(table) -> str:  # type: ignore[no-untyped-def]
+    """The rows as a text table; SQL nulls print as NULL (not NaN or None)."""
+    import pandas as pd
+
+    frame = table.to_pandas()
+    for i, name in enumerate(table.column_names):
+        nulls = table.column(i).is_null().to_numpy(zero_copy_only=False)
+        if nulls.any():
+            # the column's own values (integers stay integers), NULL where there is none
+            frame[name] = pd.Series(table.column(i).to_pylist(), dtype=object
+                                    ).where(~nulls, "NULL")
+    return frame.to_string(index=False)
 
 
 _out = click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
@@ -119,8 +133,12 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
     @group.command(name="list")
     @ws_opt
     def list_cmd(workspace: str | None) -> None:
-        for o in open_workspace(workspace).list(kind):
-            echo(o.id)
+        ws = open_workspace(workspace)
+        # every catalog in use, also those only named by their schemas
+        ids = (_catalog(workspace).catalog_names() if kind == "catalogs"
+               else [o.id for o in ws.list(kind)])
+        for ident in ids:
+            echo(ident)
 
     @group.command(name="get")
     @click.argument("name")

@@ -66,6 +66,29 @@ def decide(task: dict[str, Any], results: dict[str, Result]) -> str | None:
     raise ValueError(f"unknown run_if: {rule}")
 
 
+def in_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tasks in the order they can run (each after what it depends on), ties in the
+    job's order; tasks in a cycle (or on unknown keys) keep their place at the end."""
+    keys = [t["task_key"] for t in tasks]
+    by_key = {t["task_key"]: t for t in tasks}
+    placed: list[str] = []
+    done: set[str] = set()
+    progress = True
+    while progress:
+        progress = False
+        for key in keys:
+            if key in done:
+                continue
+            deps = [d["task_key"] for d in by_key[key].get("depends_on") or []]
+            if all(d in done for d in deps):
+                placed.append(key)
+                done.add(key)
+                progress = True
+                break  # start again from the first: ties go in the job's order
+    placed += [k for k in keys if k not in done]
+    return [by_key[k] for k in placed]
+
+
 def settle(tasks: dict[str, dict[str, Any]], results: dict[str, Result],
            running: set[str] | frozenset[str] = frozenset()
            ) -> tuple[list[str], dict[str, str]]:

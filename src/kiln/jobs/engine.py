@@ -20,7 +20,7 @@ from typing import Any
 from kiln.errors import KilnError
 from kiln.events import Event, Listener, ignore
 from kiln.jobs import condition, states
-from kiln.jobs.dag import Result, run_result, settle
+from kiln.jobs.dag import Result, in_order, run_result, settle
 from kiln.jobs.environments import environment_python, requirements
 from kiln.jobs.params import RunContext, substitute
 from kiln.jobs.runner import Attempt, redact_logs, run_process
@@ -79,7 +79,7 @@ class _Run:
         self.ws = engine.ws
         self.job_id = job_id
         self.settings = settings
-        self.tasks = {t["task_key"]: t for t in settings.get("tasks") or []}
+        self.tasks = {t["task_key"]: t for t in in_order(settings.get("tasks") or [])}
         defaults = {p["name"]: p.get("default", "") for p in settings.get("parameters") or []}
         unknown = sorted(set(overrides) - set(defaults))
         if unknown and defaults:

@@ -8,6 +8,7 @@ import socket
 import sys
 from typing import Callable
 
+from kiln.errors import KilnError
 from kiln.serving.app import ServingApp, TokenCache
 from kiln.serving.metrics import Metrics
 from kiln.serving.runtime import ServingRuntime
@@ -27,10 +28,17 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
           max_wait_s: float = 0.001, announce: Callable[[str], object] | None = None) -> None:
     import uvicorn
 
-    app = build(ws, only, max_wait_s)
+    # the port first: a busy one is said at once, before any model loads
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise KilnError(f"cannot serve on {host}:{port}: {e.strerror or e}",
+                        detail="Another process uses that port: pick another with --port, "
+                               "or --port 0 for a free one.") from None
+    app = build(ws, only, max_wait_s)
     # listening before the URL is announced: a client that connects at once waits in the
     # backlog until the app has started, instead of being refused
     sock.listen(2048)
