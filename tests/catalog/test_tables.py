@@ -95,3 +95,21 @@ def test_sql_over_three_part_names(cat: Catalog) -> None:
         cat.sql("SELECT * FROM main.ml.missing")
     with pytest.raises(KilnError, match="SQL error: Parser Error"):
         cat.sql("SELEC 1")
+
+
+def test_sql_reads_past_versions_by_version_and_time(cat: Catalog) -> None:
+    import time
+
+    cat.write("main.ml.h", pd.DataFrame({"x": [1]}))
+    time.sleep(0.05)
+    between = pd.Timestamp.now(tz="UTC").isoformat()
+    time.sleep(0.05)
+    cat.write("main.ml.h", pd.DataFrame({"x": [2, 3]}))
+    def n(q: str) -> int:
+        return cat.sql(q).to_pylist()[0]["n"]
+    assert n("SELECT count(*) AS n FROM main.ml.h") == 3
+    assert n("SELECT count(*) AS n FROM main.ml.h VERSION AS OF 0") == 1
+    assert n(f"SELECT count(*) AS n FROM main.ml.h TIMESTAMP AS OF '{between}'") == 1
+    assert n("SELECT count(*) AS n FROM main.ml.h version as of 1 AS t WHERE t.x > 1") == 2
+    with pytest.raises(KilnError, match="has no version as of 7 \\(latest: 1\\)"):
+        cat.sql("SELECT * FROM main.ml.h VERSION AS OF 7")

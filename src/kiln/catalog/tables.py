@@ -313,17 +313,27 @@ class Catalog:
             raise KilnError(f"SQL error: {str(e).splitlines()[0]}") from None
 
     def _register(self, con: Any, DeltaTable: Any):  # type: ignore[no-untyped-def]  # noqa: N803
-        def view(name: FullName) -> str | None:
+        def view(name: FullName, as_of: str | None = None) -> str | None:
             info = self._info(name)
             if info is None:
                 return None
+            dt = DeltaTable(str(info["location"]))
             alias = f"{name.catalog}__{name.schema}__{name.name}"
-            con.register(alias, DeltaTable(str(info["location"])).to_pyarrow_dataset())
+            if as_of is not None:  # VERSION AS OF n | TIMESTAMP AS OF 'time'
+                try:
+                    dt.load_as_version(int(as_of) if as_of.isdigit() else as_of.strip("'"))
+                except Exception:  # noqa: BLE001 - delta-rs raises several kinds here
+                    raise KilnError(f"table {name} has no version as of {as_of} (latest: "
+                                    f"{DeltaTable(str(info['location'])).version()})") from None
+                alias += "__v" + str(dt.version())
+            con.register(alias, dt.to_pyarrow_dataset())
             return alias
         return view
 
 
 _NAME3 = re.compile(r"(`?[A-Za-z_]\w*`?)\.(`?[A-Za-z_]\w*`?)\.(`?[A-Za-z_]\w*`?)")
+_AS_OF = re.compile(r"\s+(?:FOR\s+SYSTEM_(?:VERSION|TIME)\s+|)(VERSION|TIMESTAMP)\s+AS\s+OF\s+"
+                    r"(\d+|'[^']*')", re.IGNORECASE)
 
 
 def _rewrite_names(query: str, view) -> str:  # type: ignore[no-untyped-def]
@@ -344,11 +354,12 @@ def _rewrite_names(query: str, view) -> str:  # type: ignore[no-untyped-def]
                 name = parse_name(m.group(0))
             except KilnError:
                 name = None
-            alias = view(name) if name is not None else None
+            as_of = _AS_OF.match(query, m.end())
+            alias = view(name, as_of.group(2) if as_of else None) if name is not None else None
             if alias is None and name is not None:
                 raise KilnError(f"table {name} does not exist")
             out.append(alias if alias is not None else m.group(0))
-            i = m.end()
+            i = as_of.end() if as_of and alias is not None else m.end()
             continue
         out.append(ch)
         i += 1
