@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -519,7 +520,25 @@ def test_sql_and_sh_cells(kiln: Kiln, tmp_path: Path) -> None:
     proc = kiln.run("bundle", "run", "j", cwd=root, ok=False)
     logs = kiln.run("runs", "logs", "1", cwd=root).stdout
     assert "answer" in logs and "rows [{'answer': 42}]" in logs and "from-shell" in logs
-    assert proc.returncode == 1 and "%pip is not supported in kiln tasks yet" in proc.stdout
+    assert proc.returncode == 1  # %pip of a package that does not exist: pip's own words
+    assert "No matching distribution found for nothing-here" in proc.stdout, proc.stdout
+
+
+def test_pip_cells_install_for_the_rest_of_the_notebook(kiln: Kiln, tmp_path: Path) -> None:
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": "bundle: {name: pip}\nresources:\n  jobs:\n    j:\n      name: j\n"
+                          "      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]\n",
+        "nb.py": NB + "# MAGIC %pip install tabulate==0.10.0\n\n# COMMAND ----------\n\n"
+                      "dbutils.library.restartPython()\n\n# COMMAND ----------\n\n"
+                      "import tabulate\nprint('tabulate', tabulate.__version__)\n",
+    })
+    deploy(kiln, root)
+    for run in (1, 2):  # the second run reuses the environment the first one built
+        proc = kiln.run("bundle", "run", "j", cwd=root, ok=False, timeout=300)
+        assert proc.returncode == 0, proc.stdout
+        assert "tabulate 0.10.0" in kiln.run("runs", "logs", str(run), cwd=root).stdout
+    # kiln's own environment did not change
+    assert subprocess.run([sys.executable, "-c", "import tabulate"]).returncode != 0
 
 
 def test_jobs_write_delta_tables_that_sql_reads(kiln: Kiln, tmp_path: Path) -> None:

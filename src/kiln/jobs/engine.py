@@ -338,6 +338,7 @@ class _Run:
         reqs = requirements(task, {e["environment_key"]: e for e in
                                    self.settings.get("environments") or []}, self.ws.local_path)
         spec["python"] = environment_python(reqs, self.e.env_cache)
+        spec["env_cache"] = self.e.env_cache  # for %pip install cells
         spec["cluster"] = self._cluster(task)
         spec["context"] = {"job_id": self.job_id, "run_id": self.run_id, "task_key": key,
                            "user": self.ws.current_user(), "workspace": self.ws.name}

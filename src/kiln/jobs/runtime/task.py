@@ -64,9 +64,8 @@ def _run_magic(cell: Any, namespace: dict[str, Any]) -> None:
             raise RuntimeError(f"%sh exited with {proc.returncode}")
         return
     if cell.magic == "pip":
-        raise RuntimeError(f"{cell.origin}: %pip is not supported in kiln tasks yet; install "
-                           "the package into kiln's environment or declare it in the task's "
-                           "libraries when task environments arrive")
+        _pip(cell, _ENV_CACHE)
+        return
     if cell.magic == "sql":
         # as on Databricks: each statement runs on spark; the last result is shown and
         # kept in _sqldf
@@ -80,6 +79,34 @@ def _run_magic(cell: Any, namespace: dict[str, Any]) -> None:
             namespace["_sqldf"] = result
         return
     raise RuntimeError(f"{cell.origin}: unsupported magic %{cell.magic}")
+
+
+_ENV_CACHE: str | None = None  # where %pip install builds environments (from the spec)
+
+
+def _pip(cell: Any, env_cache: str | None) -> None:
+    """``%pip install ...``: the packages go to an environment of their own, built once
+    per set (as declared libraries are) and put first on this notebook's path."""
+    import importlib
+    import shlex
+    import sysconfig
+
+    from kiln.jobs.environments import environment_python
+
+    args = shlex.split(cell.source)
+    if not args or args[0] != "install" or len(args) < 2:
+        raise RuntimeError(f"{cell.origin}: kiln runs %pip install only (got %pip "
+                           f"{cell.source.strip()})")
+    if env_cache is None:
+        raise RuntimeError(f"{cell.origin}: %pip install needs a workspace (a job task)")
+    reqs = [a for a in args[1:] if a not in ("-q", "--quiet", "-U", "--upgrade")]
+    python = environment_python(reqs, env_cache)
+    env = os.path.dirname(os.path.dirname(python))
+    site = os.path.join(env, os.path.relpath(sysconfig.get_paths()["purelib"], sys.prefix))
+    if site not in sys.path:
+        sys.path.insert(0, site)
+    importlib.invalidate_caches()
+    print(f"%pip install {' '.join(reqs)}: installed (environment {os.path.basename(env)})")
 
 
 def _statements(sql: str) -> list[str]:
@@ -180,6 +207,9 @@ def _error_line(e: BaseException) -> str:
     """``Type: message``; Spark's errors keep their first paragraph (the JVM-style
     details and server stack that follow are in the task's log)."""
     text = str(e)
+    detail = getattr(e, "detail", "")
+    if isinstance(detail, str) and detail:  # a KilnError's detail (pip's own words, ...)
+        text += "\n" + detail
     if type(e).__module__.startswith("pyspark"):
         text = text.split("\n\n", 1)[0].split("\nJVM stacktrace:", 1)[0].strip()
     return f"{type(e).__name__}: {text}"
@@ -228,6 +258,8 @@ def main(spec_path: str) -> int:
     compute.configure(workspace_dir=spec.get("workspace_dir"),
                       conf=cluster.get("spark_conf") or {}, anchor=os.getppid())
     compute.install_builder_hook()
+    global _ENV_CACHE
+    _ENV_CACHE = spec.get("env_cache")
     if spec.get("workspace_dir"):
         from kiln.importhooks import after_import
 
