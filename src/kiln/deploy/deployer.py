@@ -37,7 +37,14 @@ from kiln.deploy.plan import Action, Plan, make_plan
 from kiln.deploy.resources import Desired, desired_resources
 from kiln.deploy.sync import SyncResult, local_files, sync_files
 from kiln.errors import KilnError
-from kiln.workspace import DeployState, LockInfo, ObjectInfo, Workspace
+from kiln.workspace import (
+    AlreadyExists,
+    DeployState,
+    LockInfo,
+    ObjectInfo,
+    StateConflict,
+    Workspace,
+)
 
 STATE_VERSION = 1
 
@@ -120,7 +127,8 @@ def deploy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions(),
         base = dict(previous.data) if previous else {}
         pending = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "user": ws.current_user(),
                    "plan": [a.address for a in plan.changes()]}
-        ws.write_state(DeployState(sid, lineage, serial + 1, {**base, "pending": pending}))
+        _write_state(ws, tree, DeployState(sid, lineage, serial + 1,
+                                           {**base, "pending": pending}), applied=False)
         upload_artifacts(ws, root, uploads)
 
         emit(Event("uploading", f"Uploading bundle files to {ws_cfg['file_path']}..."))
@@ -129,13 +137,18 @@ def deploy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions(),
                    {"uploaded": synced.uploaded, "deleted": synced.deleted}))
 
         emit(Event("applying", "Deploying resources..."))
-        deployed = _apply(ws, sid, desired, plan, actual, emit)
+        _still_ours(ws, tree, sid, serial + 1)
+        try:
+            deployed = _apply(ws, sid, desired, plan, actual, emit)
+        except AlreadyExists:
+            _still_ours(ws, tree, sid, serial + 1, applied=True)
+            raise
 
         data = {"version": STATE_VERSION, "bundle": bundle.name, "target": bundle.target,
                 "resources": {a: o.id for a, o in sorted(deployed.items())},
                 "files": synced.manifest, "pending": None,
                 "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "user": ws.current_user()}
-        ws.write_state(DeployState(sid, lineage, serial + 2, data))
+        _write_state(ws, tree, DeployState(sid, lineage, serial + 2, data), applied=True)
         ws.audit("bundle.deploy", sid, {"bundle": bundle.name, "target": bundle.target,
                                         "changes": [f"{a.op} {a.address}" for a in plan.changes()]})
         result = DeployResult(plan, synced, deployed)
@@ -253,3 +266,33 @@ def _delete(ws: Workspace, rtype: str, ident: str) -> None:
         Catalog(ws).delete(rtype, ident)
     else:
         ws.delete(rtype, ident)
+
+
+def _write_state(ws: Workspace, tree: dict[str, Any], state: DeployState, applied: bool
+                 ) -> None:
+    """Record the deploy; a concurrent deploy that got there first is said plainly."""
+    try:
+        ws.write_state(state)
+    except StateConflict:
+        raise _lost(tree, applied) from None
+
+
+def _still_ours(ws: Workspace, tree: dict[str, Any], sid: str, serial: int,
+                applied: bool = False) -> None:
+    """Stop if another deploy has written the state since this one did."""
+    current = ws.read_state(sid)
+    if current is not None and current.serial != serial:
+        raise _lost(tree, applied)
+
+
+def _lost(tree: dict[str, Any], applied: bool) -> KilnError:
+    bundle = tree.get("bundle") or {}
+    return KilnError(
+        f"another deploy of bundle {bundle.get('name', '')} to target "
+        f"{bundle.get('target', '')} finished while this one ran, and won: "
+        + ("some of this deploy's changes were applied, but the state records the other "
+           "deploy" if applied else "this deploy changed no resource"),
+        detail="Run 'kiln bundle deploy' again to apply your bundle as it is now. Deploys "
+               "to this target do not wait for each other because the deployment lock is "
+               "off (the default in development mode); set "
+               "bundle.deployment.lock.enabled: true to make them queue.")

@@ -18,11 +18,12 @@ if TYPE_CHECKING:
         LockInfo,
         NotFound,
         ObjectInfo,
+        StateConflict,
         Workspace,
     )
 
 __all__ = ["KINDS", "AlreadyExists", "DeployState", "LineageEntry", "LockHeld", "LockInfo",
-           "NotFound", "ObjectInfo", "Workspace"]
+           "NotFound", "ObjectInfo", "StateConflict", "Workspace"]
 
 
 def __getattr__(name: str) -> Any:

@@ -36,6 +36,10 @@ class LockHeld(KilnError):
     """Another deploy holds the target's deployment lock."""
 
 
+class StateConflict(KilnError):
+    """Another deploy wrote the deployment state since this one read it."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     kind: str

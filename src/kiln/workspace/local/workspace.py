@@ -30,6 +30,7 @@ from kiln.workspace.api import (
     LockInfo,
     NotFound,
     ObjectInfo,
+    StateConflict,
     Workspace,
 )
 from kiln.workspace.local import paths
@@ -282,11 +283,13 @@ class LocalWorkspace(Workspace):
                 c.execute(insert(t.deploy_state).values(state_id=state.state_id, **values))
             else:
                 if row.lineage != state.lineage:
-                    raise KilnError(f"deployment state lineage mismatch for {state.state_id}: "
-                                    f"stored {row.lineage}, writing {state.lineage}")
+                    raise StateConflict(f"deployment state lineage mismatch for "
+                                        f"{state.state_id}: stored {row.lineage}, writing "
+                                        f"{state.lineage}")
                 if state.serial <= row.serial:
-                    raise KilnError(f"deployment state for {state.state_id} is at serial "
-                                    f"{row.serial}; refusing to write older serial {state.serial}")
+                    raise StateConflict(f"deployment state for {state.state_id} is at serial "
+                                        f"{row.serial}; refusing to write older serial "
+                                        f"{state.serial}")
                 c.execute(update(t.deploy_state).where(
                     t.deploy_state.c.state_id == state.state_id).values(**values))
 
