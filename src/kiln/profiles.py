@@ -49,3 +49,52 @@ def load_profiles(path: str) -> dict[str, Profile]:
         out[name] = Profile(name=name, **{k: str(v) for k, v in body.items()
                                           if k in ("workspace", "host", "user", "token")})
     return out
+
+
+def save_profile(path: str, profile: Profile) -> None:
+    """Add or replace ``[profiles.<name>]`` in ``config.toml``; other profiles and tables
+    stay (comments do not: the file is written anew)."""
+    data: dict[str, object] = {}
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    profiles = dict(data.get("profiles") or {})  # type: ignore[arg-type]
+    profiles[profile.name] = {k: v for k, v in (("workspace", profile.workspace),
+                                                ("host", profile.host), ("user", profile.user),
+                                                ("token", profile.token)) if v}
+    data["profiles"] = profiles
+    lines: list[str] = []
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {_toml(value)}")
+    for table, body in data.items():
+        if not isinstance(body, dict):
+            continue
+        plain = {k: v for k, v in body.items() if not isinstance(v, dict)}
+        if plain:
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml(v)}" for k, v in plain.items()]
+        for sub, inner in body.items():
+            if isinstance(inner, dict):
+                lines += ["", f"[{table}.{_key(sub)}]"]
+                lines += [f"{k} = {_toml(v)}" for k, v in inner.items()]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines).lstrip("\n") + "\n")
+    os.replace(tmp, path)
+
+
+def _toml(value: object) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(str(value))  # a TOML basic string: JSON's escapes are TOML's
+
+
+def _key(name: str) -> str:
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml(name)

@@ -46,6 +46,7 @@ class LoadContext:
     default_user: str = ""
     profiles_file: str = "config.toml"
     lookups: Lookups | LookupsFactory | None = None
+    profile: str | None = None  # -p: overrides the target's workspace.profile
 
     def user_name(self) -> str:
         return self.default_user or f"{getpass.getuser()}@localhost"

@@ -8,13 +8,11 @@ from typing import Any
 import click
 
 from kiln.bundle import LoadResult
-from kiln.cli.workspaces import load_for_target, open_bundle_workspace
+from kiln.cli.workspaces import load_for_target, open_bundle_workspace, target_opt
 from kiln.cli.lifecycle import request_fast_exit
 from kiln.cli.render import echo, print_diagnostics, print_json
 from kiln.diag import Diagnostic, Severity, has_errors, summary_line
 
-_target_opt = click.option("-t", "--target", help="Bundle target to use (default: the "
-                           "target marked default, or DATABRICKS_BUNDLE_TARGET).")
 _var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
                         help="Set a bundle variable; may be repeated.")
 
@@ -25,7 +23,7 @@ def bundle() -> None:
 
 
 @bundle.command()
-@_target_opt
+@target_opt
 @_var_opt
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
@@ -45,7 +43,7 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
 
 
 @bundle.command()
-@_target_opt
+@target_opt
 @_var_opt
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 import orjson
 
-from kiln.cli.render import echo, print_json
+from kiln.cli.render import document_opt, echo, output_opt, print_json
 from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import KilnError
 
@@ -46,7 +46,7 @@ def _text(table) -> str:  # type: ignore[no-untyped-def]
     return frame.to_string(index=False)
 
 
-_out = click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+_out = output_opt
 
 
 @click.command(name="sql")
@@ -68,9 +68,14 @@ def tables() -> None:
 @tables.command(name="list")
 @click.argument("schema", required=False)
 @ws_opt
-def tables_list(schema: str | None, workspace: str | None) -> None:
+@output_opt
+def tables_list(schema: str | None, workspace: str | None, output: str) -> None:
     """List tables (of one catalog.schema)."""
-    for name in _catalog(workspace).list_tables(schema):
+    names = _catalog(workspace).list_tables(schema)
+    if output == "json":
+        print_json({"tables": [{"full_name": n} for n in names]})
+        return
+    for name in names:
         echo(name)
 
 
@@ -99,6 +104,7 @@ def tables_history(name: str, workspace: str | None) -> None:
 @tables.command(name="get")
 @click.argument("name")
 @ws_opt
+@document_opt
 def tables_get(name: str, workspace: str | None) -> None:
     """The table's registration (location, type, columns), as JSON."""
     from kiln.catalog import parse_name
@@ -132,17 +138,22 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
 
     @group.command(name="list")
     @ws_opt
-    def list_cmd(workspace: str | None) -> None:
+    @output_opt
+    def list_cmd(workspace: str | None, output: str) -> None:
         ws = open_workspace(workspace)
         # every catalog in use, also those only named by their schemas
         ids = (_catalog(workspace).catalog_names() if kind == "catalogs"
                else [o.id for o in ws.list(kind)])
+        if output == "json":
+            print_json({kind: [{"full_name": i} for i in ids]})
+            return
         for ident in ids:
             echo(ident)
 
     @group.command(name="get")
     @click.argument("name")
     @ws_opt
+    @document_opt
     def get_cmd(name: str, workspace: str | None) -> None:
         from kiln.catalog.names import _parts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kiln.cli.render import echo, print_json
+from kiln.cli.render import document_opt, echo, print_json
 from kiln.cli.workspaces import open_where, where_opts
 from kiln.errors import KilnError
 
@@ -48,6 +48,7 @@ def list_cmd(target: str | None, workspace: str | None, output: str) -> None:
 @clusters.command(name="get")
 @click.argument("cluster_id", default="embedded")
 @where_opts
+@document_opt
 def get_cmd(cluster_id: str, target: str | None, workspace: str | None) -> None:
     """Show a cluster (pid, URL, catalogs, the processes using it)."""
     from kiln.compute.cluster import describe

@@ -21,8 +21,12 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def load_context(target: str | None, var: tuple[str, ...], settings: Settings | None = None
                  ) -> LoadContext:
+    import click
+
     s = settings or Settings.from_env()
+    ctx = click.get_current_context(silent=True)
     return LoadContext(
+        profile=(ctx.meta.get("kiln.profile") if ctx is not None else None),
         target=target or s.bundle_target,
         cli_vars=parse_vars(var),
         env=s.env,

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from kiln.cli.render import echo, is_tty, print_diagnostics, print_json
-from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok
+from kiln.cli.workspaces import load_for_target, open_bundle_workspace, require_ok, target_opt
 from kiln.events import Event
 
 if TYPE_CHECKING:
     from kiln.deploy import Action, DeployOptions
 
-target_opt = click.option("-t", "--target", help="Bundle target to use.")
 var_opt = click.option("--var", multiple=True, metavar="NAME=VALUE",
                        help="Set a bundle variable; may be repeated.")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kiln.cli.render import echo, print_json
+from kiln.cli.render import document_opt, echo, print_json
 from kiln.cli.workspaces import open_named, open_where, where_opts
 
 
@@ -58,6 +58,7 @@ def list_cmd(target: str | None, workspace: str | None, output: str) -> None:
 @models.command(name="get")
 @click.argument("name")
 @where_opts
+@document_opt
 def get_cmd(name: str, target: str | None, workspace: str | None) -> None:
     """A registered model: description, aliases, tags and its deployed settings."""
     reg = _registry(target, workspace)

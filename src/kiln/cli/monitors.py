@@ -6,7 +6,7 @@ import os
 
 import click
 
-from kiln.cli.render import echo, print_json
+from kiln.cli.render import document_opt, echo, print_json
 from kiln.cli.workspaces import open_where, where_opts
 
 
@@ -24,6 +24,7 @@ def quality_monitors() -> None:
 @quality_monitors.command(name="get")
 @click.argument("table")
 @where_opts
+@document_opt
 def get_cmd(table: str, target: str | None, workspace: str | None) -> None:
     """The monitor of TABLE and the names of its metric tables."""
     print_json(_monitors(target, workspace).get(table))
@@ -45,6 +46,7 @@ def refresh_cmd(table: str, target: str | None, workspace: str | None) -> None:
 @quality_monitors.command(name="list-refreshes")
 @click.argument("table")
 @where_opts
+@document_opt
 def list_refreshes_cmd(table: str, target: str | None, workspace: str | None) -> None:
     """The monitor's refreshes, oldest first."""
     print_json(_monitors(target, workspace).refreshes(table), sort_keys=False)

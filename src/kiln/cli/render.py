@@ -6,6 +6,8 @@ plain text and kiln starts faster.
 
 from __future__ import annotations
 
+import click
+
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -59,3 +61,11 @@ def print_diagnostics(diags: list[Diagnostic], relative_to: str | None = None) -
         line.append(" " + rest)
         console.print(line)
         console.print()
+
+
+# -o on every list and get: lists print a table or JSON; a get prints its document as JSON
+output_opt = click.option("-o", "--output", type=click.Choice(["text", "json"]),
+                          default="text", show_default=True, help="Output format.")
+document_opt = click.option("-o", "--output", type=click.Choice(["text", "json"]),
+                            default="json", show_default=True, expose_value=False,
+                            help="Output format (the document is JSON either way).")

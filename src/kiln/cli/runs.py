@@ -8,8 +8,15 @@ from typing import Any
 
 import click
 
-from kiln.cli.render import echo, is_tty, print_diagnostics, print_json
-from kiln.cli.workspaces import open_workspace, ws_opt
+from kiln.cli.render import (
+    document_opt,
+    echo,
+    is_tty,
+    output_opt,
+    print_diagnostics,
+    print_json,
+)
+from kiln.cli.workspaces import open_where, open_workspace, profile_opt, target_opt, ws_opt
 from kiln.errors import KilnError, UsageError
 from kiln.events import Event
 
@@ -128,7 +135,7 @@ def _finish(doc: dict[str, Any], ws: Any = None) -> None:
 
 @click.command(name="run")
 @click.argument("key")
-@click.option("-t", "--target", help="Bundle target to use.")
+@target_opt
 @click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set a bundle variable.")
 @click.option("--params", help="Job parameters: key=value,key2=value2.")
 @click.option("--python-params", help="Parameters for spark_python_task tasks, space separated.")
@@ -176,7 +183,7 @@ def jobs() -> None:
 
 @jobs.command(name="list")
 @ws_opt
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@output_opt
 def jobs_list(workspace: str | None, output: str) -> None:
     """List the jobs of a workspace."""
     objs = open_workspace(workspace).list("jobs")
@@ -193,6 +200,7 @@ def jobs_list(workspace: str | None, output: str) -> None:
 @jobs.command(name="get")
 @click.argument("job_id", type=int)
 @ws_opt
+@document_opt
 def jobs_get(job_id: int, workspace: str | None) -> None:
     """Show a job's settings (JSON)."""
     o = open_workspace(workspace).get("jobs", str(job_id))
@@ -235,10 +243,15 @@ def runs() -> None:
 @ws_opt
 @click.option("--job-id", type=int)
 @click.option("--limit", type=int, default=25, show_default=True)
-def runs_list(workspace: str | None, job_id: int | None, limit: int) -> None:
+@output_opt
+def runs_list(workspace: str | None, job_id: int | None, limit: int, output: str) -> None:
     """List recent runs."""
+    found = open_workspace(workspace).list_runs(job_id, limit)
+    if output == "json":
+        print_json({"runs": found})
+        return
     echo(f"{'RUN ID':>7} {'JOB ID':>7}  {'STATE':16} NAME")
-    for r in open_workspace(workspace).list_runs(job_id, limit):
+    for r in found:
         st = r["state"]
         echo(f"{r['run_id']:>7} {r['job_id']:>7}  "
              f"{(st.get('result_state') or st['life_cycle_state']):16} {r.get('run_name', '')}")
@@ -247,6 +260,7 @@ def runs_list(workspace: str | None, job_id: int | None, limit: int) -> None:
 @runs.command(name="get")
 @click.argument("run_id", type=int)
 @ws_opt
+@document_opt
 def runs_get(run_id: int, workspace: str | None) -> None:
     """Show a run (JSON, the Jobs API shape)."""
     print_json(open_workspace(workspace).get_run(run_id))
@@ -329,11 +343,15 @@ def runs_cancel(run_id: int, workspace: str | None) -> None:
 @click.command()
 @click.option("-w", "--workspace", "names", multiple=True,
               help="Workspaces to watch (default: all embedded workspaces).")
+@click.option("-t", "--target", "targets", multiple=True,
+              help="Bundle targets whose workspaces to watch.")
+@profile_opt
 @click.option("--interval", type=float, default=1.0, show_default=True,
               help="Seconds between checks.")
 @click.option("--for", "duration", type=float, default=None,
               help="Stop after this many seconds (default: run until interrupted).")
-def scheduler(names: tuple[str, ...], interval: float, duration: float | None) -> None:
+def scheduler(names: tuple[str, ...], targets: tuple[str, ...], interval: float,
+              duration: float | None) -> None:
     """Fire scheduled and periodic job runs, in the foreground."""
     import gc
     import threading
@@ -345,7 +363,10 @@ def scheduler(names: tuple[str, ...], interval: float, duration: float | None) -
     gc.enable()  # a long-running process
     s = Settings.from_env()
     home = WorkspaceHome(s.home)
-    chosen = list(names) or home.names()
+    named = [open_where(t, None).name for t in targets]
+    if click.get_current_context().meta.get("kiln.profile"):
+        named.append(open_workspace(None).name)  # -p: the profile's workspace
+    chosen = list(names) + named or home.names()
     for n in chosen:
         if not home.exists(n):
             raise KilnError(f"workspace {n} does not exist")

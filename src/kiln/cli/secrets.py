@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from kiln.cli.render import echo
+from kiln.cli.render import echo, output_opt, print_json
 from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import UsageError
 
@@ -34,9 +34,14 @@ def delete_scope(scope: str, workspace: str | None) -> None:
 
 @secrets.command(name="list-scopes")
 @ws_opt
-def list_scopes(workspace: str | None) -> None:
+@output_opt
+def list_scopes(workspace: str | None, output: str) -> None:
     """List the secret scopes."""
-    for scope in open_workspace(workspace).list_scopes():
+    scopes = open_workspace(workspace).list_scopes()
+    if output == "json":
+        print_json({"scopes": [{"name": s} for s in scopes]})
+        return
+    for scope in scopes:
         echo(scope)
 
 
@@ -67,7 +72,12 @@ def delete_secret(scope: str, key: str, workspace: str | None) -> None:
 @secrets.command(name="list-secrets")
 @click.argument("scope")
 @ws_opt
-def list_secrets(scope: str, workspace: str | None) -> None:
-    """List the keys of a scope."""
-    for key in open_workspace(workspace).list_secrets(scope):
+@output_opt
+def list_secrets(scope: str, workspace: str | None, output: str) -> None:
+    """List the keys of a scope (never their values)."""
+    keys = open_workspace(workspace).list_secrets(scope)
+    if output == "json":
+        print_json({"secrets": [{"key": k} for k in keys]})
+        return
+    for key in keys:
         echo(key)

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from kiln.cli.render import echo, print_json
+from kiln.cli.render import document_opt, echo, output_opt, print_json
 from kiln.cli.workspaces import open_where, where_opts
 from kiln.errors import KilnError, UsageError
 
@@ -76,9 +76,13 @@ def serve_cmd(name: str, target: str | None, workspace: str | None, host: str, p
 
 @serving_endpoints.command(name="list")
 @where_opts
-def list_cmd(target: str | None, workspace: str | None) -> None:
+@output_opt
+def list_cmd(target: str | None, workspace: str | None, output: str) -> None:
     """The endpoints and what they serve."""
     ws = open_where(target, workspace)
+    if output == "json":
+        print_json({"endpoints": [{"name": o.id, **_state(ws, o.id)} for o in ws.list(KIND)]})
+        return
     for o in ws.list(KIND):
         state = _state(ws, o.id)
         ready = (state.get("state") or {}).get("ready", "NOT_SERVED")
@@ -91,6 +95,7 @@ def list_cmd(target: str | None, workspace: str | None) -> None:
 @serving_endpoints.command(name="get")
 @click.argument("name")
 @where_opts
+@document_opt
 def get_cmd(name: str, target: str | None, workspace: str | None) -> None:
     """The endpoint's config and state (what a running server serves, and why not)."""
     ws = open_where(target, workspace)
@@ -223,6 +228,7 @@ def tokens_create(comment: str, lifetime_seconds: int | None, user: str | None,
 
 @tokens.command(name="list")
 @where_opts
+@document_opt
 def tokens_list(target: str | None, workspace: str | None) -> None:
     """Tokens of the workspace (never their values)."""
     print_json(open_where(target, workspace).list_tokens())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from kiln.cli.render import echo, print_json
-from kiln.cli.workspaces import open_where, where_opts
+from kiln.cli.render import echo, output_opt, print_json
+from kiln.cli.workspaces import open_where, where_opts, ws_opt
 from kiln.errors import KilnError
 from kiln.profiles import load_profiles
 from kiln.settings import Settings
@@ -24,21 +24,26 @@ def workspace() -> None:
 
 
 @workspace.command(name="list")
-def list_cmd() -> None:
+@output_opt
+def list_cmd(output: str) -> None:
     """List the embedded workspaces."""
     s, home = _home()
-    names = home.names()
-    if not names:
+    rows = []
+    for name in home.names():
+        ws = home.open(name, s.user or "kiln")
+        try:
+            rows.append({"name": name, "objects": len(ws.list()), "size_bytes": home.size(name)})
+        finally:
+            ws.close()
+    if output == "json":
+        print_json({"workspaces": rows}, sort_keys=False)
+        return
+    if not rows:
         echo(f"No workspaces in {home.root}")
         return
     echo(f"{'NAME':24} {'OBJECTS':>8} {'SIZE':>10}")
-    for name in names:
-        ws = home.open(name, s.user or "kiln")
-        try:
-            n = len(ws.list())
-        finally:
-            ws.close()
-        echo(f"{name:24} {n:>8} {_size(home.size(name)):>10}")
+    for r in rows:
+        echo(f"{r['name']:24} {r['objects']:>8} {_size(r['size_bytes']):>10}")
 
 
 @workspace.command()
@@ -109,6 +114,64 @@ def whoami(profile: str | None) -> None:
     echo(s.user or f"{getpass.getuser()}@localhost")
 
 
+@auth.command(name="profiles")
+@output_opt
+def profiles_cmd(output: str) -> None:
+    """List the profiles of $KILN_HOME/config.toml and whether their workspace exists."""
+    s, home = _home()
+    rows = [{"name": p.name, "workspace": p.workspace or ("" if p.host else p.name),
+             "host": p.host or "", "user": p.user or "",
+             # a server is not reached from here: its validity is unknown (null)
+             "valid": None if p.host else home.exists(p.workspace or p.name)}
+            for p in load_profiles(s.config_file).values()]
+    if output == "json":
+        print_json({"profiles": rows}, sort_keys=False)
+        return
+    if not rows:
+        echo(f"No profiles in {s.config_file}")
+        return
+    echo(f"{'NAME':16} {'WORKSPACE / HOST':32} {'USER':28} VALID")
+    for r in rows:
+        echo(f"{r['name']:16} {r['host'] or r['workspace']:32} {r['user']:28} "
+             f"{'-' if r['valid'] is None else 'YES' if r['valid'] else 'NO'}")
+
+
+@auth.command(name="login")
+@click.option("-p", "--profile", required=True, help="The profile to write.")
+@click.option("--workspace", "ws_name", help="Embedded workspace (default: the profile name).")
+@click.option("--host", help="A kiln server, instead of an embedded workspace.")
+@click.option("--user", help="Who kiln acts as with this profile.")
+def login_cmd(profile: str, ws_name: str | None, host: str | None, user: str | None) -> None:
+    """Save a profile in $KILN_HOME/config.toml (kiln has no browser login: the profile
+    names a workspace or server and a user)."""
+    from kiln.profiles import Profile, save_profile
+
+    s = Settings.from_env()
+    if ws_name and host:
+        raise KilnError("a profile names an embedded workspace or a host, not both")
+    save_profile(s.config_file, Profile(profile, workspace=ws_name or (None if host else profile),
+                                        host=host, user=user))
+    echo(f"Profile {profile} saved to {s.config_file}")
+
+
+@auth.command(name="token")
+@where_opts
+@click.option("--lifetime-seconds", type=int, default=3600, show_default=True)
+def token_cmd(target: str | None, workspace: str | None, lifetime_seconds: int) -> None:
+    """Issue a token for the current user of the workspace (JSON, as the Databricks CLI
+    prints its tokens)."""
+    import time
+
+    from kiln.cli.workspaces import open_where
+
+    ws = open_where(target, workspace)
+    _, value = ws.create_token(ws.current_user(), "kiln auth token", lifetime_seconds)
+    print_json({"access_token": value, "token_type": "Bearer",
+                "expiry": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                        time.gmtime(time.time() + lifetime_seconds))},
+               sort_keys=False)
+
+
 def _size(n: int) -> str:
     if n < 1024:
         return f"{n} B"
@@ -144,16 +207,16 @@ def audit() -> None:
 
 
 @audit.command(name="list")
-@click.option("-w", "--workspace", "name", help="An embedded workspace (default: the bundle's).")
+@ws_opt
 @click.option("--limit", type=int, default=50, show_default=True)
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def audit_list(name: str | None, limit: int, output: str) -> None:
+@output_opt
+def audit_list(workspace: str | None, limit: int, output: str) -> None:
     """List the most recent audit entries, newest first."""
     import time
 
     from kiln.cli.workspaces import open_workspace
 
-    entries = open_workspace(name).audit_log(limit)
+    entries = open_workspace(workspace).audit_log(limit)
     if output == "json":
         print_json(entries)
         return

@@ -53,13 +53,28 @@ def open_bundle_workspace(tree: dict[str, Any], ctx: LoadContext, create: bool =
                    create=create)
 
 
+def _meta() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta if ctx is not None else {}
+
+
 def open_workspace(workspace: str | None):  # type: ignore[no-untyped-def]
-    """The named embedded workspace, or the one of the bundle in the current directory."""
+    """The named embedded workspace (``-w``), else the workspace of ``-t TARGET`` or of
+    ``-p PROFILE``, else the one of the bundle in the current directory."""
     from kiln.settings import Settings
     from kiln.workspace.local.home import WorkspaceHome
 
     s = Settings.from_env()
     home = WorkspaceHome(s.home)
+    meta = _meta()
+    if workspace is None and meta.get("kiln.target"):
+        return open_where(meta["kiln.target"], None)
+    if workspace is None and meta.get("kiln.profile"):
+        name = meta["kiln.profile"]
+        prof = load_profiles(s.config_file).get(name)
+        if prof is None:
+            raise KilnError(f"profile {name} is not defined in {s.config_file}")
+        workspace = prof.workspace or prof.name
     if workspace is None:
         result, ctx = load_for_target(None, ())
         require_ok(result)
@@ -72,7 +87,34 @@ def open_workspace(workspace: str | None):  # type: ignore[no-untyped-def]
     return home.open(workspace, s.user or "kiln")
 
 
-ws_opt = click.option("-w", "--workspace", help="Embedded workspace (default: the bundle's).")
+def _remember(key: str):  # type: ignore[no-untyped-def]
+    def keep(ctx: click.Context, _param: Any, value: Any) -> Any:
+        if value is not None:
+            ctx.meta[key] = value
+        return value
+    return keep
+
+
+# -p/--profile on every command, as the Databricks CLI has it
+profile_opt = click.option("-p", "--profile", expose_value=False,
+                           callback=_remember("kiln.profile"),
+                           help="Profile of $KILN_HOME/config.toml whose workspace to use.")
+
+
+def target_opt(f):  # type: ignore[no-untyped-def]
+    """Bundle commands: ``-t TARGET`` and ``-p PROFILE``."""
+    return click.option("-t", "--target", help="Bundle target to use (default: the target "
+                        "marked default, or DATABRICKS_BUNDLE_TARGET).")(profile_opt(f))
+
+
+def ws_opt(f):  # type: ignore[no-untyped-def]
+    """``-w WORKSPACE``, ``-t TARGET``, ``-p PROFILE``: which workspace a command reads
+    (default: the workspace of the bundle in the current directory)."""
+    f = profile_opt(f)
+    f = click.option("-t", "--target", expose_value=False, callback=_remember("kiln.target"),
+                     help="Bundle target whose workspace to use.")(f)
+    return click.option("-w", "--workspace",
+                        help="Embedded workspace (default: the bundle's).")(f)
 
 
 def open_where(target: str | None, workspace: str | None, create: bool = False
@@ -110,7 +152,9 @@ def open_named(name: str):  # type: ignore[no-untyped-def]
 
 
 def where_opts(f):  # type: ignore[no-untyped-def]
-    """``-t TARGET`` / ``-w WORKSPACE``: which workspace a command works on."""
+    """``-t TARGET`` / ``-w WORKSPACE`` / ``-p PROFILE``: which workspace a command works
+    on."""
+    f = profile_opt(f)
     f = click.option("-w", "--workspace", help="An embedded workspace, instead of a target."
                      )(f)
     return click.option("-t", "--target", help="Bundle target whose workspace to use.")(f)

@@ -26,6 +26,8 @@ def define_workspace(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     ws_map: dict[str, Value] = dict(ws.v) if ws is not None and ws.is_map else {}
 
     user = b.ctx.user_name()
+    if b.ctx.profile:  # -p on the command line wins over the bundle's profile
+        ws_map["profile"] = Value(b.ctx.profile)
     prof = ws_map.get("profile")
     if prof is not None and isinstance(prof.v, str) and prof.v:
         profile = b.ctx.profiles.get(prof.v)
