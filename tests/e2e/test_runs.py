@@ -513,6 +513,7 @@ def test_sql_and_sh_cells(kiln: Kiln, tmp_path: Path) -> None:
                           "      tasks: [{task_key: t, notebook_task: {notebook_path: ./nb.py}}]\n",
         "nb.py": NB + "# MAGIC %sql\n# MAGIC SELECT 40 + 2 AS answer\n\n# COMMAND ----------\n\n"
                       "print('rows', [r.asDict() for r in _sqldf.collect()])\n\n# COMMAND ----------\n\n"
+                      "display(_sqldf)\n\n# COMMAND ----------\n\n"
                       "# MAGIC %sh echo from-shell\n\n# COMMAND ----------\n\n"
                       "# MAGIC %pip install nothing-here\n",
     })
@@ -520,6 +521,8 @@ def test_sql_and_sh_cells(kiln: Kiln, tmp_path: Path) -> None:
     proc = kiln.run("bundle", "run", "j", cwd=root, ok=False)
     logs = kiln.run("runs", "logs", "1", cwd=root).stdout
     assert "answer" in logs and "rows [{'answer': 42}]" in logs and "from-shell" in logs
+    # display(_sqldf) shows the rows (the cell's own display, then the explicit one)
+    assert [line.strip() for line in logs.splitlines()].count("42") == 2, logs
     assert proc.returncode == 1  # %pip of a package that does not exist: pip's own words
     assert "No matching distribution found for nothing-here" in proc.stdout, proc.stdout
 
