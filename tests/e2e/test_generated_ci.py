@@ -43,14 +43,17 @@ def test_pull_request_job_runs_step_by_step_in_a_fresh_venv(tmp_path: Path) -> N
 
     venv = tmp_path / "ci-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    # kiln comes from this checkout (`kiln @ file:///...`); pip caches the wheels it builds
+    # kiln comes from this checkout (KILN_PIP_SPEC=`kiln @ file:///...`); pip caches the wheels it builds
     # from directories whose names look like name-version ("kiln-main", "fresh-ci"), so a
     # wheel of an earlier checkout at the same path would be reused: build it afresh, as a
     # new CI runner would
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "cache", "remove", "kiln"],
                    capture_output=True)
+    checkout = Path(__file__).resolve().parents[2]
     values = {"github.workspace": str(root), "github.repository_owner": "acme",
-              "github.event.pull_request.number": "7", "github.ref": "refs/pull/7/merge"}
+              "github.event.pull_request.number": "7", "github.ref": "refs/pull/7/merge",
+              # the repository variable that says where CI installs kiln from
+              "vars.KILN_PIP_SPEC": f"kiln @ {checkout.as_uri()}"}
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("KILN_", "VIRTUAL_ENV", "PYTHON", "DATABRICKS_"))}
     path = [p for p in env["PATH"].split(os.pathsep) if Path(p) != Path(sys.executable).parent]

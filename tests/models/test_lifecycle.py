@@ -209,3 +209,19 @@ def test_concurrent_alias_moves_are_serialized(dev: Registry) -> None:
     assert all(b["previous"] == a["version"] for a, b in zip(moves, moves[1:]))
     assert dev.model(NAME).aliases == {"champion": int(moves[-1]["version"])}
     assert json.loads(json.dumps(moves))  # plain data in the audit log
+
+
+def test_the_serving_policy_covers_every_alias_an_endpoint_follows(dev: Registry) -> None:
+    v1 = train(["f1"])
+    dev.ws.create("model_serving_endpoints", "churn-dev", {"name": "churn-dev", "config": {
+        "served_entities": [{"entity_name": NAME, "entity_alias": "champion"}]}})
+    assert dev.endpoints_following(NAME, "champion") == ["churn-dev"]
+    assert dev.endpoints_following(NAME, "challenger") == []
+    dev.set_alias(NAME, "champion", v1)  # no policy: allowed (the CLI warns)
+    dev.set_required_approvals({"serving"})
+    with pytest.raises(KilnError, match="requires an approval before @champion moves"):
+        dev.set_alias(NAME, "champion", v1)
+    dev.set_alias(NAME, "challenger", v1)  # no endpoint follows it
+    approvals.request(dev, NAME, v1, "ship it")
+    approvals.decide(dev, NAME, v1, True, "ok")
+    dev.set_alias(NAME, "champion", v1)

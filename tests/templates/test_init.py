@@ -54,7 +54,15 @@ def test_config_file_generates_a_github_project(tmp_path: Path) -> None:
         assert "[[" not in text and "[%" not in text, f
     yml = (root / "databricks.yml").read_text()
     assert "catalog_name: main" in yml and "name: fraud_ml" in yml
-    assert (root / "requirements.txt").read_text().splitlines()[1].startswith("kiln")
+    # the project's own dependencies: nothing that pins this machine's kiln checkout
+    reqs = [ln for ln in (root / "requirements.txt").read_text().splitlines()
+            if ln and not ln.startswith("#")]
+    assert reqs and not any(ln.startswith("kiln") or "file:" in ln for ln in reqs)
+    pr = (root / ".github/workflows/fraud_ml-pull-request.yml").read_text()
+    assert "KILN_PIP_SPEC: ${{ vars.KILN_PIP_SPEC }}" in pr and '"${KILN_PIP_SPEC:?' in pr
+    readme = (root / "README.md").read_text()
+    assert "feature_engineering_job" not in readme.split("## What is where")[0]
+    assert "event_time" in readme and 'MODEL=$(kiln bundle summary -o json' in readme
     for target in TARGETS:
         r = load(root, target)
         assert r.ok, (target, [d.summary for d in r.diagnostics])
@@ -67,6 +75,11 @@ def test_azure_devops_with_feature_tables(tmp_path: Path) -> None:
     assert "azure-pipelines.yml" in got and not any(f.startswith(".github") for f in got)
     assert {"resources/feature-engineering-resource.yml",
             "notebooks/ComputeFeatures.py"} <= got
+    quick = (root / "README.md").read_text().split("## What is where")[0]
+    steps = [ln.split("#")[0].strip() for ln in quick.splitlines() if ln.startswith("kiln ")]
+    assert steps.index("kiln bundle run feature_engineering_job") < \
+        steps.index("kiln bundle run model_training_job")  # training reads the features
+    assert "KILN_PIP_SPEC" in (root / "azure-pipelines.yml").read_text()
     r = load(root, "staging")
     assert r.ok, [d.summary for d in r.diagnostics]
     train = next(t for t in r.plain()["resources"]["jobs"]["model_training_job"]["tasks"]

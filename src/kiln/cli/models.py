@@ -107,10 +107,19 @@ def versions_cmd(name: str, target: str | None, workspace: str | None, output: s
 def set_alias_cmd(name: str, alias: str, version: str, reason: str, target: str | None,
                   workspace: str | None) -> None:
     """Point ALIAS at VERSION (the workspace's approval policy applies)."""
+    from kiln.models.lifecycle import validation_status
+
     reg = _registry(target, workspace)
     previous = reg.set_alias(name, alias, version, reason=reason)
     echo(f"@{alias} of {name.lower()} -> version {version}"
          + (f" (was {previous})" if previous else ""))
+    serving = reg.endpoints_following(name, alias)
+    status = validation_status(reg.version(name, version).tags)
+    if serving and status != "passed":
+        echo(f"Warning: @{alias} serves {', '.join(serving)}, and version {version} has not "
+             f"passed validation (status: {status or 'not validated'}). "
+             f"'kiln models policy --require-approval serving' makes such moves need an "
+             "approved version.", err=True)
 
 
 @models.command(name="delete-alias")
@@ -210,7 +219,8 @@ def card_cmd(name: str, version: str | None, output: str, target: str | None,
 
 @models.command(name="policy")
 @click.option("--require-approval", "aliases", multiple=True,
-              help="An alias that may only point at approved versions (repeatable).")
+              help="An alias that may only point at approved versions (repeatable); "
+                   "'serving' means every alias a serving endpoint follows.")
 @click.option("--replay-min-agreement", type=float, default=None,
               help="Approvals need a shadow replay agreeing this much with what was "
                    "served (0..1), or labels showing quality not worse.")

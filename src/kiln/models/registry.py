@@ -19,6 +19,8 @@ from kiln.models import store
 from kiln.workspace import LockHeld, Workspace
 
 POLICY_SETTING = "models.require_approval"  # aliases (comma-separated) that need approval
+# in the policy: every alias a serving endpoint follows needs an approved version
+SERVING = "serving"
 LOCK_WAIT_S = 60.0
 
 
@@ -95,6 +97,24 @@ class Registry:
         raw = self.ws.get_setting(POLICY_SETTING) or ""
         return {a for a in raw.split(",") if a}
 
+    def needs_approval(self, name: str, alias: str) -> bool:
+        """Whether moving ``alias`` needs an approved version: the alias is named in the
+        policy, or the policy names ``serving`` and a serving endpoint follows the alias."""
+        required = self.required_approvals()
+        return alias in required or (SERVING in required
+                                     and bool(self.endpoints_following(name, alias)))
+
+    def endpoints_following(self, name: str, alias: str) -> list[str]:
+        """The serving endpoints whose traffic follows ``name@alias``."""
+        name = model_name(name)
+        out = []
+        for o in self.ws.list("model_serving_endpoints"):
+            for e in (o.settings.get("config") or {}).get("served_entities") or []:
+                entity = str(e.get("entity_name") or "")
+                if entity and model_name(entity) == name and e.get("entity_alias") == alias:
+                    out.append(o.name)
+        return sorted(set(out))
+
     def set_required_approvals(self, aliases: set[str]) -> None:
         self.ws.set_setting(POLICY_SETTING, ",".join(sorted(aliases)))
         self.ws.audit("models.policy", self.ws.name, {"require_approval": sorted(aliases)})
@@ -110,7 +130,7 @@ class Registry:
         _check_alias(alias)
         with self.locked(name):
             mv = self.version(name, version)
-            if alias in self.required_approvals() and approvals.status(mv) != "approved":
+            if self.needs_approval(name, alias) and approvals.status(mv) != "approved":
                 raise KilnError(
                     f"workspace {self.ws.name} requires an approval before @{alias} moves: "
                     f"version {mv.version} of {name} is "
