@@ -56,3 +56,41 @@ def test_generated_project_tests_validates_and_trains_a_champion(tmp_path: Path)
     states = {t["task_key"]: t["state"].get("result_state") for t in run["tasks"]}
     assert states["is_metric_violated"] == "SUCCESS"
     assert states["trigger_retraining"] in ("EXCLUDED", "SKIPPED"), states
+
+
+@pytest.mark.parametrize("features", ["no", "yes"])
+def test_the_readme_quick_start_runs_as_written(tmp_path: Path, features: str) -> None:
+    """The generated README's quick start, command by command, as a user types it (the
+    install line is kiln's own environment here; the endpoint is started and stopped)."""
+    import os
+    import signal
+    import time
+
+    kiln = Kiln(tmp_path / "home")
+    root = generate(kiln, tmp_path, project_name="quick", include_feature_tables=features)
+    readme = (root / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
+    assert lines[0] == "python -m pip install -r requirements.txt"
+    assert ("kiln bundle run feature_engineering_job" in lines) == (features == "yes")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**kiln.env(), "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    for line in lines[1:]:
+        if line.startswith("kiln serving-endpoints serve"):
+            serve = subprocess.Popen(["bash", "-c", f"exec {line} --port 0"], cwd=root,
+                                     env=env, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 120
+            while "Serving on" not in (serve.stderr.readline() or ""):
+                assert serve.poll() is None and time.monotonic() < deadline
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=60) == 0
+            continue
+        proc = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
+    # the README's way to name the dev model resolves to the model the jobs registered
+    name_cmd = readme.split("MODEL=$(", 1)[1].split(")\n", 1)[0]
+    model = subprocess.run(["bash", "-c", name_cmd], cwd=root, env=env, capture_output=True,
+                           text=True).stdout.strip()
+    versions = json.loads(kiln.run("models", "versions", model, "-o", "json", cwd=root).stdout)
+    assert versions[0]["aliases"] == ["champion"]
