@@ -69,3 +69,17 @@ output_opt = click.option("-o", "--output", type=click.Choice(["text", "json"]),
 document_opt = click.option("-o", "--output", type=click.Choice(["text", "json"]),
                             default="json", show_default=True, expose_value=False,
                             help="Output format (the document is JSON either way).")
+
+
+def print_rows(output: str, key: str, rows: list[dict[str, Any]], *, empty: str, header: str,
+               line: Callable[[dict[str, Any]], str]) -> None:
+    """A list command's rows: ``{key: rows}`` as JSON, or a header and one line a row."""
+    if output == "json":
+        print_json({key: rows}, sort_keys=False)
+        return
+    if not rows:
+        echo(empty)
+        return
+    echo(header)
+    for r in rows:
+        echo(line(r))

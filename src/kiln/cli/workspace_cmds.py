@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kiln.cli.render import echo, output_opt, print_json
+from kiln.cli.render import echo, output_opt, print_json, print_rows
 from kiln.cli.workspaces import open_where, where_opts, ws_opt
 from kiln.errors import KilnError
 from kiln.profiles import load_profiles
@@ -35,15 +35,9 @@ def list_cmd(output: str) -> None:
             rows.append({"name": name, "objects": len(ws.list()), "size_bytes": home.size(name)})
         finally:
             ws.close()
-    if output == "json":
-        print_json({"workspaces": rows}, sort_keys=False)
-        return
-    if not rows:
-        echo(f"No workspaces in {home.root}")
-        return
-    echo(f"{'NAME':24} {'OBJECTS':>8} {'SIZE':>10}")
-    for r in rows:
-        echo(f"{r['name']:24} {r['objects']:>8} {_size(r['size_bytes']):>10}")
+    print_rows(output, "workspaces", rows, empty=f"No workspaces in {home.root}",
+               header=f"{'NAME':24} {'OBJECTS':>8} {'SIZE':>10}",
+               line=lambda r: f"{r['name']:24} {r['objects']:>8} {_size(r['size_bytes']):>10}")
 
 
 @workspace.command()
@@ -124,16 +118,11 @@ def profiles_cmd(output: str) -> None:
              # a server is not reached from here: its validity is unknown (null)
              "valid": None if p.host else home.exists(p.workspace or p.name)}
             for p in load_profiles(s.config_file).values()]
-    if output == "json":
-        print_json({"profiles": rows}, sort_keys=False)
-        return
-    if not rows:
-        echo(f"No profiles in {s.config_file}")
-        return
-    echo(f"{'NAME':16} {'WORKSPACE / HOST':32} {'USER':28} VALID")
-    for r in rows:
-        echo(f"{r['name']:16} {r['host'] or r['workspace']:32} {r['user']:28} "
-             f"{'-' if r['valid'] is None else 'YES' if r['valid'] else 'NO'}")
+    print_rows(output, "profiles", rows, empty=f"No profiles in {s.config_file}",
+               header=f"{'NAME':16} {'WORKSPACE / HOST':32} {'USER':28} VALID",
+               line=lambda r: f"{r['name']:16} {r['host'] or r['workspace']:32} "
+                              f"{r['user']:28} "
+                              f"{'-' if r['valid'] is None else 'YES' if r['valid'] else 'NO'}")
 
 
 @auth.command(name="login")
