@@ -108,16 +108,16 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
     flagged = kiln.sql(
         "SELECT \"window\".start AS day, column_name, population_stability_index AS psi "
         "FROM main.ml.events_drift_metrics WHERE drift_type = 'BASELINE' "
-        "AND slice_key = ':all' AND population_stability_index >= 0.1 ORDER BY 1, 2", root)
+        "AND slice_key IS NULL AND population_stability_index >= 0.1 ORDER BY 1, 2", root)
     assert [(r["day"][:10], r["column_name"]) for r in flagged] == [("2026-11-03", "x")]
     consecutive = kiln.sql("SELECT count(*) AS n FROM main.ml.events_drift_metrics "
-                           "WHERE drift_type = 'CONSECUTIVE' AND slice_key = ':all'", root)
+                           "WHERE drift_type = 'CONSECUTIVE' AND slice_key IS NULL", root)
     assert consecutive == [{"n": 2 * 4}]  # day 2 vs 1 and day 3 vs 2, four columns
     slices = kiln.sql("SELECT DISTINCT slice_value FROM main.ml.events_profile_metrics "
                       "WHERE slice_key = 'segment' ORDER BY 1", root)
     assert slices == [{"slice_value": "app"}, {"slice_value": "web"}]
     table_rows = kiln.sql("SELECT sum(count) AS n FROM main.ml.events_profile_metrics "
-                          "WHERE column_name = ':table' AND slice_key = ':all'", cwd=root)
+                          "WHERE column_name = ':table' AND slice_key IS NULL", cwd=root)
     assert table_rows == [{"n": 6000}]
 
     report = kiln.run("quality-monitors", "report", "main.ml.events", "--out",
@@ -140,7 +140,7 @@ def test_drift_alert_starts_retraining_that_yields_a_challenger(tmp_path: Path) 
     assert [r["refresh_id"] for r in refreshes] == [1, 2]
     assert refreshes[0]["alerts"][0]["columns"] == ["x"]
     rows = kiln.sql("SELECT count(*) AS n FROM main.ml.events_drift_metrics "
-                    "WHERE drift_type = 'BASELINE' AND slice_key = ':all'", cwd=root)
+                    "WHERE drift_type = 'BASELINE' AND slice_key IS NULL", cwd=root)
     assert rows == [{"n": 3 * 4}]  # recomputed windows replace their rows, none doubled
 
 
@@ -250,7 +250,7 @@ def test_drift_in_served_traffic_triggers_retraining(tmp_path: Path) -> None:
     flagged = kiln.sql("SELECT column_name, max(population_stability_index) AS psi "
                        "FROM main.ml.live_payload_unpacked_drift_metrics "
                        "WHERE drift_type = 'BASELINE' AND model_id = ':all' "
-                       "AND slice_key = ':all' GROUP BY 1 ORDER BY 1", cwd=root)
+                       "AND slice_key IS NULL GROUP BY 1 ORDER BY 1", cwd=root)
     assert [r["column_name"] for r in flagged] == ["x", "z"]  # the baseline's columns
     assert [r["column_name"] for r in flagged if r["psi"] >= 0.1] == ["x"]
     run_id = re.search(r"started run (\d+)", out).group(1)

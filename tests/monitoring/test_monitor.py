@@ -73,3 +73,28 @@ def test_windows_align_to_the_epoch_weeks_and_months() -> None:
     assert window_starts(ts, "1 month").dt.strftime("%Y-%m-%d").tolist() == \
         ["2026-11-01", "2026-11-01"]
     assert window_starts(ts, "30 minutes").dt.strftime("%H:%M").tolist() == ["13:00", "23:30"]
+
+
+def test_whole_table_rows_have_null_slices_in_both_metric_tables(ws: LocalWorkspace) -> None:
+    """As Databricks writes them: slice_key and slice_value are NULL on rows over the
+    whole table; a slice's rows name it. Queries filter with slice_key IS NULL."""
+    rng = np.random.default_rng(2)
+    cat = Catalog(ws)
+    cat.write("main.ml.base2", pd.DataFrame({"v": rng.normal(0, 1, 300),
+                                             "k": rng.choice(["a", "b"], 300)}))
+    cat.write("main.ml.now2", pd.DataFrame({"v": rng.normal(0, 1, 300),
+                                            "k": rng.choice(["a", "b"], 300)}))
+    ws.create("quality_monitors", "main.ml.now2", {
+        "table_name": "main.ml.now2", "output_schema_name": "main.ml", "assets_dir": "/x",
+        "baseline_table_name": "main.ml.base2", "snapshot": {}, "slicing_exprs": ["k"]})
+    Monitors(ws).refresh("main.ml.now2")
+    for table in ("main.ml.now2_profile_metrics", "main.ml.now2_drift_metrics"):
+        frame = cat.read(table)
+        whole = frame[frame.slice_key.isna()]
+        assert len(whole) and whole.slice_value.isna().all(), table
+        assert ":all" not in set(frame.slice_key.dropna()) | set(frame.slice_value.dropna())
+        assert set(frame.slice_key.dropna()) == {"k"}
+        assert set(frame.slice_value.dropna()) == {"a", "b"}
+    rows = cat.sql("SELECT count(*) AS n FROM main.ml.now2_profile_metrics "
+                   "WHERE slice_key IS NULL AND column_name = ':table'").to_pylist()
+    assert rows == [{"n": 1}]

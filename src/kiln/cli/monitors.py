@@ -118,7 +118,7 @@ def drifted_columns(drift: list[dict]) -> list[str]:  # type: ignore[type-arg]
     out = set()
     for r in drift:
         if r["drift_type"] != "BASELINE" or r["model_id"] != ":all" or \
-                r["slice_key"] != ":all":
+                r["slice_key"] is not None:
             continue
         psi, nulls = r.get("population_stability_index"), r.get("percent_null_delta")
         if (psi is not None and psi >= 0.1) or (nulls is not None and abs(nulls) >= 5):

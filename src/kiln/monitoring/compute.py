@@ -25,7 +25,8 @@ from kiln.monitoring.drift import (Drift, categorical_counts_drift, clean_sorted
 
 SNAPSHOT = "snapshot"  # the granularity of snapshot monitors
 SNAPSHOT_TIME = "__snapshot_time"  # the refresh time, added to a snapshot's rows
-ALL = ":all"  # model_id / slice value of rows over everything
+ALL = ":all"  # model_id of rows over every model
+# slice_key / slice_value of rows over the whole table: NULL, as Databricks writes them
 TABLE = ":table"
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 _GRAN = re.compile(r"^\s*(\d+)\s+(minute|hour|day|week|month|year)s?\s*$", re.IGNORECASE)
@@ -151,7 +152,7 @@ def _work_items(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec) 
                 if (gran, start.isoformat()) not in spec.skip_windows:
                     base = base_groups.get((ALL if spec.model_id_col is None else model_id,
                                             slice_key, slice_value))
-                    if base is None and (model_id, slice_key, slice_value) != (ALL, ALL, ALL):
+                    if base is None and (model_id, slice_key, slice_value) != (ALL, None, None):
                         base = base_groups.get((ALL, slice_key, slice_value))
                     keys = {"window_start": start, "window_end": window_end(start, gran),
                             "granularity": gran, "model_id": model_id,
@@ -164,11 +165,11 @@ def _work_items(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec) 
 def _groups(frame: pd.DataFrame, spec: Spec):  # type: ignore[no-untyped-def]
     """(model id, slice key, slice value) -> row positions: everything, per model, per
     slice."""
-    yield (ALL, ALL, ALL), np.arange(len(frame))
+    yield (ALL, None, None), np.arange(len(frame))
     if spec.model_id_col and spec.model_id_col in frame.columns:
         for mid, rows in sorted(frame.groupby(spec.model_id_col, dropna=False,
                                               sort=True).indices.items(), key=lambda kv: kv[0]):
-            yield (str(mid), ALL, ALL), np.asarray(rows)
+            yield (str(mid), None, None), np.asarray(rows)
     for expr in spec.slicing_exprs:
         values = _slice_values(frame, expr)
         for value in sorted(values.dropna().unique(), key=str):

@@ -178,7 +178,7 @@ def violations(drift: pd.DataFrame, profile: pd.DataFrame, rule: dict[str, Any])
     frame = drift if is_drift else profile
     if frame.empty:
         return set()
-    frame = frame[(frame["model_id"] == ":all") & (frame["slice_key"] == ":all")]
+    frame = frame[(frame["model_id"] == ":all") & frame["slice_key"].isna()]
     if is_drift:
         frame = frame[frame["drift_type"] == (rule.get("drift_type") or "BASELINE")]
     if frame.empty:

@@ -66,7 +66,7 @@ def render(table: str, profile: pd.DataFrame, drift: pd.DataFrame) -> str:
 def _overall(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame
-    out = frame[(frame["model_id"] == ":all") & (frame["slice_key"] == ":all")].copy()
+    out = frame[(frame["model_id"] == ":all") & frame["slice_key"].isna()].copy()
     out = out[out["granularity"] == out["granularity"].iloc[0]] if not out.empty else out
     out["start"] = out["window"].map(lambda w: w["start"])
     return out
