@@ -137,12 +137,15 @@ def _print_resources(tree: dict[str, Any]) -> None:
     lines = ["Resources:"]
     for rtype in sorted(res, key=lambda t: list(_TITLES).index(t) if t in _TITLES else 99):
         group = res[rtype] or {}
-        if not group:
+        # a resource that is not a map was already reported ("expected map"): not shown
+        shown = {k: r for k, r in group.items() if isinstance(r, dict) or r is None} \
+            if isinstance(group, dict) else {}
+        if not shown:
             continue
         lines.append(f"  {_TITLES.get(rtype, rtype)}:")
-        for key in sorted(group):
+        for key in sorted(shown):
             lines.append(f"    {key}:")
-            r = group[key] or {}
+            r = shown[key] or {}
             lines.append(f"      Name: {_display_name(rtype, r)}")
             lines.append(f"      URL:  {r.get('url') or '(not deployed)'}")
     if len(lines) == 1:

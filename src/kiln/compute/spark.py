@@ -48,11 +48,6 @@ def session() -> Any:
         return _session
 
 
-def active() -> Any:
-    """The session if one was created, else None (nothing is started)."""
-    return _session
-
-
 def _create() -> Any:
     workspace_dir = _config.get("workspace_dir") or os.environ.get("KILN_WORKSPACE_DIR")
     conf = dict(_config.get("conf") or {})
