@@ -98,3 +98,22 @@ def test_whole_table_rows_have_null_slices_in_both_metric_tables(ws: LocalWorksp
     rows = cat.sql("SELECT count(*) AS n FROM main.ml.now2_profile_metrics "
                    "WHERE slice_key IS NULL AND column_name = ':table'").to_pylist()
     assert rows == [{"n": 1}]
+
+
+def test_consecutive_drift_needs_the_adjacent_window(ws: LocalWorkspace) -> None:
+    """Days 1, 2 and 4 of data: day 2 is compared with day 1; day 4 has no day 3 before
+    it, so it has no CONSECUTIVE drift (as Databricks computes it)."""
+    rng = np.random.default_rng(3)
+    cat = Catalog(ws)
+    days = ["2026-11-01", "2026-11-02", "2026-11-04"]
+    cat.write("main.ml.gaps", pd.DataFrame({
+        "ts": pd.to_datetime([f"{d}T12:00:00Z" for d in days for _ in range(100)]),
+        "v": rng.normal(0, 1, 300)}))
+    ws.create("quality_monitors", "main.ml.gaps", {
+        "table_name": "main.ml.gaps", "output_schema_name": "main.ml", "assets_dir": "/x",
+        "time_series": {"timestamp_col": "ts", "granularities": ["1 day"]}})
+    Monitors(ws).refresh("main.ml.gaps")
+    drift = cat.read("main.ml.gaps_drift_metrics")
+    consecutive = drift[(drift.drift_type == "CONSECUTIVE") & (drift.column_name == "v")]
+    starts = sorted(str(w["start"])[:10] for w in consecutive["window"])
+    assert starts == ["2026-11-02"]

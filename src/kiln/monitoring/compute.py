@@ -146,9 +146,15 @@ def _work_items(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec) 
             by_window = rows[np.argsort(codes[rows], kind="stable")]
             bounds = np.searchsorted(codes[by_window], np.arange(len(order) + 1))
             prev: np.ndarray | None = None
+            prev_start: pd.Timestamp | None = None
             for k, w in enumerate(order):
                 cur = by_window[bounds[k]:bounds[k + 1]]
                 start = pd.Timestamp(w)
+                # CONSECUTIVE drift compares with the window just before, only when that
+                # window exists (as Databricks computes it); snapshots with the last one
+                if gran != SNAPSHOT and (prev_start is None
+                                         or window_end(prev_start, gran) != start):
+                    prev = None
                 if (gran, start.isoformat()) not in spec.skip_windows:
                     base = base_groups.get((ALL if spec.model_id_col is None else model_id,
                                             slice_key, slice_value))
@@ -158,7 +164,7 @@ def _work_items(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec) 
                             "granularity": gran, "model_id": model_id,
                             "slice_key": slice_key, "slice_value": slice_value}
                     items.append(_Item(keys, cur, prev, base))
-                prev = cur
+                prev, prev_start = cur, start
     return items
 
 
