@@ -87,17 +87,6 @@ class Catalog:
         info = self.ws.create("schemas", schema, settings)
         self.ws.audit("schemas.create", info.id)
 
-    def drop_schema(self, catalog: str, schema: str, cascade: bool = False) -> None:
-        ident = f"{catalog}.{schema}".lower()
-        self.ws.get("schemas", ident)  # NotFound first
-        inside = self.list_tables(ident)
-        if inside and not cascade:
-            raise KilnError(f"schema {ident} is not empty: it holds {', '.join(inside)}")
-        for table in inside:
-            self.drop(table)
-        self.ws.delete("schemas", ident)
-        self.ws.audit("schemas.delete", ident)
-
     def delete(self, kind: str, ident: str) -> None:
         """Delete a catalog, schema or volume with everything it holds: its schemas,
         volumes (their files too) and tables (a managed table's data too), so nothing it
@@ -176,8 +165,8 @@ class Catalog:
             if mode == "merge":
                 raise KilnError(f"table {name} does not exist: merge needs an existing table")
             managed = location is None
-            where = (os.path.join(self.root, name.catalog, name.schema, name.name) if managed
-                     else os.path.abspath(str(location)))
+            where = (os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+                     if managed else os.path.abspath(str(location)))
             try:
                 write_deltalake(where, arrow, mode="error")
             except Exception as e:  # noqa: BLE001 - delta-rs: the path already holds a table

@@ -100,7 +100,7 @@ class GlueCatalog:
 
     def op_DeleteDatabase(self, b: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         with self._changing():
-            self.catalog.drop_schema(b["CatalogId"], b["Name"], cascade=True)
+            self.catalog.delete("schemas", f"{b['CatalogId']}.{b['Name']}")
         return {}
 
     # tables --------------------------------------------------------------------------

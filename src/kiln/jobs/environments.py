@@ -22,6 +22,7 @@ import sysconfig
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.pipspec import split_dependency
 
 
 def requirements(task: dict[str, Any], environments: dict[str, Any],
@@ -43,22 +44,12 @@ def requirements(task: dict[str, Any], environments: dict[str, Any],
     if env_key:
         spec = (environments.get(env_key) or {}).get("spec") or {}
         for dep in spec.get("dependencies") or []:
-            flag, target = _split(dep)
+            flag, target = split_dependency(dep)
             if flag and target:
                 reqs += [flag, _local(target, local_path) if target.startswith("/") else target]
             else:
                 reqs.append(_local(dep, local_path) if dep.startswith("/") else dep)
     return reqs
-
-
-def _split(dep: str) -> tuple[str | None, str | None]:
-    """``-r PATH`` / ``-e PATH`` (as the bundle wrote them) into flag and path."""
-    text = dep.strip()
-    for flag, long in (("-r", "--requirement"), ("-e", "--editable")):
-        for prefix in (long, flag):
-            if text.startswith(prefix) and text[len(prefix):len(prefix) + 1] in (" ", "=", "\t"):
-                return flag, text[len(prefix):].lstrip(" =\t")
-    return None, None
 
 
 def _local(path: str, local_path) -> str:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import edit_resources, get_str, with_field
 from kiln.bundle.state import Loading
 from kiln.notebook import syntax_error
+from kiln.pipspec import split_dependency
 
 NOTEBOOK_EXTS = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
 _HEADER = re.compile(rb"^(#|--|//) Databricks notebook source")
@@ -281,17 +282,6 @@ class _Translator:
                                                            fn(obj.v["path"], lp + (kind, "path"))))
             new.append(lib)
         return with_field(p, "libraries", Value(new, libs.loc, libs.kloc))
-
-
-def split_dependency(dep: str) -> tuple[str | None, str | None]:
-    """``("-r", path)`` for requirement and editable flags, ``(None, dep)`` otherwise."""
-    text = dep.strip()
-    for flag, long in (("-r", "--requirement"), ("-e", "--editable")):
-        for prefix in (flag, long):
-            if text.startswith(prefix) and (len(text) == len(prefix) or
-                                            text[len(prefix)] in " =\t"):
-                return flag, text[len(prefix):].lstrip(" =\t") or None
-    return None, text
 
 
 def is_local_dependency(target: str) -> bool:
