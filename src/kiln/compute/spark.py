@@ -151,9 +151,10 @@ def _rewrite(msg: Any, workspace_dir: str, tables: dict[str, str]) -> None:
                     setattr(msg, name, local_path(workspace_dir, value))
             elif name in ("query", "sql"):
                 setattr(msg, name, map_sql(workspace_dir, value))
-                for m in _NAME3.finditer(_unquoted(value)):
+                code = _unquoted(value)
+                for m in _NAME3.finditer(code):
                     tables.setdefault(m[1].replace("`", "").lower(), "read")
-                for m in _WRITE_SQL.finditer(_unquoted(value)):
+                for m in _WRITE_SQL.finditer(code):
                     tables[m[1].replace("`", "").lower()] = "write"
             elif name == "unparsed_identifier" and not field.is_repeated:
                 tables.setdefault(value.replace("`", "").lower(), "read")
@@ -172,6 +173,7 @@ class _MappingStub:
     def __init__(self, stub: Any, workspace_dir: str) -> None:
         self._stub = stub
         self._dir = workspace_dir
+        self._catalog: Any = None  # made at the first catalog table a query names
 
     def ExecutePlan(self, req: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
         tables: dict[str, str] = {}
@@ -194,9 +196,10 @@ class _MappingStub:
         from kiln.session import run_context, workspace_at
 
         try:
-            catalog = Catalog(workspace_at(self._dir), context=run_context())
+            if self._catalog is None:
+                self._catalog = Catalog(workspace_at(self._dir), context=run_context())
             for name in names:
-                catalog.record(name, op)
+                self._catalog.record(name, op)
         except Exception as e:  # noqa: BLE001 - lineage must never fail the user's query
             import sys
 
@@ -215,16 +218,15 @@ def _after(responses: Any, then: Any) -> Any:
 def _map_paths(spark: Any, workspace_dir: str) -> None:
     client = spark.client
     client._stub = _MappingStub(client._stub, workspace_dir)
-    client.set_retry_policies([_while_server_lives(workspace_dir, int(
-        _config.get("server_pid") or 0))])
+    client.set_retry_policies([_while_server_lives(int(_config.get("server_pid") or 0))])
 
 
-def _while_server_lives(workspace_dir: str, pid: int) -> Any:
+def _while_server_lives(pid: int) -> Any:
     """PySpark's retries (transient errors, for up to ten minutes), but none once the
     embedded server's process is gone: the task fails at once, with a clear message."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
-    from kiln.compute.cluster import alive
+    from kiln.pids import alive
 
     class WhileServerLives(DefaultPolicy):  # type: ignore[misc]
         def can_retry(self, e: BaseException) -> bool:
