@@ -672,3 +672,56 @@ resources:
     assert {t["task_key"]: t["state"].get("result_state") for t in run["tasks"]} == \
         {"first": "CANCELED", "second": "CANCELED"}
     assert not live_processes(f"kiln.jobs.runtime.task {kiln.home}")  # the task is gone
+
+
+def test_a_stopped_task_leaves_no_running_mlflow_run_and_no_half_made_version(
+        kiln: Kiln, tmp_path: Path) -> None:
+    """Ctrl-C after the task registered two versions (one already behind an alias) and
+    before it finished: its MLflow run ends KILLED, the version nothing uses is deleted."""
+    root = write_files(tmp_path / "b", {
+        "databricks.yml": "bundle: {name: half}\nresources:\n  jobs:\n    train:\n"
+                          "      name: train\n"
+                          "      tasks: [{task_key: train, notebook_task: "
+                          "{notebook_path: ./train.py}}]\n",
+        "train.py": NB + """import os, time
+import mlflow
+from mlflow import MlflowClient
+from sklearn.linear_model import LogisticRegression
+mlflow.set_registry_uri("databricks-uc")
+mlflow.set_experiment("/Shared/half")
+import pandas as pd
+x = pd.DataFrame({"x": [0, 1]})  # integer columns: MLflow warns about them on every log
+model = LogisticRegression().fit(x, [0, 1])
+with mlflow.start_run():
+    for _ in range(2):
+        mlflow.sklearn.log_model(model, name="m", registered_model_name="main.default.m",
+                                 input_example=x)
+    MlflowClient().set_registered_model_alias("main.default.m", "champion", "1")
+    open(os.environ["MARK"], "w").close()
+    time.sleep(60)  # evaluation that never finishes
+""",
+    })
+    deploy(kiln, root)
+    mark = tmp_path / "registered"
+    proc = subprocess.Popen([kiln_exe(), "bundle", "run", "train"], cwd=root,
+                            env={**kiln.env(), "MARK": str(mark)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not mark.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Run 1 CANCELED" in out, out + err
+    versions = json.loads(kiln.run("models", "versions", "main.default.m", "-o", "json",
+                                   cwd=root).stdout)
+    assert [str(v["version"]) for v in versions] == ["1"], (versions, kiln.run("runs", "logs", "1", cwd=root).stdout)
+    logs = kiln.run("runs", "logs", "1", cwd=root).stdout
+    # the task log: each warning once, none of MLflow's INFO lines
+    assert logs.count("Inferred schema contains integer column(s)") == 1, logs
+    assert " INFO mlflow" not in logs, logs
+    assert "deleted: main.default.m v2" in logs and "kept (an alias points at them): " \
+        "main.default.m v1" in logs
+    runs = json.loads(kiln.run("experiments", "runs", "/Shared/half", "-o", "json",
+                               cwd=root).stdout)
+    assert runs and all(r["status"] == "KILLED" for r in runs), runs

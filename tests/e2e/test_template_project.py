@@ -58,10 +58,25 @@ def test_generated_project_tests_validates_and_trains_a_champion(tmp_path: Path)
     assert states["trigger_retraining"] in ("EXCLUDED", "SKIPPED"), states
 
 
+def readme_blocks(readme: str) -> list[tuple[str, list[str]]]:
+    """The README's ```bash blocks, in order, each under the heading it follows, as the
+    commands a user types (comments dropped, ``\\`` continuations joined)."""
+    blocks = []
+    heading = ""
+    for part in re.split(r"```bash\n", readme)[1:]:
+        before = readme[:readme.index(part)]
+        heading = re.findall(r"^## (.+)$", before, re.M)[-1]
+        body = part.split("```", 1)[0].replace("\\\n", " ")
+        blocks.append((heading, [ln.split("  #")[0].strip()
+                                 for ln in body.splitlines() if ln.strip()]))
+    return blocks
+
+
 @pytest.mark.parametrize("features", ["no", "yes"])
-def test_the_readme_quick_start_runs_as_written(tmp_path: Path, features: str) -> None:
-    """The generated README's quick start, command by command, as a user types it (the
-    install line is kiln's own environment here; the endpoint is started and stopped)."""
+def test_the_readme_runs_as_written(tmp_path: Path, features: str) -> None:
+    """Every command block of the generated README, in order, as a user types it. What
+    the test changes, and why: the install line is kiln's own environment here; the
+    endpoint serves on a free port (the curl line is sent to it)."""
     import os
     import signal
     import time
@@ -69,28 +84,45 @@ def test_the_readme_quick_start_runs_as_written(tmp_path: Path, features: str) -
     kiln = Kiln(tmp_path / "home")
     root = generate(kiln, tmp_path, project_name="quick", include_feature_tables=features)
     readme = (root / "README.md").read_text()
-    block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    lines = [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
-    assert lines[0] == "python -m pip install -r requirements.txt"
-    assert ("kiln bundle run feature_engineering_job" in lines) == (features == "yes")
+    blocks = readme_blocks(readme)
+    assert [h for h, _ in blocks] == ["Quick start", "Quick start", "A new model version"]
+    quick, request, new_version = (lines for _, lines in blocks)
+    assert quick[0] == "python -m pip install -r requirements.txt"
+    assert ("kiln bundle run feature_engineering_job" in quick) == (features == "yes")
     bin_dir = str(Path(sys.executable).parent)
     env = {**kiln.env(), "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    for line in lines[1:]:
-        if line.startswith("kiln serving-endpoints serve"):
-            serve = subprocess.Popen(["bash", "-c", f"exec {line} --port 0"], cwd=root,
-                                     env=env, stderr=subprocess.PIPE, text=True)
-            deadline = time.monotonic() + 120
-            while "Serving on" not in (serve.stderr.readline() or ""):
-                assert serve.poll() is None and time.monotonic() < deadline
-            serve.send_signal(signal.SIGTERM)
-            assert serve.wait(timeout=60) == 0
-            continue
+
+    def sh(line: str) -> str:
         proc = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True,
                               text=True, timeout=600)
         assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
-    # the README's way to name the dev model resolves to the model the jobs registered
-    name_cmd = readme.split("MODEL=$(", 1)[1].split(")\n", 1)[0]
-    model = subprocess.run(["bash", "-c", name_cmd], cwd=root, env=env, capture_output=True,
-                           text=True).stdout.strip()
-    versions = json.loads(kiln.run("models", "versions", model, "-o", "json", cwd=root).stdout)
-    assert versions[0]["aliases"] == ["champion"]
+        return proc.stdout
+
+    serve = None
+    try:
+        for line in quick[1:]:
+            if not line.startswith("kiln serving-endpoints serve"):
+                sh(line)
+                continue
+            serve = subprocess.Popen(["bash", "-c", f"exec {line} --port 0"], cwd=root,
+                                     env=env, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 120
+            while "Serving on" not in (said := serve.stderr.readline() or ""):
+                assert serve.poll() is None and time.monotonic() < deadline
+            port = re.search(r"127\.0\.0\.1:(\d+)", said).group(1)
+        assert serve is not None
+        (curl,) = request
+        answer = json.loads(sh(curl.replace("127.0.0.1:8080", f"127.0.0.1:{port}")))
+        assert len(answer["predictions"]) == 1
+        (assign,) = [ln for ln in new_version if ln.startswith("MODEL=")]
+        model = sh(assign.split("=", 1)[1].strip()[2:-1]).strip()  # $(...)
+        script = "\n".join(["set -e", *new_version])
+        sh(script)
+        versions = json.loads(kiln.run("models", "versions", model, "-o", "json",
+                                       cwd=root).stdout)
+        aliases = {str(v["version"]): v["aliases"] for v in versions}
+        assert "champion" in aliases["2"], aliases
+    finally:
+        if serve is not None:
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=60) == 0

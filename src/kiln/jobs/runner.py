@@ -42,7 +42,8 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
         proc = subprocess.Popen([python, "-m", "kiln.jobs.runtime.task", spec_path],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True,  # its own process group: kill the tree
-                                env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                env={"MLFLOW_LOGGING_LEVEL": "WARNING",  # see runtime.logs
+                                     **os.environ, "PYTHONUNBUFFERED": "1",
                                      **workspace_env(spec.get("workspace_dir")),
                                      **task_context_env(spec.get("context"))})
         state = None
@@ -56,6 +57,8 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
                 break
             time.sleep(0.01)
     duration = int((time.monotonic() - t0) * 1000)
+    if state or not os.path.exists(spec["output"]):  # stopped or died: no MLflow leftovers
+        _close_mlflow_runs(spec, task_dir)
     if state == TIMEDOUT:
         return Attempt(TIMEDOUT, error=f"timed out after {timeout_s:g} seconds",
                        duration_ms=duration)
@@ -71,6 +74,23 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
                    out_doc.get("exit_value"), out_doc.get("values") or {},
                    out_doc.get("error"), out_doc.get("error_trace"), duration,
                    [tuple(x) for x in out_doc.get("secrets_used") or []])
+
+
+def _close_mlflow_runs(spec: dict[str, Any], task_dir: str) -> None:
+    """A stopped task's MLflow runs end KILLED and its unfinished model versions go
+    (``kiln.models.interrupted``); what was done is the last lines of its stderr."""
+    context, workspace_dir = spec.get("context"), spec.get("workspace_dir")
+    if not context or not workspace_dir:
+        return
+    from kiln.models.interrupted import close_task_runs
+
+    try:
+        lines = close_task_runs(workspace_dir, context["run_id"], context["task_key"]).lines()
+    except Exception as e:  # noqa: BLE001 - the task's own outcome must still be recorded
+        lines = [f"could not end the stopped task's MLflow runs: {type(e).__name__}: {e}"]
+    if lines:
+        with open(os.path.join(task_dir, "stderr.log"), "a", encoding="utf-8") as f:
+            f.write("".join(f"kiln: {line}\n" for line in lines))
 
 
 def redact_logs(task_dir: str, secrets: list[str]) -> None:

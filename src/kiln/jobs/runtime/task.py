@@ -197,10 +197,14 @@ class _Redacting:
         return getattr(self._stream, name)
 
 
-def _map_mlflow_uris(mlflow: Any, workspace_dir: str) -> None:
-    from kiln.models.store import map_databricks_uris
+def _adapt_mlflow(mlflow: Any, workspace_dir: str | None) -> None:
+    from kiln.jobs.runtime.logs import log_each_line_once
 
-    map_databricks_uris(mlflow, workspace_dir)
+    log_each_line_once("mlflow")
+    if workspace_dir:
+        from kiln.models.store import map_databricks_uris
+
+        map_databricks_uris(mlflow, workspace_dir)
 
 
 def _error_line(e: BaseException) -> str:
@@ -260,10 +264,11 @@ def main(spec_path: str) -> int:
     compute.install_builder_hook()
     global _ENV_CACHE
     _ENV_CACHE = spec.get("env_cache")
-    if spec.get("workspace_dir"):
-        from kiln.importhooks import after_import
+    from kiln.importhooks import after_import
+    from kiln.jobs.runtime.logs import show_each_warning_once
 
-        after_import("mlflow", lambda m: _map_mlflow_uris(m, spec["workspace_dir"]))
+    show_each_warning_once()
+    after_import("mlflow", lambda m: _adapt_mlflow(m, spec.get("workspace_dir")))
     # notebooks and files run next to themselves (siblings import); wheels in the run's dir
     cwd = spec.get("cwd") or os.path.dirname(path)
     os.makedirs(cwd, exist_ok=True)
