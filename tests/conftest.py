@@ -46,7 +46,7 @@ def bundle_dir(tmp_path: Path) -> Callable[..., Path]:
 def load(root: Path, target: str | None = None, *, var: dict[str, str] | None = None,
          env: dict[str, str] | None = None, user: str = "alice@example.com",
          profiles: dict[str, Profile] | None = None) -> LoadResult:
-    ctx = LoadContext(target=target, cli_vars=var or {}, env=env or {},
+    ctx = LoadContext(target=target, cli_vars=tuple((var or {}).items()), env=env or {},
                       profiles=profiles or {}, default_user=user)
     return load_bundle(str(root), ctx)
 

@@ -40,7 +40,7 @@ class LookupsFactory(Protocol):
 @dataclass(frozen=True)
 class LoadContext:
     target: str | None = None
-    cli_vars: Mapping[str, str] = field(default_factory=dict)
+    cli_vars: tuple[tuple[str, str], ...] = ()  # --var name=value, in order (repeats kept)
     env: Mapping[str, str] = field(default_factory=dict)
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     default_user: str = ""

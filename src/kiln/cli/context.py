@@ -8,15 +8,15 @@ from kiln.profiles import load_profiles
 from kiln.settings import Settings
 
 
-def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def parse_vars(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise UsageError(f'unexpected flag value for variable assignment: "{pair}"',
                              detail='Use --var name=value, for example --var catalog=dev.')
-        out[name] = value
-    return out
+        out.append((name, value))
+    return tuple(out)
 
 
 def load_context(target: str | None, var: tuple[str, ...], settings: Settings | None = None

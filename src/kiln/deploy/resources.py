@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.bundle.kinds import DEPLOYABLE
+from kiln.diag import Diagnostic, Severity
 
 # Creation order: containers before what they contain; jobs after what they may name.
 ORDER = ("catalogs", "schemas", "volumes", "registered_models", "experiments", "jobs",
@@ -37,6 +38,14 @@ class Desired:
         if self.rtype == "quality_monitors":
             return str(s.get("table_name", self.key))
         return str(s.get("name", self.key))
+
+
+def not_deployed(tree: dict[str, Any]) -> list[Diagnostic]:
+    """A warning for each resource type of the bundle that deploy skips."""
+    res = tree.get("resources") or {}
+    return [Diagnostic(Severity.WARNING, f"kiln does not deploy {rtype} yet; skipped: "
+                       + ", ".join(sorted(res[rtype])), paths=(("resources", rtype),))
+            for rtype in sorted(res) if rtype not in DEPLOYABLE and res[rtype]]
 
 
 def desired_resources(tree: dict[str, Any]) -> dict[str, Desired]:

@@ -3,6 +3,9 @@ required fields and allowed values, endpoints' traffic, resource types kiln skip
 
 from __future__ import annotations
 
+import pytest
+
+from kiln.errors import ConfigError
 from tests.conftest import NOTEBOOK, errors, load, summaries, warnings
 
 
@@ -77,13 +80,18 @@ def test_required_fields_and_enum_values(bundle_dir) -> None:
         - task_key: c
           condition_task: {op: SAME, left: "1"}
 """)))
-    assert summaries(errors(r)) == [
-        'invalid value "SOMETIMES" for run_if; valid values are ALL_SUCCESS, '
-        "AT_LEAST_ONE_SUCCESS, NONE_FAILED, ALL_DONE, AT_LEAST_ONE_FAILED, ALL_FAILED",
+    # warnings, in the Databricks CLI's words: the bundle validates...
+    assert r.ok and summaries(warnings(r)) == [
+        'invalid value "SOMETIMES" for enum field. Valid values are [ALL_DONE ALL_FAILED '
+        "ALL_SUCCESS AT_LEAST_ONE_FAILED AT_LEAST_ONE_SUCCESS NONE_FAILED]",
         'required field "notebook_path" is not set',
         'required field "right" is not set',
-        'invalid value "SAME" for op; valid values are EQUAL_TO, NOT_EQUAL, GREATER_THAN, '
-        "GREATER_THAN_OR_EQUAL, LESS_THAN, LESS_THAN_OR_EQUAL"]
+        'invalid value "SAME" for enum field. Valid values are [EQUAL_TO GREATER_THAN '
+        "GREATER_THAN_OR_EQUAL LESS_THAN LESS_THAN_OR_EQUAL NOT_EQUAL]"]
+    # ...and deploy, which needs the typed configuration, refuses it with the same places
+    with pytest.raises(ConfigError) as e:
+        r.bundle.config
+    assert 'required field "notebook_path" is not set' in summaries(e.value.diagnostics())
 
 
 def test_a_target_can_supply_a_required_field(bundle_dir) -> None:
@@ -122,7 +130,10 @@ def test_serving_traffic_must_add_up(bundle_dir) -> None:
         "traffic percentages of endpoint ep add up to 90, not 100"]
 
 
-def test_resource_types_kiln_does_not_deploy_are_warnings(bundle_dir) -> None:
+def test_resource_types_kiln_does_not_deploy_validate_clean_and_deploy_warns(bundle_dir) -> None:
+    from kiln.deploy.deployer import bundle_tree
+    from kiln.deploy.resources import not_deployed
+
     r = load(bundle_dir({"databricks.yml": """
         bundle: {name: x}
         resources:
@@ -133,11 +144,11 @@ def test_resource_types_kiln_does_not_deploy_are_warnings(bundle_dir) -> None:
           apps:
             a: {name: app}
     """}))
-    assert r.ok
-    assert summaries(warnings(r)) == [
-        "kiln does not deploy pipelines yet: they are validated but 'kiln bundle deploy' will skip them",
-        "kiln does not deploy clusters yet: they are validated but 'kiln bundle deploy' will skip them",
-        "kiln does not deploy apps yet: they are validated but 'kiln bundle deploy' will skip them"]
+    assert r.ok and not r.diagnostics  # as the Databricks CLI: a valid bundle
+    assert summaries(not_deployed(bundle_tree(r.bundle))) == [
+        "kiln does not deploy apps yet; skipped: a",
+        "kiln does not deploy clusters yet; skipped: c",
+        "kiln does not deploy pipelines yet; skipped: p"]
 
 
 def test_every_deployable_resource_type_validates(bundle_dir) -> None:

@@ -86,7 +86,7 @@ def test_lookup_resolves_through_the_workspace(bundle_dir) -> None:
     assert summaries(errors(r)) == [
         "variable cl: failed to resolve cluster lookup 'nope': no cluster named 'nope'"]
     r = load_bundle(str(root), LoadContext(lookups=Lookups(), default_user="a@b.c",
-                                           cli_vars={"cl": "c-1"}))
+                                           cli_vars=(("cl", "c-1"),)))
     assert r.ok and r.plain()["variables"]["wh"]["value"] == "wh-42"
 
 
@@ -124,13 +124,32 @@ def test_complex_variables_keep_type_and_index(bundle_dir) -> None:
 def test_complex_variable_from_cli_is_refused(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": COMPLEX}), var={"cluster": "x"})
     assert summaries(errors(r)) == [
-        "setting variables of complex type via the --var flag is not supported: cluster"]
+        "setting variables of complex type via --var flag is not supported: cluster"]
 
 
-def test_map_value_for_non_complex_variable(bundle_dir) -> None:
+def test_map_default_of_a_variable_without_type_is_kept(bundle_dir) -> None:
+    """As in the Databricks CLI: only a variable-overrides.json value is type-checked."""
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  v: {default: {a: 1}}\n"}))
+    assert r.ok and r.plain()["variables"]["v"]["value"] == {"a": 1}
+
+
+def test_cli_vars_in_order_and_a_repeat_is_an_error(bundle_dir) -> None:
+    root = bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  a: {default: d}\n"})
+    assert load(root, var={"a": "one"}).plain()["variables"]["a"]["value"] == "one"
+    from kiln.bundle import LoadContext, load_bundle
+
+    r = load_bundle(str(root), LoadContext(cli_vars=(("a", "one"), ("a", "two"))))
     assert summaries(errors(r)) == [
-        "variable v is not of type complex, but the value in the variable is a complex type"]
+        "failed to assign two to a: variable has already been assigned value: one"]
+
+
+def test_variables_file_must_agree_with_the_declared_type(bundle_dir) -> None:
+    root = bundle_dir({
+        "databricks.yml": "bundle: {name: x}\nvariables:\n  c: {type: complex, default: {}}\n"
+                          "  s: {default: x}\n",
+        ".databricks/bundle/default/variable-overrides.json": '{"s": {"k": 1}}'})
+    assert summaries(errors(load(root))) == [
+        "variable s is not of type complex, but the value in the variable file is a complex type"]
 
 
 def test_embedding_a_map_is_an_error(bundle_dir) -> None:

@@ -1,5 +1,10 @@
 """The last word of the schema on the resolved tree: required fields and allowed values.
 
+Both are warnings, worded as the Databricks CLI words them: the CLI validates a bundle
+with a required field missing or an unknown enum value (the API may accept it, a target
+may not deploy it). Deploy still refuses what kiln's typed models cannot hold
+(``kiln.bundle.steps.typed``).
+
 Normalization already made kinds agree file by file; only the merged, resolved tree can
 say whether a required field is set (a target may supply it) and whether an enum field
 holds one of its values (a variable may supply it). ``${...}`` references still standing
@@ -29,7 +34,7 @@ def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnos
         for req in node.required:  # type: ignore[union-attr]
             cur = v.get(req)
             if cur is None or cur.v is None:
-                diags.append(Diagnostic(Severity.ERROR, f'required field "{req}" is not set',
+                diags.append(Diagnostic(Severity.WARNING, f'required field "{req}" is not set',
                                         locations=(value.loc,), paths=(tuple(keys),)))
         fields = node.fields  # type: ignore[union-attr]
         for k, child in v.items():
@@ -52,7 +57,7 @@ def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnos
     elif t is TScalar:
         choices = node.choices  # type: ignore[union-attr]
         if choices and type(v) is str and v not in choices and not v.startswith("${"):
-            field = next((k for k in reversed(keys) if isinstance(k, str)), "")
             diags.append(Diagnostic(
-                Severity.ERROR, f'invalid value "{v}" for {field}; valid values are '
-                + ", ".join(choices), locations=(value.loc,), paths=(tuple(keys),)))
+                Severity.WARNING, f'invalid value "{v}" for enum field. Valid values are '
+                f'[{" ".join(sorted(choices))}]', locations=(value.loc,),
+                paths=(tuple(keys),)))

@@ -3,8 +3,10 @@
 - jobs: each task has exactly one task type; ``depends_on`` names tasks of the same job,
   has no cycles, and uses ``outcome`` only after condition tasks; ``job_cluster_key`` and
   ``environment_key`` name clusters and environments of the job;
-- serving endpoints: traffic routes add up to 100 and name served entities;
-- resource types kiln cannot deploy yet are reported, never a crash.
+- serving endpoints: traffic routes add up to 100 and name served entities.
+
+Resource types kiln does not deploy validate like the others; deploy says it skips them
+(``kiln.deploy.resources.not_deployed``), validate does not: a valid bundle validates clean.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import difflib
 from kiln.diag import Diagnostic, Path, Severity
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import get_str, resources
-from kiln.bundle.kinds import DEPLOYABLE, TASK_TYPES
+from kiln.bundle.kinds import TASK_TYPES
 from kiln.bundle.state import Loading
 from kiln.cron import parse, zone
 from kiln.errors import KilnError
@@ -29,15 +31,6 @@ def validate(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         diags.extend(_job(key, job))
     for key, ep in resources(config, "model_serving_endpoints"):
         diags.extend(_endpoint(key, ep))
-    res = config.get("resources")
-    if res is not None and res.is_map:
-        for rtype, group in res.v.items():
-            if rtype not in DEPLOYABLE and group.is_map and group.v:
-                diags.append(Diagnostic(
-                    Severity.WARNING,
-                    f"kiln does not deploy {rtype} yet: they are validated but "
-                    "'kiln bundle deploy' will skip them",
-                    locations=(group.key_loc(),), paths=(("resources", rtype),)))
     return b, diags
 
 

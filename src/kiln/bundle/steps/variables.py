@@ -13,7 +13,7 @@ import json
 import os
 
 from kiln.diag import Diagnostic, Location, Severity
-from kiln.bundle.dyn.value import Value, from_plain, set_path
+from kiln.bundle.dyn.value import Value, from_plain, set_path, to_plain
 from kiln.bundle.edit import get_str
 from kiln.bundle.state import Loading
 from kiln.errors import KilnError
@@ -22,71 +22,91 @@ ENV_PREFIX = "BUNDLE_VAR_"
 
 
 def set_variables(b: Loading) -> tuple[Loading, list[Diagnostic]]:
-    diags: list[Diagnostic] = []
+    """Like the Databricks CLI, the first variable that cannot get a value stops here."""
     config = b.config
     section = config.get("variables")
     defined: dict[str, Value] = section.v if section is not None and section.is_map else {}
     target = _target(config)
+    values: dict[str, Value] = {name: decl.v["value"] for name, decl in defined.items()
+                                if decl.is_map and not _nil(decl.v.get("value"))}
 
-    for name in b.ctx.cli_vars:
-        if name not in defined:
-            diags.append(Diagnostic(Severity.ERROR, f"variable {name} has not been defined",
-                                    detail="It was given with --var; declare it under "
-                                           "'variables' in databricks.yml."))
-    overrides, more = _load_overrides(b.root, target)
-    diags.extend(more)
+    for name, text in b.ctx.cli_vars:
+        decl = defined.get(name)
+        if decl is None:
+            return b, [_error(f"variable {name} has not been defined",
+                              detail="It was given with --var; declare it under "
+                                     "'variables' in databricks.yml.")]
+        if _is_complex(decl):
+            return b, [_error("setting variables of complex type via --var flag is not "
+                              f"supported: {name}", decl)]
+        if name in values:
+            return b, [_error(f"failed to assign {text} to {name}: variable has already been "
+                              f"assigned value: {_text(values[name])}", decl)]
+        values[name] = Value(text, Location("--var", 1, 1))
 
+    overrides, diags = _load_overrides(b.root, target)
+    if diags:
+        return b, diags
     for name, decl in defined.items():
-        path = ("variables", name)
-        d = decl.v if decl.is_map else {}
-        is_complex = d.get("type") is not None and d["type"].v == "complex"
-        value, err = _choose_value(b, name, d, is_complex, overrides, target)
-        if err is not None:
-            diags.append(Diagnostic(Severity.ERROR, err, locations=(decl.key_loc(),),
-                                    paths=(path,)))
-            continue
-        assert value is not None
-        if is_complex and not (value.is_map or value.is_seq) and not value.is_nil:
-            diags.append(Diagnostic(Severity.ERROR,
-                                    f"variable {name} is of type complex, but the value in the "
-                                    "variable is not a complex type",
-                                    locations=(value.loc,), paths=(path,)))
-            continue
-        if not is_complex and (value.is_map or value.is_seq):
-            diags.append(Diagnostic(Severity.ERROR,
-                                    f"variable {name} is not of type complex, but the value in "
-                                    "the variable is a complex type",
-                                    detail="Add 'type: complex' to the variable's declaration "
-                                           "to give it a map or a list.",
-                                    locations=(value.loc,), paths=(path,)))
-            continue
-        config = set_path(config, path + ("value",), value)
-    return b.with_config(config), diags
+        if name not in values:
+            value, err = _choose_value(b, name, decl, overrides)
+            if err is not None:
+                return b, [_error(err, decl)]
+            assert value is not None
+            values[name] = value
+        config = set_path(config, ("variables", name, "value"), values[name])
+    return b.with_config(config), []
 
 
-def _choose_value(b: Loading, name: str, d: dict[str, Value], is_complex: bool,
-                  overrides: dict[str, Value], target: str) -> tuple[Value | None, str | None]:
-    cli = b.ctx.cli_vars.get(name)
+def _choose_value(b: Loading, name: str, decl: Value, overrides: dict[str, Value]
+                  ) -> tuple[Value | None, str | None]:
+    d = decl.v if decl.is_map else {}
+    complex_type = _is_complex(decl)
     env = b.ctx.env.get(ENV_PREFIX + name)
-    if is_complex and (cli is not None or env is not None):
-        how = "the --var flag" if cli is not None else f"the {ENV_PREFIX}{name} environment variable"
-        return None, f"setting variables of complex type via {how} is not supported: {name}"
-    if cli is not None:
-        return Value(cli, Location("--var", 1, 1)), None
     if env is not None:
+        if complex_type:
+            return None, (f"setting via environment variables ({ENV_PREFIX}{name}) is not "
+                          f"supported for complex variable {name}")
         return Value(env, Location(ENV_PREFIX + name, 1, 1)), None
     lookup = d.get("lookup")
     if lookup is not None and lookup.is_map and lookup.v:
         return _resolve_lookup(b, name, lookup)
-    if name in overrides:
-        return overrides[name], None
+    file_value = overrides.get(name)
+    if not _nil(file_value):
+        assert file_value is not None
+        complex_value = file_value.is_map or file_value.is_seq
+        if complex_type and not complex_value:
+            return None, (f"variable {name} is of type complex, but the value in the variable "
+                          "file is not a complex type")
+        if complex_value and not complex_type:
+            return None, (f"variable {name} is not of type complex, but the value in the "
+                          "variable file is a complex type")
+        return file_value, None
     default = d.get("default")
-    if default is not None:
+    if not _nil(default):
         return default, None
     return None, (f"no value assigned to required variable {name}. Variables are usually "
                   f'assigned in databricks.yml, and they can be overridden using "--var", the '
                   f"{ENV_PREFIX}{name} environment variable, or "
-                  f".databricks/bundle/{target}/variable-overrides.json")
+                  ".databricks/bundle/<target>/variable-overrides.json")
+
+
+def _error(summary: str, decl: Value | None = None, detail: str = "") -> Diagnostic:
+    return Diagnostic(Severity.ERROR, summary, detail,
+                      locations=(decl.key_loc(),) if decl is not None else ())
+
+
+def _nil(v: Value | None) -> bool:
+    return v is None or v.is_nil
+
+
+def _is_complex(decl: Value) -> bool:
+    t = decl.get("type") if decl.is_map else None
+    return t is not None and t.v == "complex"
+
+
+def _text(v: Value) -> str:
+    return str(v.v) if not (v.is_map or v.is_seq) else str(to_plain(v))
 
 
 def _resolve_lookup(b: Loading, name: str, lookup: Value) -> tuple[Value | None, str | None]:
@@ -114,22 +134,22 @@ def _target(config: Value) -> str:
 
 
 def _load_overrides(root: str, target: str) -> tuple[dict[str, Value], list[Diagnostic]]:
-    rel = os.path.join(".databricks", "bundle", target, "variable-overrides.json")
-    path = os.path.join(root, rel)
+    path = os.path.join(root, ".databricks", "bundle", target, "variable-overrides.json")
     if not os.path.exists(path):
         return {}, []
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError) as e:
-        line = getattr(e, "lineno", 1)
-        col = getattr(e, "colno", 1)
-        return {}, [Diagnostic(Severity.ERROR, f"failed to parse variable overrides: {e}",
-                               locations=(Location(rel, line, col),))]
+        where = f"{path}:{getattr(e, 'lineno', 1)}:{getattr(e, 'colno', 1)}"
+        msg = getattr(e, "msg", str(e))
+        return {}, [_error(f"failed to parse variables file {path}: error decoding JSON at "
+                           f"{where}: {msg}")]
     if not isinstance(data, dict):
-        return {}, [Diagnostic(Severity.ERROR, "variable overrides must be a JSON object",
-                               locations=(Location(rel, 1, 1),))]
-    loc = Location(rel, 1, 1)
+        return {}, [_error(f"failed to parse variables file {path}: invalid format",
+                           detail="Variables file must be a JSON object with the following "
+                                  'format:\n{"var1": "value1", "var2": "value2"}')]
+    loc = Location(path, 1, 1)
     return {str(k): from_plain(v, loc) for k, v in data.items()}, []
 
 
