@@ -60,13 +60,14 @@ class _Progress:
 
 def _bundle_and_workspace(target: str | None, var: tuple[str, ...]):  # type: ignore[no-untyped-def]
     """The loaded bundle (errors stop here) and its target's workspace."""
-    from kiln.deploy.deployer import bundle_tree
+    from kiln.deploy.deployer import bundle_tree, require_deployable
     from kiln.deploy.resources import not_deployed
 
     result, ctx = load_for_target(target, var)
     require_ok(result)  # errors: the error boundary prints every diagnostic once
     assert result.bundle is not None
     tree = bundle_tree(result.bundle)
+    require_deployable(result.bundle, also=result.diagnostics)
     print_diagnostics([*result.diagnostics, *not_deployed(tree)])
     ws = open_bundle_workspace(tree, ctx)
     assert ws is not None

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.bundle import Bundle
+from kiln.bundle.deploy_checks import deploy_checks
 from kiln.bundle.dyn.value import to_plain
+from kiln.diag import Diagnostic, has_errors
 from kiln.deploy import refs
 from kiln.deploy.artifacts import (
     Built,
@@ -36,7 +38,7 @@ from kiln.events import Event, Listener, ignore
 from kiln.deploy.plan import Action, Plan, make_plan
 from kiln.deploy.resources import Desired, desired_resources
 from kiln.deploy.sync import SyncResult, local_files, sync_files
-from kiln.errors import KilnError
+from kiln.errors import ConfigError, KilnError
 from kiln.workspace import (
     AlreadyExists,
     DeployState,
@@ -85,7 +87,18 @@ def deployed_objects(ws: Workspace, sid: str) -> dict[str, ObjectInfo]:
             for o in ws.list(bundle_ref_prefix=prefix)}
 
 
+def require_deployable(bundle: Bundle, also: list[Diagnostic] | None = None) -> None:
+    """Raise ``ConfigError`` (with ``also`` first) when deploy's own checks find an error:
+    what the Databricks APIs would refuse (``kiln.bundle.deploy_checks``) or what kiln's
+    typed models cannot hold (a required field missing)."""
+    checks = deploy_checks(bundle.tree)
+    if has_errors(checks):
+        raise ConfigError([*(also or []), *checks])
+    bundle.config  # noqa: B018 - raises ConfigError with the typed models' diagnostics
+
+
 def plan_for(bundle: Bundle, ws: Workspace) -> Plan:
+    require_deployable(bundle)
     tree = bundle_tree(bundle)
     return make_plan(desired_resources(tree), deployed_objects(ws, state_id(tree)))
 
@@ -97,6 +110,7 @@ def bundle_tree(bundle: Bundle) -> dict[str, Any]:
 
 def deploy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions(),
            emit: Listener = ignore) -> DeployResult:
+    require_deployable(bundle)
     tree = bundle_tree(bundle)
     sid = state_id(tree)
     root = bundle.root

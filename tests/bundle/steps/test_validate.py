@@ -1,12 +1,22 @@
-"""Rule 11 and the checks only a resolved bundle allows: resource shapes, task graphs,
-required fields and allowed values, endpoints' traffic, resource types kiln skips."""
+"""The checks only a resolved bundle allows: what ``bundle validate`` reports as the
+Databricks CLI does (required fields, allowed values, job cluster keys), and what deploy
+checks before it writes anything (task graphs, endpoints' traffic, resource types kiln
+skips), which validate leaves alone as the CLI does."""
 
 from __future__ import annotations
 
 import pytest
 
 from kiln.errors import ConfigError
-from tests.conftest import NOTEBOOK, errors, load, summaries, warnings
+from tests.conftest import NOTEBOOK, load, summaries, warnings
+
+
+def deploy_errors(r):
+    """Validate passes (as in the Databricks CLI); deploy's own checks find the errors."""
+    from kiln.bundle.deploy_checks import deploy_checks
+
+    assert r.ok, r.diagnostics
+    return [d for d in deploy_checks(r.bundle.tree) if d.severity.name == "ERROR"]
 
 
 def jobs(tasks: str, extra: str = "") -> dict[str, str]:
@@ -21,7 +31,7 @@ def test_depends_on_unknown_task(bundle_dir) -> None:
           depends_on: [{task_key: aa}]
           notebook_task: {notebook_path: nb.py}
 """)))
-    (err,) = errors(r)
+    (err,) = deploy_errors(r)
     assert err.summary == 'task "b" depends on "aa", which is not a task of this job'
     assert err.detail == 'Did you mean "a"?'
     assert err.locations[0].line == 9
@@ -38,7 +48,7 @@ def test_cycle_in_depends_on(bundle_dir) -> None:
           depends_on: [{task_key: b}]
           notebook_task: {notebook_path: nb.py}
 """)))
-    assert summaries(errors(r)) == ["cycle in task dependencies: a -> c -> b -> a"]
+    assert summaries(deploy_errors(r)) == ["cycle in task dependencies: a -> c -> b -> a"]
 
 
 def test_task_types(bundle_dir) -> None:
@@ -47,7 +57,7 @@ def test_task_types(bundle_dir) -> None:
           notebook_task: {notebook_path: nb.py}
           condition_task: {op: EQUAL_TO, left: "1", right: "1"}
 """)))
-    assert summaries(errors(r)) == ['task "none" has no task type',
+    assert summaries(deploy_errors(r)) == ['task "none" has no task type',
                                     'task "two" has more than one task type: notebook_task, '
                                     "condition_task"]
 
@@ -59,7 +69,7 @@ def test_outcome_only_after_condition_tasks(bundle_dir) -> None:
           depends_on: [{task_key: a, outcome: "true"}]
           notebook_task: {notebook_path: nb.py}
 """)))
-    assert summaries(errors(r)) == ['task "b" sets an outcome on "a", which is not a condition task']
+    assert summaries(deploy_errors(r)) == ['task "b" sets an outcome on "a", which is not a condition task']
 
 
 def test_cluster_and_environment_keys(bundle_dir) -> None:
@@ -68,7 +78,8 @@ def test_cluster_and_environment_keys(bundle_dir) -> None:
           environment_key: default
           notebook_task: {notebook_path: nb.py}
 """, extra="      job_clusters: [{job_cluster_key: small, new_cluster: {num_workers: 1}}]\n")))
-    assert summaries(errors(r)) == [
+    assert summaries(warnings(r)) == ["job_cluster_key big is not defined"]  # the CLI's words
+    assert summaries(deploy_errors(r)) == [
         'job_cluster_key "big" is not defined in the job\'s job_clusters',
         'environment_key "default" is not defined in the job\'s environments']
 
@@ -125,7 +136,7 @@ def test_serving_traffic_must_add_up(bundle_dir) -> None:
                     - {served_entity_name: current, traffic_percentage: 80}
                     - {served_entity_name: nxt, traffic_percentage: 10}
     """}))
-    assert summaries(errors(r)) == [
+    assert summaries(deploy_errors(r)) == [
         'route names served entity "nxt", which the endpoint does not serve',
         "traffic percentages of endpoint ep add up to 90, not 100"]
 

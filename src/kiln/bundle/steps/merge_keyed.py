@@ -1,11 +1,17 @@
 """Merge sequence elements that share a key, after target overrides concatenated them.
 
 Job ``tasks`` by ``task_key`` (then sorted by it), ``job_clusters`` by
-``job_cluster_key``, job ``parameters`` by ``name``, and ``grants`` by ``principal``
-(privileges de-duplicated), so a target can override one task by repeating its key.
+``job_cluster_key``, job ``parameters`` by ``name``, pipeline ``clusters`` by ``label``
+(lower case, ``default`` when absent), and ``grants`` by ``principal`` (privileges
+de-duplicated), so a target can override one task by repeating its key.
+
+As in the Databricks CLI, an element without its key has the key "" (they merge into
+one), and every merged element carries its key.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 from kiln.diag import Diagnostic
 from kiln.bundle.dyn.value import Value
@@ -32,6 +38,12 @@ def merge_keyed(b: Loading) -> tuple[Loading, list[Diagnostic]]:
                 job = _by_key(job, "parameters", "name", path, diags)
             new_jobs[key] = job
         new_res["jobs"] = Value(new_jobs, jobs.loc, jobs.kloc)
+    pipelines = res.get("pipelines")
+    if pipelines is not None and pipelines.is_map:
+        new_res["pipelines"] = Value(
+            {key: _by_key(p, "clusters", "label", ("resources", "pipelines", key), diags,
+                          name=_label) if p.is_map else p
+             for key, p in pipelines.v.items()}, pipelines.loc, pipelines.kloc)
     for rtype in _GRANTED:
         group = res.get(rtype)
         if group is None or not group.is_map:
@@ -48,26 +60,39 @@ def merge_keyed(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     return b.with_config(config), diags
 
 
+def _key_text(v: Value | None) -> str:
+    return v.v if v is not None and isinstance(v.v, str) else ""
+
+
+def _label(v: Value | None) -> str:
+    return _key_text(v).lower() if v is not None and not v.is_nil else "default"
+
+
 def _by_key(obj: Value, field: str, key: str, path: tuple, diags: list[Diagnostic],
-            sort: bool = False) -> Value:
+            sort: bool = False, name: Callable[[Value | None], str] = _key_text) -> Value:
     seq = obj.get(field)
     if seq is None or not seq.is_seq:
         return obj
-    merged: dict[object, Value] = {}
+    merged: dict[str, Value] = {}
     for item in seq.v:
-        k = item.get(key).v if item.is_map and item.get(key) is not None else None
-        ident = ("key", k) if isinstance(k, str) else ("item", id(item))
-        cur = merged.get(ident)
+        k = name(item.get(key) if item.is_map else None)
+        cur = merged.get(k)
         if cur is None:
-            merged[ident] = item
+            merged[k] = item
         else:
             try:
-                merged[ident] = merge(cur, item, path + (field,))
+                merged[k] = merge(cur, item, path + (field,))
             except MergeError as e:
                 diags.extend(e.diagnostics())
-    items = list(merged.values())
-    if sort:
-        items.sort(key=lambda i: str(i.get(key).v) if i.is_map and i.get(key) is not None else "")
+    keys = sorted(merged) if sort else list(merged)
+    items = []
+    for k in keys:
+        item = merged[k]
+        if item.is_map:
+            old = item.get(key)
+            loc = old.loc if old is not None else item.loc
+            item = Value({**item.v, key: Value(k, loc)}, item.loc, item.kloc)
+        items.append(item)
     return Value({**obj.v, field: Value(items, seq.loc, seq.kloc)}, obj.loc, obj.kloc)
 
 
