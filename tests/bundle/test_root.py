@@ -43,11 +43,25 @@ def test_bundle_root_variable_overrides_the_search(tmp_path: Path) -> None:
     assert find_root(str(tmp_path), {"DATABRICKS_BUNDLE_ROOT": str(other)})[0] == str(other)
 
 
-def test_bundle_root_variable_without_a_bundle(tmp_path: Path) -> None:
-    with pytest.raises(KilnError, match="unable to locate bundle root"):
-        find_root(str(tmp_path), {"DATABRICKS_BUNDLE_ROOT": str(tmp_path)})
+@pytest.mark.parametrize("kind, problem", [
+    ("empty", "databricks.yml not found"),
+    ("file", "not a directory"),
+    ("missing", "stat {path}: no such file or directory")])
+def test_bundle_root_variable_errors_in_the_clis_words(tmp_path: Path, kind: str,
+                                                        problem: str) -> None:
+    path = tmp_path / kind
+    if kind == "empty":
+        path.mkdir()
+    elif kind == "file":
+        path.write_text("")
+    with pytest.raises(KilnError) as e:
+        find_root(str(tmp_path), {"DATABRICKS_BUNDLE_ROOT": str(path)})
+    assert e.value.summary == (f'Invalid bundle root DATABRICKS_BUNDLE_ROOT="{path}": '
+                               + problem.format(path=path))
+    assert "must point to an existing directory" in e.value.detail
 
 
 def test_no_bundle_anywhere(tmp_path: Path) -> None:
-    with pytest.raises(KilnError, match="unable to locate bundle root: databricks.yml not found"):
+    with pytest.raises(KilnError) as e:
         find_root(str(tmp_path), {})
+    assert e.value.summary == "Unable to locate the bundle root: databricks.yml not found."

@@ -47,7 +47,7 @@ def test_python_dash_m_kiln(tmp_path: Path) -> None:
 def test_errors_without_and_with_debug(tmp_path: Path) -> None:
     proc = run(["bundle", "validate"], tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: unable to locate bundle root")
+    assert proc.stderr.startswith("Error: Unable to locate the bundle root")
     assert "Traceback" not in proc.stderr
     proc = run(["bundle", "validate", "--debug"], tmp_path)
     assert proc.returncode == 1

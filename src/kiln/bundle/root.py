@@ -24,16 +24,24 @@ def root_file_in(directory: str) -> str | None:
 
 
 def find_root(start: str, env: Mapping[str, str]) -> tuple[str, str]:
-    """(root directory, root file name). ``DATABRICKS_BUNDLE_ROOT`` overrides the search."""
+    """(root directory, root file name). ``DATABRICKS_BUNDLE_ROOT`` overrides the search.
+    The errors are the Databricks CLI's."""
     forced = env.get("DATABRICKS_BUNDLE_ROOT")
     if forced:
         root = os.path.abspath(forced)
-        if not os.path.isdir(root):
-            raise KilnError(f"DATABRICKS_BUNDLE_ROOT {forced}: no such directory")
-        name = root_file_in(root)
-        if name is None:
-            raise KilnError(f"unable to locate bundle root: no {ROOT_FILE_NAMES[0]} in "
-                            f"{root} (DATABRICKS_BUNDLE_ROOT)")
+        problem = None
+        if not os.path.exists(root):
+            problem = f"stat {forced}: no such file or directory"
+        elif not os.path.isdir(root):
+            problem = "not a directory"
+        name = root_file_in(root) if problem is None else None
+        if problem is None and name is None:
+            problem = f"{ROOT_FILE_NAMES[0]} not found"
+        if problem is not None or name is None:
+            raise KilnError(f'Invalid bundle root DATABRICKS_BUNDLE_ROOT="{forced}": {problem}',
+                            detail="The DATABRICKS_BUNDLE_ROOT environment variable must "
+                                   "point to an existing directory that contains a bundle "
+                                   "configuration file.")
         return root, name
     cur = os.path.abspath(start)
     while True:
@@ -42,6 +50,9 @@ def find_root(start: str, env: Mapping[str, str]) -> tuple[str, str]:
             return cur, name
         parent = os.path.dirname(cur)
         if parent == cur:
-            raise KilnError(f"unable to locate bundle root: {ROOT_FILE_NAMES[0]} not found "
-                            f"in {os.path.abspath(start)} or any parent directory")
+            raise KilnError(f"Unable to locate the bundle root: {ROOT_FILE_NAMES[0]} not found.",
+                            detail="Run this command from a directory that contains a bundle, "
+                                   "or set the DATABRICKS_BUNDLE_ROOT environment variable to "
+                                   "the bundle root directory.\nAlternatively, create a new "
+                                   "bundle with 'kiln bundle init'.")
         cur = parent

@@ -43,7 +43,7 @@ def test_non_yaml_match_is_an_error(bundle_dir) -> None:
     })
     r = load(root)
     assert summaries(errors(r)) == [
-        "files in the 'include' configuration section must be YAML or JSON files"]
+        "Files in the 'include' configuration section must be YAML or JSON files."]
     assert "conf/notes.txt" in errors(r)[0].detail
     assert errors(r)[0].locations[0].line == 2
 
@@ -69,7 +69,7 @@ def test_include_outside_root_file_is_a_warning(bundle_dir) -> None:
     })
     r = load(root)
     assert r.ok
-    assert summaries(warnings(r)) == ["include section is defined outside root file"]
+    assert summaries(warnings(r)) == ["Include section is defined outside root file"]
     assert warnings(r)[0].locations[0].file == "a.yml"
     assert "b" not in r.plain()["resources"]["jobs"]
 
@@ -89,3 +89,12 @@ def test_root_file_matched_by_glob_is_not_loaded_twice(bundle_dir) -> None:
     root = bundle_dir({"databricks.yml": "bundle: {name: x}\ninclude: ['*.yml']\n"
                                          "resources: {jobs: {a: {name: A}}}\n"})
     assert load(root).ok
+
+
+def test_glob_characters_in_the_root_path_are_refused(tmp_path) -> None:
+    root = tmp_path / "proj[1]"
+    root.mkdir()
+    (root / "databricks.yml").write_text("bundle: {name: x}\ninclude: ['*.yml']\n")
+    r = load(root)
+    assert summaries(errors(r)) == ["Bundle root path contains glob pattern characters"]
+    assert "'['" in errors(r)[0].detail

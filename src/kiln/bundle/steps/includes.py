@@ -23,6 +23,12 @@ _GLOB_CHARS = set("*?[")
 
 def process_includes(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     diags: list[Diagnostic] = []
+    chars = [c for c in b.root if c in _GLOB_CHARS]
+    if chars:  # the include patterns are matched under the root: it must not be a pattern
+        return b, [Diagnostic(Severity.ERROR, "Bundle root path contains glob pattern characters",
+                              detail=f"The path to the bundle root {b.root} contains glob "
+                                     f"pattern character {chars[0]!r}. Remove it from the path "
+                                     "to use bundle commands.")]
     entries = b.config.get("include")
     files: list[str] = []
     seen = {b.root_file}
@@ -50,7 +56,7 @@ def process_includes(b: Loading) -> tuple[Loading, list[Diagnostic]]:
             if not rel.endswith(_CONFIG_EXTS):
                 diags.append(Diagnostic(
                     Severity.ERROR,
-                    "files in the 'include' configuration section must be YAML or JSON files",
+                    "Files in the 'include' configuration section must be YAML or JSON files.",
                     detail=f"The file {rel} in the 'include' configuration section is not a "
                            "YAML or JSON file, and only such files are supported.",
                     locations=(entry.loc,), paths=(("include",),)))
@@ -66,7 +72,7 @@ def process_includes(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         diags.extend(more)
         inc = value.get("include")
         if inc is not None:
-            diags.append(Diagnostic(Severity.WARNING, "include section is defined outside root file",
+            diags.append(Diagnostic(Severity.WARNING, "Include section is defined outside root file",
                                     locations=(inc.key_loc(),), paths=(("include",),)))
             value = Value({k: v for k, v in value.v.items() if k != "include"}, value.loc)
         _resource_owners(value, owners)
