@@ -17,6 +17,7 @@ from kiln.bundle.steps.merge_keyed import merge_keyed
 from kiln.bundle.steps.mode import apply_mode
 from kiln.bundle.steps.presets import apply_presets
 from kiln.bundle.steps.resolve import resolve_references
+from kiln.bundle.steps.run_as import apply_run_as
 from kiln.bundle.steps.select_target import select_target
 from kiln.bundle.steps.translate_paths import translate_paths
 from kiln.bundle.steps.validate import validate
@@ -33,6 +34,7 @@ INITIALIZE: tuple[Step, ...] = (
     resolve_references,
     merge_keyed,
     default_names,
+    apply_run_as,
     apply_mode,
     apply_presets,
     default_settings,

@@ -68,7 +68,8 @@ def _compile_model(model: type["BaseModel"], seen: dict[type, TStruct]) -> TStru
     for name, info in model.model_fields.items():
         key = info.alias or name
         node.fields[key] = _compile_type(info.annotation, seen)
-        if info.is_required():
+        extra = info.json_schema_extra
+        if info.is_required() and not (isinstance(extra, dict) and extra.get("deploy_only")):
             required.append(key)
     node.required = frozenset(required)
     return node

@@ -38,6 +38,13 @@ class ResourceBase(Model):
     lifecycle: Lifecycle | None = None
 
 
+def deploy_only() -> Any:
+    """A field kiln needs to deploy that the Databricks CLI's schema does not require:
+    ``bundle validate`` does not warn about it (as the CLI does not); deploy refuses a
+    bundle without it (``kiln.deploy.deployer.require_deployable``)."""
+    return Field(json_schema_extra={"deploy_only": True})
+
+
 PauseStatus = Literal["PAUSED", "UNPAUSED"]
 
 # A value that may still be a `${resources...}` reference at validate time.

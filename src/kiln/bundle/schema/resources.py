@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from kiln.bundle.kinds import DEPLOYABLE  # noqa: F401  (re-exported)
-from kiln.bundle.schema.base import AnyMap, Grant, Model, PauseStatus, ResourceBase
+from kiln.bundle.schema.base import AnyMap, Grant, Model, PauseStatus, ResourceBase, deploy_only
 from kiln.bundle.schema.jobs import ClusterSpec, Job
 
 
@@ -26,8 +26,8 @@ class Experiment(ResourceBase):
 
 class RegisteredModel(ResourceBase):
     name: str
-    catalog_name: str
-    schema_name: str
+    catalog_name: str = deploy_only()
+    schema_name: str = deploy_only()
     comment: str | None = None
     storage_location: str | None = None
     grants: list[Grant] | None = None
