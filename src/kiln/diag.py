@@ -67,8 +67,9 @@ class Diagnostic:
     def render(self, relative_to: str | None = None) -> str:
         """The CLI text form: summary, ``at`` paths, ``in`` locations, detail."""
         lines = [f"{self.severity.label}: {self.summary}"]
-        if self.paths:
-            lines.append("  at " + "\n     ".join(format_path(p) for p in self.paths))
+        paths = [p for p in self.paths if p]  # the root itself is not named
+        if paths:
+            lines.append("  at " + "\n     ".join(format_path(p) for p in paths))
         if self.locations:
             locs = [_relative(loc, relative_to) for loc in self.locations]
             lines.append("  in " + "\n     ".join(locs))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kiln.diag import Diagnostic, Path, Severity
-from kiln.bundle.dyn.value import Value, kind_name
+from kiln.bundle.dyn.value import Value, anchors_only, kind_name
 from kiln.bundle.refs import is_pure_ref
 from kiln.bundle.typetree import TAny, TMap, TNode, TScalar, TSeq, TStruct
 
@@ -54,8 +54,9 @@ def _norm(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnost
         for k, child in v.items():
             sub = fields.get(k)
             if sub is None:
-                diags.append(Diagnostic(Severity.WARNING, f"unknown field: {k}",
-                                        locations=(child.key_loc(),), paths=(tuple(keys),)))
+                if not anchors_only(child):  # reusable YAML anchors are not settings
+                    diags.append(Diagnostic(Severity.WARNING, f"unknown field: {k}",
+                                            locations=(child.key_loc(),), paths=(tuple(keys),)))
                 nc = None
             elif type(sub) is TScalar and sub.kind == "string" and type(child.v) is str:  # type: ignore[union-attr]
                 # the common case, a string where a string belongs: nothing to do

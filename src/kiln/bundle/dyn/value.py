@@ -54,6 +54,22 @@ class Value:
         return self.kloc or self.loc
 
 
+class Anchored(Value):
+    """A value the YAML file gave an anchor (``&name``): written to be reused by aliases.
+    An unknown field holding only anchored values is a block of reusable definitions,
+    not a misplaced setting (``kiln.bundle.normalize``)."""
+
+    __slots__ = ()
+
+
+def anchors_only(value: Value) -> bool:
+    """``value`` is anchored, or a non-empty container of such values (recursively)."""
+    if type(value) is Anchored:
+        return True
+    items = value.v.values() if type(value.v) is dict else value.v if type(value.v) is list else ()
+    return bool(items) and all(anchors_only(x) for x in items)
+
+
 def kind_name(v: Any) -> str:
     """The Databricks CLI's kind names, as used in ``expected map, found string``."""
     t = type(v.v if isinstance(v, Value) else v)

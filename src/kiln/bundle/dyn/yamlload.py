@@ -26,7 +26,7 @@ from yaml.events import (
 )
 
 from kiln.diag import Diagnostic, Location, Severity
-from kiln.bundle.dyn.value import Value
+from kiln.bundle.dyn.value import Anchored, Value
 
 _INT10 = re.compile(r"[-+]?[0-9]+\Z")
 _INT8 = re.compile(r"0o[0-7]+\Z")
@@ -134,9 +134,10 @@ def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
                     diags.append(Diagnostic(Severity.ERROR, f"invalid {tag} value: {raw!r}",
                                             locations=(loc,)))
                     val = raw
-            node = Value(val, loc)
             if e.anchor is not None:
-                anchors[e.anchor] = node
+                node = anchors[e.anchor] = Anchored(val, loc)
+            else:
+                node = Value(val, loc)
         elif t is MappingStartEvent or t is SequenceStartEvent:
             m = e.start_mark
             loc = _new_loc(Location, (file, m.line + 1, m.column + 1))
@@ -147,9 +148,9 @@ def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
             stack.append((cont, cval, is_map, key, kloc, anchor, merges))
             is_map = t is MappingStartEvent
             cont = {} if is_map else []
-            cval = Value(cont, loc)
-            key = kloc = merges = None
             anchor = e.anchor
+            cval = Value(cont, loc) if anchor is None else Anchored(cont, loc)
+            key = kloc = merges = None
             continue
         elif t is MappingEndEvent or t is SequenceEndEvent:
             node = cval  # type: ignore[assignment]
