@@ -9,8 +9,10 @@ from __future__ import annotations
 from kiln.diag import Diagnostic, has_errors
 from kiln.bundle.state import Loading, Step
 from kiln.bundle.steps.basics import require_bundle_name
+from kiln.bundle.steps.bundle_checks import check_bundle_settings, check_workspace_paths
 from kiln.bundle.steps.check_schema import check_schema
 from kiln.bundle.steps.defaults import default_names, default_settings
+from kiln.bundle.steps.endpoints import served_models_to_entities
 from kiln.bundle.steps.git import load_git
 from kiln.bundle.steps.includes import process_includes
 from kiln.bundle.steps.merge_keyed import merge_keyed
@@ -28,16 +30,19 @@ LOAD: tuple[Step, ...] = (process_includes, require_bundle_name)
 
 INITIALIZE: tuple[Step, ...] = (
     select_target,
+    check_bundle_settings,
     define_workspace,
     load_git,
     set_variables,
     resolve_references,
+    check_workspace_paths,
     merge_keyed,
     default_names,
     apply_run_as,
     apply_mode,
     apply_presets,
     default_settings,
+    served_models_to_entities,
     translate_paths,
     check_schema,
     validate,

@@ -32,7 +32,7 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
     """Validate the bundle configuration and print it resolved for a target."""
     request_fast_exit()
     result, _ctx = load_for_target(target, var)
-    diags = _strict(result.diagnostics) if strict else result.diagnostics
+    diags = result.diagnostics
     print_diagnostics(diags)
     if output == "json":
         print_json(result.plain())
@@ -40,6 +40,13 @@ def validate(target: str | None, var: tuple[str, ...], output: str, strict: bool
         _print_header(result)
         echo(summary_line(diags))
     _exit_for(diags)
+    if strict:  # as the Databricks CLI: the warnings stay warnings, then one error
+        n = sum(d.severity is Severity.WARNING for d in diags)
+        if n:
+            found = "1 warning was found" if n == 1 else f"{n} warnings were found"
+            print_diagnostics([Diagnostic(Severity.ERROR, f"{found}. Warnings are not "
+                                          "allowed in strict mode")])
+            sys.exit(1)
 
 
 @bundle.command()
@@ -76,11 +83,6 @@ def schema() -> None:
 
 
 # helpers -------------------------------------------------------------------------------
-
-def _strict(diags: list[Diagnostic]) -> list[Diagnostic]:
-    return [Diagnostic(Severity.ERROR, d.summary, d.detail, d.locations, d.paths)
-            if d.severity is Severity.WARNING else d for d in diags]
-
 
 def _exit_for(diags: list[Diagnostic]) -> None:
     if has_errors(diags):

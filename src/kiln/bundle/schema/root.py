@@ -41,6 +41,7 @@ class BundleSection(Model):
     databricks_cli_version: str | None = None
     git: Git | None = None
     deployment: DeploymentSettings | None = None
+    engine: str | None = None  # the CLI's deployment engine; kiln has one of its own
 
 
 class BundleOverride(BundleSection):

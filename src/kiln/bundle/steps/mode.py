@@ -2,7 +2,8 @@
 
 Development turns on presets (name prefix ``[dev <short_name>] ``, tag ``dev``, paused
 schedules and triggers, ``max_concurrent_runs`` 4, development pipelines) and turns the
-deployment lock off unless it is set; it requires a root path unique to the user.
+deployment lock off unless it is set; it requires a root path unique to the user, and
+refuses presets that unpause triggers.
 Production requires an explicit ``workspace.root_path`` (only a recommendation when every
 job runs as a fixed identity) and no development pipelines.
 """
@@ -32,6 +33,12 @@ def _development(b: Loading) -> tuple[Loading, list[Diagnostic]]:
 
     presets = config.get("presets")
     p = dict(presets.v) if presets is not None and presets.is_map else {}
+    pause = p.get("trigger_pause_status")
+    if pause is not None and pause.v == "UNPAUSED":  # everyone expects a dev copy paused
+        diags.append(Diagnostic(Severity.ERROR, "target with 'mode: development' cannot set "
+                                "trigger pause status to UNPAUSED by default",
+                                locations=(pause.loc,),
+                                paths=(("presets", "trigger_pause_status"),)))
     if p.get("name_prefix") is None:
         p["name_prefix"] = Value(f"[dev {short}] ")
     tags = dict(p["tags"].v) if p.get("tags") is not None and p["tags"].is_map else {}

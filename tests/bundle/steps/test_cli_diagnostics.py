@@ -1,0 +1,79 @@
+"""Golden diagnostics: for each class of mistake, kiln says what the Databricks CLI says
+(its words, its severity), on kiln's own fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import errors, load, summaries, warnings
+from tests.e2e.helpers import Kiln
+
+
+def test_variable_reference_in_the_bundle_name_is_a_warning(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: 'x-${var.v}'}\n"
+                                           "variables: {v: {default: a}}\n"}))
+    assert r.ok
+    (w,) = warnings(r)
+    assert w.summary.startswith("Please do not use variable interpolation in the name of "
+                                "your bundle.") and w.paths == (("bundle", "name"),)
+
+
+@pytest.mark.parametrize("engine, severity, summary", [
+    ("direct", None, None),
+    ("terraform", "Warning", "the terraform deployment engine is deprecated and will stop "
+                             "working in a future version of the CLI"),
+    ("tf", "Error", 'invalid value "tf" for bundle.engine (expected "terraform" or "direct")')])
+def test_bundle_engine(bundle_dir, engine: str, severity: str | None, summary: str | None) -> None:
+    r = load(bundle_dir({"databricks.yml": f"bundle: {{name: x, engine: {engine}}}\n"}))
+    got = [(d.severity.label, d.summary) for d in r.diagnostics]
+    assert got == ([(severity, summary)] if severity else [])
+
+
+@pytest.mark.parametrize("field", ["root_path", "file_path", "state_path", "resource_path"])
+def test_volumes_hold_artifacts_only(bundle_dir, field: str) -> None:
+    r = load(bundle_dir({"databricks.yml": f"bundle: {{name: x}}\nworkspace: {{{field}: /Volumes/c/s/v}}\n"}))
+    assert summaries(errors(r)) == [f"workspace.{field} /Volumes/c/s/v starts with /Volumes. "
+                                    "/Volumes can only be used with workspace.artifact_path."]
+    ok = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nworkspace: {artifact_path: /Volumes/c/s/v}\n"}))
+    assert not errors(ok)
+
+
+def test_development_presets_cannot_unpause_triggers(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\ntargets:\n  dev:\n    mode: development\n"
+                                           "    presets: {trigger_pause_status: UNPAUSED}\n"}))
+    assert summaries(errors(r)) == ["target with 'mode: development' cannot set trigger pause "
+                                    "status to UNPAUSED by default"]
+
+
+ENDPOINT = """bundle: {name: x}
+resources:
+  model_serving_endpoints:
+    e:
+      name: e
+      config:
+        served_models: [{model_name: m, model_version: "1", scale_to_zero_enabled: true}]
+"""
+
+
+def test_served_models_become_served_entities(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": ENDPOINT}))
+    assert summaries(warnings(r)) == ["Using served_models is deprecated"]
+    assert r.plain()["resources"]["model_serving_endpoints"]["e"]["config"] == {
+        "served_entities": [{"entity_name": "m", "entity_version": "1",
+                             "scale_to_zero_enabled": True}]}
+    both = ENDPOINT + "        served_entities: [{entity_name: m, entity_version: '1'}]\n"
+    assert summaries(errors(load(bundle_dir({"databricks.yml": both})))) == [
+        "Cannot use both served_models and served_entities"]
+
+
+def test_strict_keeps_warnings_and_adds_one_error(tmp_path) -> None:
+    root = tmp_path / "b"
+    root.mkdir()
+    (root / "databricks.yml").write_text("bundle: {name: x}\nfoo: 1\nbar: 2\n")
+    kiln = Kiln(tmp_path / "home")
+    plain = kiln.run("bundle", "validate", cwd=root)
+    assert plain.stderr.count("Warning: unknown field") == 2
+    strict = kiln.run("bundle", "validate", "--strict", cwd=root, ok=False)
+    assert strict.returncode == 1
+    assert strict.stderr.count("Warning: unknown field") == 2
+    assert "Error: 2 warnings were found. Warnings are not allowed in strict mode" in strict.stderr
