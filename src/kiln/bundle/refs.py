@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
-# a.b-c.d[0].e — segments start with a letter; hyphens and underscores inside names.
-REF = re.compile(r"\$\{([A-Za-z_][\w-]*(?:\[\d+\])*(?:\.[A-Za-z_][\w-]*(?:\[\d+\])*)*)\}")
-_PART = re.compile(r"([A-Za-z_][\w-]*)|\[(\d+)\]")
+# a.b-c.d[0].e — as the Databricks CLI: a segment is letters (any script), then groups of
+# hyphens/underscores followed by letters or digits.
+_SEG = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
+REF = re.compile(rf"\$\{{({_SEG}(?:\[\d+\])*(?:\.{_SEG}(?:\[\d+\])*)*)\}}")
+_PART = re.compile(rf"({_SEG})|\[(\d+)\]")
 
 
 def is_pure_ref(s: object) -> bool:

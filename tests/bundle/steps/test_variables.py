@@ -223,3 +223,19 @@ def test_other_prefixes_and_job_dynamic_values_stay_literal(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nresources: {jobs: {j: {"
                                            "name: '${foo.bar} {{job.run_id}}'}}}\n"}))
     assert r.plain()["resources"]["jobs"]["j"]["name"] == "${foo.bar} {{job.run_id}}"
+
+
+def test_a_reference_built_by_interpolation_is_resolved(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+variables:
+  foo_default: {default: hello}
+  final: {default: '${var.foo_${bundle.target}}'}
+"""}))
+    assert r.ok, r.diagnostics
+    assert r.plain()["variables"]["final"]["value"] == "hello"
+
+
+def test_references_name_variables_in_any_script(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  变量: {default: hi}\n"
+                                           "  v: {default: '${var.变量}!'}\n"}))
+    assert r.plain()["variables"]["v"]["value"] == "hi!"

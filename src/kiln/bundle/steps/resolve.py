@@ -21,6 +21,7 @@ from kiln.bundle.typetree import ANY, TMap, TNode, TScalar, TSeq, TStruct, bundl
 from kiln.errors import KilnError
 
 RESOLVED_PREFIXES = frozenset({"bundle", "workspace", "variables"})
+MAX_ROUNDS = 10  # the CLI stops after 11 rounds of resolution
 _MISSING = object()
 
 
@@ -44,6 +45,7 @@ class _Resolver:
         self.ref_cache: dict[str, Value | None | _RefError] = {}
         self._reported: set[tuple[str, object]] = set()
         self.depth = 0  # nesting of string resolutions (a reference to a reference ...)
+        self.rounds = 0  # re-resolutions of references that interpolation produced
         res = root.get("resources")
         self.resources: dict[str, set[str]] = {
             rtype: set(group.v) if group.is_map else set()
@@ -148,13 +150,25 @@ class _Resolver:
                 return Value(target.v, value.loc, value.kloc)
             out: list[str] = []
             pos = 0
+            settled = True  # every reference became text without references of its own
             for m in matches:
                 out.append(s[pos:m.start()])
                 target = self.cached_lookup(m.group(1))
-                out.append(m.group(0) if target is None else self.text(target, m.group(0)))
+                piece = m.group(0) if target is None else self.text(target, m.group(0))
+                settled = settled and target is not None and "${" not in piece
+                out.append(piece)
                 pos = m.end()
             out.append(s[pos:])
-            return Value("".join(out), value.loc, value.kloc)
+            text = "".join(out)
+            if settled and self.rounds < MAX_ROUNDS and REF.search(text):
+                # interpolation wrote a new reference (``${var.foo_${bundle.target}}``):
+                # resolve it too, as the CLI's next round would
+                self.rounds += 1
+                try:
+                    return self.string(Value(text, value.loc, value.kloc), path)
+                finally:
+                    self.rounds -= 1
+            return Value(text, value.loc, value.kloc)
         except _RefError as e:
             if self.depth > 1:
                 raise  # reported once, where the chain of references started
