@@ -77,3 +77,35 @@ def test_strict_keeps_warnings_and_adds_one_error(tmp_path) -> None:
     assert strict.returncode == 1
     assert strict.stderr.count("Warning: unknown field") == 2
     assert "Error: 2 warnings were found. Warnings are not allowed in strict mode" in strict.stderr
+
+
+def test_defaults_and_cluster_fixups_as_the_cli_fills_them(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+resources:
+  jobs:
+    j:
+      name: j
+      job_clusters:
+        - job_cluster_key: plain
+          new_cluster: {spark_version: "15.4.x-scala2.12", node_type_id: i3.xlarge}
+        - job_cluster_key: pooled
+          new_cluster:
+            instance_pool_id: pool-1
+            node_type_id: i3.xlarge
+            num_workers: 2
+            aws_attributes: {instance_profile_arn: arn, availability: SPOT}
+  pipelines:
+    p: {name: p}
+  clusters:
+    c: {cluster_name: c, driver_instance_pool_id: d}
+  volumes:
+    v: {catalog_name: main, schema_name: s, name: v}
+"""}))
+    res = r.plain()["resources"]
+    plain, pooled = (c["new_cluster"] for c in res["jobs"]["j"]["job_clusters"])
+    assert plain["num_workers"] == 0  # stated, as the Jobs API receives it
+    assert pooled == {"instance_pool_id": "pool-1", "num_workers": 2,
+                      "aws_attributes": {"instance_profile_arn": "arn"}}
+    assert res["pipelines"]["p"]["edition"] == "ADVANCED" and res["pipelines"]["p"]["channel"] == "CURRENT"
+    assert res["clusters"]["c"] == {"cluster_name": "c", "autotermination_minutes": 60}
+    assert res["volumes"]["v"]["volume_type"] == "MANAGED"

@@ -2,14 +2,25 @@
 
 Jobs: ``name`` "Untitled" (before presets prefix it), ``max_concurrent_runs`` 1,
 ``queue.enabled`` true, ``UNPAUSED`` schedules and triggers where the pause status is
-still unset, ``edit_mode`` UI_LOCKED and the bundle ``deployment`` marker.
+still unset, ``edit_mode`` UI_LOCKED and the bundle ``deployment`` marker; a job
+cluster's ``workload_type.clients`` (where set) allow notebooks and jobs. Pipelines:
+edition ADVANCED, channel CURRENT, the ``deployment`` marker. Volumes: MANAGED.
+Clusters: ``autotermination_minutes`` 60. Dashboards, Genie spaces and alerts: the
+workspace's ``resource_path`` as parent. SQL warehouses and apps: the CLI's defaults.
+
+Cluster specs are then fixed up as the CLI (and the Terraform provider before it) does:
+with an ``instance_pool_id`` the node types and cloud attributes the pool decides are
+dropped, without one the driver's pool is; a job cluster without ``autoscale`` states its
+``num_workers`` (0 when unset).
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from kiln.diag import Diagnostic
 from kiln.bundle.dyn.value import Value
-from kiln.bundle.edit import edit_field, edit_resources, get_str, set_default
+from kiln.bundle.edit import edit_field, edit_resources, get_str, set_default, with_field
 from kiln.bundle.state import Loading
 
 
@@ -20,6 +31,8 @@ def default_names(b: Loading) -> tuple[Loading, list[Diagnostic]]:
 
 def default_settings(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     state_path = get_str(b.config, "workspace", "state_path") or ""
+    resource_path = get_str(b.config, "workspace", "resource_path") or ""
+    deployment = {"kind": "BUNDLE", "metadata_file_path": state_path + "/metadata.json"}
 
     def job(_k: str, r: Value) -> Value:
         r = set_default(r, "max_concurrent_runs", 1)
@@ -27,9 +40,78 @@ def default_settings(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         for key in ("schedule", "trigger", "continuous"):
             r = edit_field(r, key, lambda s: set_default(s, "pause_status", "UNPAUSED"))
         r = set_default(r, "edit_mode", "UI_LOCKED")
-        r = set_default(r, "deployment", {"kind": "BUNDLE",
-                                          "metadata_file_path": state_path + "/metadata.json"})
+        r = set_default(r, "deployment", deployment)
         r = set_default(r, "format", "MULTI_TASK")
-        return r
+        r = _each(r, "tasks", lambda t: edit_field(t, "new_cluster", _pool_fixup))
+        return _each(r, "job_clusters", lambda c: edit_field(c, "new_cluster", _job_cluster))
 
-    return b.with_config(edit_resources(b.config, "jobs", job)), []
+    def pipeline(_k: str, r: Value) -> Value:
+        r = set_default(r, "edition", "ADVANCED")
+        r = set_default(r, "channel", "CURRENT")
+        return set_default(r, "deployment", deployment)
+
+    def cluster(_k: str, r: Value) -> Value:
+        r = set_default(r, "autotermination_minutes", 60)
+        return _pool_fixup(_clients(r))
+
+    config = edit_resources(b.config, "jobs", job)
+    config = edit_resources(config, "pipelines", pipeline)
+    config = edit_resources(config, "clusters", cluster)
+    config = edit_resources(config, "volumes", lambda _k, r: set_default(r, "volume_type", "MANAGED"))
+    config = edit_resources(config, "apps", lambda _k, r: set_default(r, "description", ""))
+    config = edit_resources(config, "sql_warehouses", lambda _k, r: _defaults(r, {
+        "auto_stop_mins": 120, "enable_photon": True, "max_num_clusters": 1,
+        "spot_instance_policy": "COST_OPTIMIZED"}))
+    config = edit_resources(config, "dashboards", lambda _k, r: _defaults(r, {
+        "parent_path": resource_path, "embed_credentials": False}))
+    for rtype in ("genie_spaces", "alerts"):
+        config = edit_resources(config, rtype,
+                                lambda _k, r: set_default(r, "parent_path", resource_path))
+    return b.with_config(config), []
+
+
+def _defaults(r: Value, values: dict[str, object]) -> Value:
+    for key, value in values.items():
+        r = set_default(r, key, value)
+    return r
+
+
+def _each(r: Value, key: str, fn: Callable[[Value], Value]) -> Value:
+    seq = r.get(key)
+    if seq is None or not seq.is_seq:
+        return r
+    items = [fn(x) if x.is_map else x for x in seq.v]
+    return with_field(r, key, Value(items, seq.loc, seq.kloc))
+
+
+def _clients(spec: Value) -> Value:
+    """``workload_type.clients`` allows notebooks and jobs unless it says otherwise."""
+    return edit_field(spec, "workload_type", lambda w: edit_field(
+        w, "clients", lambda c: _defaults(c, {"notebooks": True, "jobs": True})))
+
+
+def _job_cluster(spec: Value) -> Value:
+    spec = _pool_fixup(_clients(spec))
+    if spec.get("autoscale") is None and spec.get("num_workers") is None:
+        spec = with_field(spec, "num_workers", 0)
+    return spec
+
+
+def _pool_fixup(spec: Value) -> Value:
+    if not spec.is_map:
+        return spec
+    pool = spec.get("instance_pool_id")
+    if pool is None or pool.v in (None, ""):
+        return _without(spec, ("driver_instance_pool_id",))
+    kept = {"aws_attributes": ("instance_profile_arn",), "azure_attributes": (),
+            "gcp_attributes": ("google_service_account",)}
+    for key, keep in kept.items():
+        spec = edit_field(spec, key, lambda a, keep=keep: Value(
+            {k: v for k, v in a.v.items() if k in keep} if a.is_map else a.v, a.loc, a.kloc))
+    return _without(spec, ("enable_elastic_disk", "node_type_id", "driver_node_type_id"))
+
+
+def _without(spec: Value, keys: tuple[str, ...]) -> Value:
+    if not any(k in spec.v for k in keys):
+        return spec
+    return Value({k: v for k, v in spec.v.items() if k not in keys}, spec.loc, spec.kloc)
