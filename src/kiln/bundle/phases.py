@@ -23,6 +23,7 @@ from kiln.bundle.steps.run_as import apply_run_as
 from kiln.bundle.steps.select_target import select_target
 from kiln.bundle.steps.translate_paths import translate_paths
 from kiln.bundle.steps.validate import validate
+from kiln.bundle.steps.uc_dependencies import capture_uc_dependencies
 from kiln.bundle.steps.variables import set_variables
 from kiln.bundle.steps.workspace import define_workspace
 
@@ -37,6 +38,7 @@ INITIALIZE: tuple[Step, ...] = (
     resolve_references,
     check_workspace_paths,
     merge_keyed,
+    capture_uc_dependencies,
     default_names,
     apply_run_as,
     apply_mode,

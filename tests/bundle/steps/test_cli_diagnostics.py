@@ -109,3 +109,23 @@ resources:
     assert res["pipelines"]["p"]["edition"] == "ADVANCED" and res["pipelines"]["p"]["channel"] == "CURRENT"
     assert res["clusters"]["c"] == {"cluster_name": "c", "autotermination_minutes": 60}
     assert res["volumes"]["v"]["volume_type"] == "MANAGED"
+
+
+def test_names_of_the_bundles_own_schemas_become_references(bundle_dir) -> None:
+    """So that deploy creates the schema first, and development mode's prefixed schema
+    name reaches the model inside it."""
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+resources:
+  catalogs: {cat: {name: main}}
+  schemas: {sch: {catalog_name: main, name: ml}}
+  registered_models: {m: {catalog_name: main, schema_name: ml, name: churn}}
+  volumes: {v: {catalog_name: main, schema_name: other, name: raw}}
+  quality_monitors: {q: {table_name: main.ml.t, output_schema_name: main.ml, assets_dir: /a}}
+"""}))
+    res = r.plain()["resources"]
+    assert res["schemas"]["sch"]["catalog_name"] == "${resources.catalogs.cat.name}"
+    assert res["registered_models"]["m"]["schema_name"] == "${resources.schemas.sch.name}"
+    assert res["registered_models"]["m"]["catalog_name"] == "${resources.catalogs.cat.name}"
+    assert res["volumes"]["v"]["schema_name"] == "other"  # not one of the bundle's schemas
+    assert res["quality_monitors"]["q"]["output_schema_name"] == \
+        "${resources.catalogs.cat.name}.${resources.schemas.sch.name}"
