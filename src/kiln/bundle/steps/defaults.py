@@ -8,6 +8,8 @@ edition ADVANCED, channel CURRENT, the ``deployment`` marker. Volumes: MANAGED.
 Clusters: ``autotermination_minutes`` 60. Dashboards, Genie spaces and alerts: the
 workspace's ``resource_path`` as parent. SQL warehouses and apps: the CLI's defaults.
 
+``sync.paths`` is the bundle root (``.``) unless set.
+
 Cluster specs are then fixed up as the CLI (and the Terraform provider before it) does:
 with an ``instance_pool_id`` the node types and cloud attributes the pool decides are
 dropped, without one the driver's pool is; a job cluster without ``autoscale`` states its
@@ -67,6 +69,10 @@ def default_settings(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     for rtype in ("genie_spaces", "alerts"):
         config = edit_resources(config, rtype,
                                 lambda _k, r: set_default(r, "parent_path", resource_path))
+    sync = config.get("sync")
+    if sync is None or (sync.is_map and "paths" not in sync.v):  # null or [] are choices
+        config = with_field(config, "sync", with_field(sync if sync is not None else Value({}),
+                                                       "paths", ["."]))
     return b.with_config(config), []
 
 
