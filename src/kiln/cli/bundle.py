@@ -100,8 +100,8 @@ def workspace_host(tree: dict[str, Any], target: str) -> str:
 
 def _print_header(result: LoadResult) -> None:
     tree = result.plain() or {}
-    b = tree.get("bundle") or {}
-    ws = tree.get("workspace") or {}
+    b, ws = (v if isinstance(v, dict) else {}  # a malformed tree (already reported)
+             for v in (tree.get("bundle"), tree.get("workspace")))
     target = b.get("target") or ""
     lines = [f"Name: {b.get('name', '')}", f"Target: {target}"]
     if ws:

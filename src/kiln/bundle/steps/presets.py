@@ -1,4 +1,5 @@
-"""``presets``: name prefix, tags, trigger pause status, job concurrency, dev pipelines.
+"""``presets``: name prefix, tags, trigger pause status (jobs paused; monitors lose their
+schedules, which cannot pause), job concurrency, dev pipelines.
 
 Jobs, pipelines, clusters, experiments and legacy models get the prefix as written; the
 Unity Catalog names (schemas, registered models) and serving endpoints get it normalized
@@ -51,7 +52,7 @@ def apply_presets(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         config = edit_resources(config, "pipelines", lambda _k, r: _merge_map_tags(r, "tags", tags))
         config = edit_resources(config, "clusters",
                                 lambda _k, r: _merge_map_tags(r, "custom_tags", tags))
-        for rtype in ("experiments", "models", "model_serving_endpoints"):
+        for rtype in ("experiments", "models"):  # as the CLI: not serving endpoints
             config = edit_resources(config, rtype, lambda _k, r: _merge_list_tags(r, tags))
 
     if pause or max_runs is not None:
@@ -63,6 +64,15 @@ def apply_presets(b: Loading) -> tuple[Loading, list[Diagnostic]]:
                 r = set_default(r, "max_concurrent_runs", max_runs.v)
             return r
         config = edit_resources(config, "jobs", job)
+    if pause == "PAUSED":
+        # monitor schedules cannot be paused: a paused target has none, unless a
+        # monitor's schedule says UNPAUSED itself
+        def monitor(_k: str, r: Value) -> Value:
+            sched = r.get("schedule")
+            if sched is None or get_str(sched, "pause_status") == "UNPAUSED":
+                return r
+            return Value({k: v for k, v in r.v.items() if k != "schedule"}, r.loc, r.kloc)
+        config = edit_resources(config, "quality_monitors", monitor)
     if dev_pipelines is not None and dev_pipelines.v is True:
         config = edit_resources(config, "pipelines",
                                 lambda _k, r: set_default(r, "development", True))
