@@ -17,6 +17,7 @@ from kiln.bundle.steps.git import load_git
 from kiln.bundle.steps.includes import process_includes
 from kiln.bundle.steps.merge_keyed import merge_keyed
 from kiln.bundle.steps.mode import apply_mode
+from kiln.bundle.steps.permissions import apply_permissions
 from kiln.bundle.steps.presets import apply_presets
 from kiln.bundle.steps.resolve import resolve_references
 from kiln.bundle.steps.run_as import apply_run_as
@@ -45,6 +46,7 @@ INITIALIZE: tuple[Step, ...] = (
     apply_presets,
     default_settings,
     served_models_to_entities,
+    apply_permissions,
     translate_paths,
     check_schema,
     validate,

@@ -37,6 +37,9 @@ def apply_run_as(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     legacy_v = legacy.get("use_legacy_run_as") if legacy is not None and legacy.is_map else None
     if legacy_v is not None and legacy_v.v is True:
         config = edit_resources(config, "jobs", _give(identity))
+        me = get_str(config, "workspace", "current_user", "userName") or ""
+        if me not in (user, sp):
+            config = edit_resources(config, "pipelines", _owned_by(identity))
         return b.with_config(config), [Diagnostic(
             Severity.WARNING, LEGACY_WARNING, locations=(legacy_v.loc,),
             paths=(("experimental", "use_legacy_run_as"),))]
@@ -70,6 +73,18 @@ def apply_run_as(b: Loading) -> tuple[Loading, list[Diagnostic]]:
 def _give(identity: dict[str, str]):  # type: ignore[no-untyped-def]
     def edit(key: str, r: Value) -> Value:
         return r if r.get("run_as") is not None else with_field(r, "run_as", from_plain(identity, r.loc))
+
+    return edit
+
+
+def _owned_by(identity: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Legacy mode: the run_as identity owns each pipeline (its other entries go)."""
+    def edit(key: str, r: Value) -> Value:
+        perms = r.get("permissions")
+        keep = [p for p in (perms.v if perms is not None and perms.is_seq else [])
+                if not any(p.is_map and get_str(p, k) == v for k, v in identity.items())]
+        owner = from_plain({"level": "IS_OWNER", **identity}, r.loc)
+        return with_field(r, "permissions", Value(keep + [owner], r.loc))
 
     return edit
 
