@@ -20,6 +20,7 @@ from kiln.bundle.steps.mode import apply_mode
 from kiln.bundle.steps.permissions import apply_permissions
 from kiln.bundle.steps.presets import apply_presets
 from kiln.bundle.steps.resolve import resolve_references
+from kiln.bundle.steps.resource_checks import check_resources
 from kiln.bundle.steps.run_as import apply_run_as
 from kiln.bundle.steps.select_target import select_target
 from kiln.bundle.steps.translate_paths import translate_paths
@@ -49,6 +50,7 @@ INITIALIZE: tuple[Step, ...] = (
     apply_permissions,
     translate_paths,
     check_schema,
+    check_resources,
     validate,
 )
 

@@ -129,3 +129,41 @@ resources:
     assert res["volumes"]["v"]["schema_name"] == "other"  # not one of the bundle's schemas
     assert res["quality_monitors"]["q"]["output_schema_name"] == \
         "${resources.catalogs.cat.name}.${resources.schemas.sch.name}"
+
+
+def test_fields_the_deploy_manages_and_names_the_apis_need(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+resources:
+  jobs:
+    j: {name: j, deployment: {kind: BUNDLE, deployment_id: d1}}
+  job_runs:
+    r: {job_id: 1, idempotency_token: t}
+  dashboards:
+    d: {serialized_dashboard: "{}", etag: e1}
+  sql_warehouses:
+    w: {name: "  "}
+  genie_spaces:
+    g: {title: g, file_path: /Workspace/g.json, serialized_space: "{}"}
+  volumes:
+    v: {catalog_name: c, schema_name: s, name: v, volume_path: /Volumes/c/s/v}
+"""}))
+    assert sorted(summaries(errors(r))) == sorted([
+        "deployment_id must not be set in bundle configuration; it is managed by "
+        "Declarative Automation Bundles",
+        "idempotency_token must not be set in bundle configuration; the CLI sets it on each "
+        "run-now request",
+        "dashboard display_name is required", "dashboard warehouse_id is required",
+        'dashboard "" has an etag set. Etags must not be set in bundle configuration',
+        "sql_warehouse name is required",
+        "both file_path and serialized_space are set; specify only one",
+        "resources.volumes.v.volume_path is computed and read-only; remove it from the "
+        "configuration"])
+
+
+def test_a_volume_path_is_computed(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+resources:
+  schemas: {s: {catalog_name: main, name: raw}}
+  volumes: {v: {catalog_name: main, schema_name: raw, name: files}}
+"""}))
+    assert r.plain()["resources"]["volumes"]["v"]["volume_path"] == "/Volumes/main/raw/files"

@@ -48,7 +48,7 @@ def test_jobs_and_pipelines_take_the_bundles_identity(bundle_dir) -> None:
     ("model_serving_endpoints", "e: {name: e}", "model_serving_endpoints"),
     ("quality_monitors", "m: {table_name: a.b.c, assets_dir: /x, output_schema_name: a.b}",
      "quality_monitors"),
-    ("dashboards", "d: {display_name: d, embed_credentials: true}",
+    ("dashboards", "d: {display_name: d, warehouse_id: w, embed_credentials: true}",
      "dashboards with embed_credentials set to true")])
 def test_resources_that_cannot_run_as_another_identity(bundle_dir, rtype: str, body: str,
                                                        what: str) -> None:

@@ -285,6 +285,8 @@ class GitSource(Model):
 class Deployment(Model):
     kind: str
     metadata_file_path: str | None = None
+    deployment_id: str | None = None  # managed by the deploy: refused in configuration
+    version_id: str | None = None
 
 
 class Job(ResourceBase):

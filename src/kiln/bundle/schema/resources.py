@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from kiln.bundle.kinds import DEPLOYABLE  # noqa: F401  (re-exported)
-from kiln.bundle.schema.base import AnyMap, Grant, Model, PauseStatus, ResourceBase, deploy_only
-from kiln.bundle.schema.jobs import ClusterSpec, Job
+from kiln.bundle.schema.base import (
+    AnyMap, Grant, Lifecycle, Model, PauseStatus, ResourceBase, deploy_only,
+)
+from kiln.bundle.schema.jobs import ClusterSpec, Deployment, Job, RunAs
 
 
 class KeyValue(Model):
@@ -210,6 +212,7 @@ class Volume(ResourceBase):
     schema_name: str
     volume_type: Literal["MANAGED", "EXTERNAL"] | None = None
     storage_location: str | None = None
+    volume_path: str | None = None  # computed (/Volumes/c/s/v); refused in configuration
     comment: str | None = None
     grants: list[Grant] | None = None
 
@@ -235,6 +238,8 @@ class Pipeline(ResourceBase):
     notifications: list[AnyMap] | None = None
     root_path: str | None = None
     tags: dict[str, str] | None = None
+    deployment: Deployment | None = None
+    run_as: RunAs | None = None
 
 
 class App(ResourceBase):
@@ -246,11 +251,30 @@ class App(ResourceBase):
 
 
 class Dashboard(ResourceBase):
-    display_name: str
+    display_name: str | None = None  # required, with the CLI's own error (resource_checks)
     file_path: str | None = None
     warehouse_id: str | None = None
     parent_path: str | None = None
     embed_credentials: bool | None = None
+    serialized_dashboard: Any = None
+    etag: str | None = None  # refused in configuration
+    dataset_catalog: str | None = None
+    dataset_schema: str | None = None
+
+
+class SecretScopePermission(Model):
+    level: Literal["READ", "WRITE", "MANAGE"]
+    user_name: str | None = None
+    group_name: str | None = None
+    service_principal_name: str | None = None
+
+
+class SecretScope(Model):
+    name: str
+    backend_type: str | None = None
+    keyvault_metadata: AnyMap | None = None
+    permissions: list[SecretScopePermission] | None = None
+    lifecycle: Lifecycle | None = None
 
 
 class Resources(Model):
@@ -267,4 +291,26 @@ class Resources(Model):
     pipelines: dict[str, Pipeline] | None = None
     apps: dict[str, App] | None = None
     dashboards: dict[str, Dashboard] | None = None
+    secret_scopes: dict[str, SecretScope] | None = None
+    # Resource types kiln neither deploys nor models field by field: their settings are
+    # kept as written (checked by kiln.bundle.steps.resource_checks where the CLI checks).
+    job_runs: dict[str, AnyMap] | None = None
+    genie_spaces: dict[str, AnyMap] | None = None
+    alerts: dict[str, AnyMap] | None = None
+    sql_warehouses: dict[str, AnyMap] | None = None
+    external_locations: dict[str, AnyMap] | None = None
+    database_instances: dict[str, AnyMap] | None = None
+    database_catalogs: dict[str, AnyMap] | None = None
+    synced_database_tables: dict[str, AnyMap] | None = None
+    postgres_projects: dict[str, AnyMap] | None = None
+    postgres_branches: dict[str, AnyMap] | None = None
+    postgres_endpoints: dict[str, AnyMap] | None = None
+    postgres_catalogs: dict[str, AnyMap] | None = None
+    postgres_databases: dict[str, AnyMap] | None = None
+    postgres_roles: dict[str, AnyMap] | None = None
+    postgres_synced_tables: dict[str, AnyMap] | None = None
+    vector_search_endpoints: dict[str, AnyMap] | None = None
+    vector_search_indexes: dict[str, AnyMap] | None = None
+    instance_pools: dict[str, AnyMap] | None = None
+    secrets: dict[str, AnyMap] | None = None
 
