@@ -18,13 +18,17 @@ resources:
 """
 
 
-@pytest.mark.parametrize("run_as", ["{}", "{user_name: ''}", "{service_principal_name: ''}",
-                                    "null"])
+@pytest.mark.parametrize("run_as", ["{}", "{user_name: ''}", "{service_principal_name: ''}"])
 def test_no_identity_is_an_error(bundle_dir, run_as: str) -> None:
     r = load(bundle_dir({"databricks.yml": f"bundle: {{name: x}}\nrun_as: {run_as}\n"}))
     assert summaries(errors(r)) == [
         "run_as section must specify exactly one identity. Neither service_principal_name "
         "nor user_name is specified"]
+
+
+def test_an_empty_run_as_is_not_set(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nrun_as:\n" + JOBS}))
+    assert r.ok and "run_as" not in r.plain()["resources"]["jobs"]["a"]
 
 
 def test_both_identities_is_an_error(bundle_dir) -> None:

@@ -91,14 +91,14 @@ def test_required_fields_and_enum_values(bundle_dir) -> None:
         - task_key: c
           condition_task: {op: SAME, left: "1"}
 """)))
-    # warnings, in the Databricks CLI's words: the bundle validates...
+    # warnings, in the Databricks CLI's words and order: the bundle validates...
     assert r.ok and summaries(warnings(r)) == [
+        'invalid value "SAME" for enum field. Valid values are [EQUAL_TO GREATER_THAN '
+        "GREATER_THAN_OR_EQUAL LESS_THAN LESS_THAN_OR_EQUAL NOT_EQUAL]",
         'invalid value "SOMETIMES" for enum field. Valid values are [ALL_DONE ALL_FAILED '
         "ALL_SUCCESS AT_LEAST_ONE_FAILED AT_LEAST_ONE_SUCCESS NONE_FAILED]",
         'required field "notebook_path" is not set',
-        'required field "right" is not set',
-        'invalid value "SAME" for enum field. Valid values are [EQUAL_TO GREATER_THAN '
-        "GREATER_THAN_OR_EQUAL LESS_THAN LESS_THAN_OR_EQUAL NOT_EQUAL]"]
+        'required field "right" is not set']
     # ...and deploy, which needs the typed configuration, refuses it with the same places
     with pytest.raises(ConfigError) as e:
         r.bundle.config

@@ -22,13 +22,21 @@ from kiln.bundle.typetree import TMap, TNode, TScalar, TSeq, TStruct, bundle_typ
 def check_schema(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     _check(b.config, bundle_type(), [], diags)
-    return b, diags
+    return b, sorted(diags, key=_cli_order)
+
+
+def _cli_order(d: Diagnostic) -> tuple[str, str, str]:
+    """The CLI's order: by summary, then by its text form of the locations and paths."""
+    locs = "[" + " ".join(f"{{{loc.file} {loc.line} {loc.col}}}" for loc in d.locations) + "]"
+    return d.summary, locs, str(d.paths)
 
 
 def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnostic]) -> None:
     v = value.v
     t = type(node)
     if t is TStruct:
+        if v is None and keys:  # ``run_job_task:`` with nothing after it: an empty map
+            v = {}
         if type(v) is not dict:
             return
         for req in node.required:  # type: ignore[union-attr]

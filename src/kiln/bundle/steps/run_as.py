@@ -28,7 +28,7 @@ LEGACY_WARNING = (
 def apply_run_as(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     config = b.config
     section = config.get("run_as")
-    if section is None:
+    if section is None or section.is_nil:  # ``run_as:`` with nothing: not set
         return b, []
     user = get_str(section, "user_name") or ""
     sp = get_str(section, "service_principal_name") or ""
