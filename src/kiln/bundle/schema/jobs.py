@@ -8,15 +8,55 @@ from typing import Literal
 from kiln.bundle.kinds import TASK_TYPES  # noqa: F401  (re-exported)
 from kiln.bundle.schema.base import AnyMap, IntOrRef, Model, PauseStatus, ResourceBase
 
+# Enum values in the order the Databricks CLI lists them in its warnings (the API's enums
+# alphabetically; the CLI's own, such as artifact types, as it declares them).
 RunIf = Literal[
-    "ALL_SUCCESS", "AT_LEAST_ONE_SUCCESS", "NONE_FAILED", "ALL_DONE",
-    "AT_LEAST_ONE_FAILED", "ALL_FAILED",
+    "ALL_DONE", "ALL_FAILED", "ALL_SUCCESS", "AT_LEAST_ONE_FAILED", "AT_LEAST_ONE_SUCCESS",
+    "NONE_FAILED",
 ]
 ConditionOp = Literal[
-    "EQUAL_TO", "NOT_EQUAL", "GREATER_THAN", "GREATER_THAN_OR_EQUAL",
-    "LESS_THAN", "LESS_THAN_OR_EQUAL",
+    "EQUAL_TO", "GREATER_THAN", "GREATER_THAN_OR_EQUAL", "LESS_THAN", "LESS_THAN_OR_EQUAL",
+    "NOT_EQUAL",
 ]
-Source = Literal["WORKSPACE", "GIT"]
+Source = Literal["GIT", "WORKSPACE"]
+DataSecurityMode = Literal[
+    "DATA_SECURITY_MODE_AUTO", "DATA_SECURITY_MODE_DEDICATED", "DATA_SECURITY_MODE_STANDARD",
+    "LEGACY_PASSTHROUGH", "LEGACY_SINGLE_USER", "LEGACY_SINGLE_USER_STANDARD",
+    "LEGACY_TABLE_ACL", "NONE", "SINGLE_USER", "USER_ISOLATION",
+]
+
+
+class AwsAttributes(Model):
+    availability: Literal["ON_DEMAND", "SPOT", "SPOT_WITH_FALLBACK"] | None = None
+    ebs_volume_count: int | None = None
+    ebs_volume_iops: int | None = None
+    ebs_volume_size: int | None = None
+    ebs_volume_throughput: int | None = None
+    ebs_volume_type: Literal["GENERAL_PURPOSE_SSD", "THROUGHPUT_OPTIMIZED_HDD"] | None = None
+    first_on_demand: int | None = None
+    instance_profile_arn: str | None = None
+    spot_bid_price_percent: int | None = None
+    zone_id: str | None = None
+
+
+class AzureAttributes(Model):
+    availability: Literal["ON_DEMAND_AZURE", "SPOT_AZURE", "SPOT_WITH_FALLBACK_AZURE"] | None = None
+    capacity_reservation_group: str | None = None
+    first_on_demand: int | None = None
+    log_analytics_info: AnyMap | None = None
+    spot_bid_max_price: float | None = None
+
+
+class GcpAttributes(Model):
+    availability: Literal["ON_DEMAND_GCP", "PREEMPTIBLE_GCP",
+                          "PREEMPTIBLE_WITH_FALLBACK_GCP"] | None = None
+    boot_disk_size: int | None = None
+    confidential_compute_type: str | None = None
+    first_on_demand: int | None = None
+    google_service_account: str | None = None
+    local_ssd_count: int | None = None
+    use_preemptible_executors: bool | None = None
+    zone_id: str | None = None
 
 
 class ClusterSpec(Model):
@@ -27,13 +67,13 @@ class ClusterSpec(Model):
     autoscale: AnyMap | None = None
     autotermination_minutes: int | None = None
     apply_policy_default_values: bool | None = None
-    aws_attributes: AnyMap | None = None
-    azure_attributes: AnyMap | None = None
-    gcp_attributes: AnyMap | None = None
+    aws_attributes: AwsAttributes | None = None
+    azure_attributes: AzureAttributes | None = None
+    gcp_attributes: GcpAttributes | None = None
     cluster_log_conf: AnyMap | None = None
     cluster_name: str | None = None
     custom_tags: dict[str, str] | None = None
-    data_security_mode: str | None = None
+    data_security_mode: DataSecurityMode | None = None
     docker_image: AnyMap | None = None
     driver_instance_pool_id: str | None = None
     enable_elastic_disk: bool | None = None
@@ -43,7 +83,7 @@ class ClusterSpec(Model):
     is_single_node: bool | None = None
     kind: str | None = None
     policy_id: str | None = None
-    runtime_engine: str | None = None
+    runtime_engine: Literal["NULL", "PHOTON", "STANDARD"] | None = None
     single_user_name: str | None = None
     spark_conf: dict[str, str] | None = None
     spark_env_vars: dict[str, str] | None = None
@@ -154,8 +194,8 @@ class NotificationSettings(Model):
 
 class HealthRule(Model):
     metric: Literal[
-        "RUN_DURATION_SECONDS", "STREAMING_BACKLOG_BYTES", "STREAMING_BACKLOG_RECORDS",
-        "STREAMING_BACKLOG_SECONDS", "STREAMING_BACKLOG_FILES",
+        "RUN_DURATION_SECONDS", "STREAMING_BACKLOG_BYTES", "STREAMING_BACKLOG_FILES",
+        "STREAMING_BACKLOG_RECORDS", "STREAMING_BACKLOG_SECONDS",
     ]
     op: Literal["GREATER_THAN"]
     value: int
@@ -226,7 +266,7 @@ class CronSchedule(Model):
 
 class PeriodicTrigger(Model):
     interval: int
-    unit: Literal["HOURS", "DAYS", "WEEKS"]
+    unit: Literal["DAYS", "HOURS", "WEEKS"]
 
 
 class FileArrivalTrigger(Model):
@@ -237,7 +277,7 @@ class FileArrivalTrigger(Model):
 
 class TableUpdateTrigger(Model):
     table_names: list[str]
-    condition: Literal["ANY_UPDATED", "ALL_UPDATED"] | None = None
+    condition: Literal["ALL_UPDATED", "ANY_UPDATED"] | None = None
     min_time_between_triggers_seconds: int | None = None
     wait_after_last_change_seconds: int | None = None
 
@@ -311,7 +351,7 @@ class Job(ResourceBase):
     git_source: GitSource | None = None
     budget_policy_id: str | None = None
     performance_target: str | None = None
-    edit_mode: Literal["UI_LOCKED", "EDITABLE"] | None = None
+    edit_mode: Literal["EDITABLE", "UI_LOCKED"] | None = None
     deployment: Deployment | None = None
     format: str | None = None
 

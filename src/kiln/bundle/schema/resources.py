@@ -89,7 +89,7 @@ class InferenceTableConfig(Model):
 class RateLimit(Model):
     calls: int
     renewal_period: Literal["minute"] = "minute"
-    key: Literal["user", "endpoint"] | None = None
+    key: Literal["endpoint", "user"] | None = None
 
 
 class AiGatewayRateLimit(Model):
@@ -210,7 +210,7 @@ class Volume(ResourceBase):
     name: str
     catalog_name: str
     schema_name: str
-    volume_type: Literal["MANAGED", "EXTERNAL"] | None = None
+    volume_type: Literal["EXTERNAL", "MANAGED"] | None = None
     storage_location: str | None = None
     volume_path: str | None = None  # computed (/Volumes/c/s/v); refused in configuration
     comment: str | None = None

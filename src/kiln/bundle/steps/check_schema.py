@@ -64,8 +64,8 @@ def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnos
             keys.pop()
     elif t is TScalar:
         choices = node.choices  # type: ignore[union-attr]
-        if choices and type(v) is str and v not in choices and not v.startswith("${"):
+        if choices and type(v) is str and v and v not in choices and not v.startswith("${"):
             diags.append(Diagnostic(
                 Severity.WARNING, f'invalid value "{v}" for enum field. Valid values are '
-                f'[{" ".join(sorted(choices))}]', locations=(value.loc,),
+                f'[{" ".join(choices)}]', locations=(value.loc,),
                 paths=(tuple(keys),)))
