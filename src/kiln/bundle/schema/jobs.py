@@ -59,12 +59,17 @@ class GcpAttributes(Model):
     zone_id: str | None = None
 
 
+class AutoScale(Model):
+    min_workers: int | None = None
+    max_workers: int | None = None
+
+
 class ClusterSpec(Model):
     spark_version: str | None = None
     node_type_id: str | None = None
     driver_node_type_id: str | None = None
     num_workers: int | None = None
-    autoscale: AnyMap | None = None
+    autoscale: AutoScale | None = None
     autotermination_minutes: int | None = None
     apply_policy_default_values: bool | None = None
     aws_attributes: AwsAttributes | None = None
