@@ -146,7 +146,7 @@ def test_validate_reads_notebooks_relative_to_included_files(tmp_path: Path) -> 
     write_files(tmp_path, {
         "databricks.yml": "bundle: {name: x}\ninclude: [resources/*.yml]\n",
         "resources/job.yml": "resources: {jobs: {j: {tasks: [{task_key: a, notebook_task: "
-                             "{notebook_path: ../nb/a}}]}}}\n",
+                             "{notebook_path: ../nb/a.py}}]}}}\n",
         "nb/a.py": NOTEBOOK,
     })
     proc = run(["bundle", "validate", "-o", "json"], tmp_path)

@@ -31,7 +31,7 @@ def test_defaults(bundle_dir) -> None:
 def test_paths_relative_to_the_file_that_wrote_them(bundle_dir) -> None:
     root_yml, res_yml = job_bundle("""
         - task_key: nb
-          notebook_task: {notebook_path: ../notebooks/train}
+          notebook_task: {notebook_path: ../notebooks/train.py}
         - task_key: py
           spark_python_task: {python_file: ../src/main.py}
         - task_key: ipynb
@@ -69,8 +69,10 @@ def test_missing_paths_are_errors_at_their_location(bundle_dir) -> None:
           spark_python_task: {python_file: ../src/missing.py}
 """)
     r = load(bundle_dir({"databricks.yml": root_yml, "resources/jobs.yml": res_yml}))
-    assert summaries(errors(r)) == ["notebook ../notebooks/nope not found",
-                                    "file ../src/missing.py not found"]
+    # the CLI's words, with the path relative to the bundle root; the first one stops
+    assert summaries(errors(r)) == [
+        'notebook "notebooks/nope" not found. Local notebook references are expected\nto '
+        "contain one of the following file extensions: [.py, .r, .scala, .sql, .ipynb]"]
     assert errors(r)[0].locations[0].file == "resources/jobs.yml"
     assert errors(r)[0].paths == (("resources", "jobs", "j", "tasks", 0, "notebook_task",
                                    "notebook_path"),)
@@ -85,9 +87,15 @@ def test_notebook_and_file_kinds_are_checked(bundle_dir) -> None:
 """)
     r = load(bundle_dir({"databricks.yml": root_yml, "resources/jobs.yml": res_yml,
                          "src/plain.py": "print(1)\n", "src/nb.py": NOTEBOOK}))
+    root = r.root
     assert summaries(errors(r)) == [
-        "expected a notebook but got a file: file at src/plain.py is not a notebook",
-        "expected a file but got a notebook: file at src/nb.py is a notebook"]
+        'expected a notebook for "resources.jobs.j.tasks[0].notebook_task.notebook_path" but '
+        f"got a file: file at {root}/src/plain.py is not a notebook"]
+    r = load(bundle_dir({"databricks.yml": root_yml, "resources/jobs.yml": res_yml.replace(
+        "../src/plain.py", "../src/nb.py")}))
+    assert summaries(errors(r)) == [
+        'expected a file for "resources.jobs.j.tasks[1].spark_python_task.python_file" but '
+        f"got a notebook: file at {root}/src/nb.py is a notebook"]
 
 
 def test_paths_outside_the_bundle_root(bundle_dir, tmp_path) -> None:
@@ -95,7 +103,7 @@ def test_paths_outside_the_bundle_root(bundle_dir, tmp_path) -> None:
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nresources: {jobs: {j: {tasks: "
                                            "[{task_key: a, notebook_task: {notebook_path: ../outside.py}}]}}}\n"}))
     (err,) = errors(r)
-    assert err.summary.startswith("path ../outside.py is not contained in the bundle root")
+    assert err.summary == f"path {tmp_path}/outside.py is not contained in sync root path"
 
 
 def test_git_sourced_tasks_are_left_alone(bundle_dir) -> None:
@@ -149,5 +157,5 @@ def test_a_missing_requirements_file_is_an_error_where_it_is_declared(bundle_dir
                     - {environment_key: e, spec: {client: "2", dependencies: ["-r ../nope.txt"]}}
         """,
     }))
-    assert summaries(errors(r)) == ["file ../nope.txt not found"]
+    assert summaries(errors(r)) == ["file nope.txt not found"]  # relative to the root
     assert errors(r)[0].locations[0].file == "resources/jobs.yml"

@@ -186,7 +186,7 @@ def test_unknown_reference_suggests(bundle_dir) -> None:
                                            "resources: {jobs: {j: {name: '${var.catalgo}'}}}\n"}))
     (err,) = errors(r)
     assert err.summary == "reference does not exist: ${var.catalgo}"
-    assert err.detail == "Did you mean ${var.catalog}?"
+    assert err.detail == "did you mean:\n  ${var.catalog}"
     assert err.paths == (("resources", "jobs", "j", "name"),)
 
 
@@ -216,7 +216,7 @@ def test_resource_references_stay_literal_but_must_exist(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": yml.replace("jobs.train.id", "jobs.trian.id")}))
     (err,) = errors(r)
     assert err.summary == "reference does not exist: ${resources.jobs.trian.id}"
-    assert err.detail == "Did you mean ${resources.jobs.train.id}?"
+    assert err.detail == "did you mean:\n  ${resources.jobs.train.id}"
 
 
 def test_other_prefixes_and_job_dynamic_values_stay_literal(bundle_dir) -> None:

@@ -10,8 +10,6 @@ resolved is a cycle.
 
 from __future__ import annotations
 
-import difflib
-
 from kiln.diag import Diagnostic, Path, Severity, format_path
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.normalize import normalize
@@ -30,9 +28,12 @@ class _RefError(KilnError):
 
 
 def resolve_references(b: Loading) -> tuple[Loading, list[Diagnostic]]:
+    """As the CLI, the first reference that cannot be resolved is the error."""
     r = _Resolver(b.config)
     config = r.resolve_root()
-    return b.with_config(config), r.diags
+    first = next((d for d in r.diags if d.severity is Severity.ERROR), None)
+    return b.with_config(config), [d for d in r.diags
+                                   if d.severity is not Severity.ERROR or d is first]
 
 
 class _Resolver:
@@ -246,10 +247,8 @@ class _Resolver:
             return
         detail = ""
         if len(parts) >= 3 and isinstance(parts[1], str) and isinstance(parts[2], str):
-            close = difflib.get_close_matches(parts[2], self.resources.get(parts[1], set()), 1)
-            if close:
-                rest = shown[len(f"${{resources.{parts[1]}.{parts[2]}"):]
-                detail = f"Did you mean ${{resources.{parts[1]}.{close[0]}{rest}?"
+            ref = shown[2:-1]
+            detail = _did_you_mean(ref, parts[2], sorted(self.resources.get(parts[1], ())))
         raise _RefError(f"reference does not exist: {shown}", detail=detail)
 
 
@@ -268,8 +267,27 @@ def _index(node: Value, part: str | int) -> Value | None:
 def _suggest(node: Value, part: str | int, ref: str) -> str:
     if not isinstance(part, str) or type(node.v) is not dict:
         return ""
-    close = difflib.get_close_matches(part, list(node.v), n=1, cutoff=0.6)
+    return _did_you_mean(ref, part, list(node.v))
+
+
+def _did_you_mean(ref: str, part: str, keys: list[str]) -> str:
+    """The CLI's suggestions: keys within edit distance 2 of the missing one, nearest
+    first, each written as the whole reference."""
+    close = sorted(((_distance(part, k), i, k) for i, k in enumerate(keys)
+                    if isinstance(k, str) and _distance(part, k) <= 2))
     if not close:
         return ""
     at = ref.rfind(part)
-    return "Did you mean ${" + ref[:at] + close[0] + ref[at + len(part):] + "}?"
+    refs = ["${" + ref[:at] + k + ref[at + len(part):] + "}" for _, _, k in close]
+    header = "did you mean:" if len(refs) == 1 else "did you mean one of:"
+    return header + "".join("\n  " + r for r in refs)
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a):
+        cur = [i + 1]
+        for j, cb in enumerate(b):
+            cur.append(min(cur[j] + 1, prev[j + 1] + 1, prev[j] + (ca != cb)))
+        prev = cur
+    return prev[-1]

@@ -1,20 +1,31 @@
-"""Check and rewrite the local paths resources point at.
+"""Check and rewrite the local paths resources point at, in two passes as the Databricks
+CLI makes them.
 
-A relative path is relative to the file that wrote it. Notebook paths may leave out the
-extension (``../notebooks/Train`` finds ``Train.py``); a ``.py``/``.sql``/``.scala``/``.r``
-file is a notebook when its first line says ``Databricks notebook source``. Found paths
-become workspace paths under ``workspace.file_path`` (notebooks lose their extension);
-missing ones are errors (``notebook x not found``, ``file x not found``). Paths that are
-already remote (``/Workspace/...``, ``/Volumes/...``, ``dbfs:/...``, ``s3://...``) or come
-from Git (``source: GIT``) are left alone. Library wheels and jars, which artifact builds
-may only produce at deploy, become paths relative to the bundle root.
+1. **Normalize.** A relative path is relative to the file that wrote it; it becomes
+   relative to the bundle root (``../src/x.py`` in ``resources/jobs.yml`` is ``src/x.py``,
+   ``./a.py`` is ``a.py``). Paths that are already remote (``/Workspace/...``,
+   ``/Volumes/...``, ``dbfs:/...``, ``s3://...``), references, and the tasks of a job with a
+   ``git_source`` are left alone.
+2. **Translate.** A local path must lie under the bundle root and exist as the kind its
+   field expects: a notebook (a ``.py``/``.sql``/``.scala``/``.r`` file whose first line says
+   ``Databricks notebook source``, or an ``.ipynb``; the extension is part of the path, as
+   on Databricks), a file that is not a notebook, or a directory. It becomes a workspace
+   path under ``workspace.file_path`` (notebooks lose their extension). Pipeline libraries
+   with glob patterns expand to one library per match; ``glob.include`` patterns are
+   translated as written. Library wheels and jars, which artifact builds may only produce
+   at deploy, stay relative to the bundle root. The first problem is the error (the CLI
+   stops there); the tree then keeps the normalized paths.
+
+kiln adds one check the CLI leaves to the run: a Python notebook with a syntax error.
 """
 
 from __future__ import annotations
 
+import glob as globlib
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kiln.diag import Diagnostic, Location, Path, Severity
 from kiln.bundle.dyn.value import Value
@@ -23,265 +34,262 @@ from kiln.bundle.state import Loading
 from kiln.notebook import syntax_error
 from kiln.pipspec import split_dependency
 
-NOTEBOOK_EXTS = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
+NOTEBOOK_EXTS = (".py", ".r", ".scala", ".sql", ".ipynb")
 _HEADER = re.compile(rb"^(#|--|//) Databricks notebook source")
 _REMOTE = re.compile(r"^([a-zA-Z][\w+.-]*:/|/)")
+_GLOB = re.compile(r"[*?\[]")
+
+# Path kinds (the CLI's translate modes)
+NOTEBOOK, FILE, DIRECTORY, GLOB, LIBRARY = "notebook", "file", "directory", "glob", "library"
 
 
 def is_remote(path: str) -> bool:
     return bool(_REMOTE.match(path)) or path.startswith("${")
 
 
+class _Stop(Exception):
+    def __init__(self, diag: Diagnostic) -> None:
+        self.diag = diag
+
+
+Visit = Callable[[str, Value, Path], "Value | list[Value]"]
+
+
+def translate_paths(b: Loading) -> tuple[Loading, list[Diagnostic]]:
+    normalized = _walk(b.config, lambda kind, v, p: _normalize(b.root, v))
+    t = _Translator(b.root, get_str(b.config, "workspace", "file_path") or "")
+    try:
+        translated = _walk(normalized, t.visit)
+    except _Stop as stop:
+        return b.with_config(normalized), [stop.diag]
+    return b.with_config(translated), []
+
+
+def _normalize(root: str, value: Value) -> Value:
+    if not isinstance(value.v, str) or is_remote(value.v) or not value.v:
+        return value
+    base = os.path.dirname(value.loc.file) if value.loc.file else ""
+    rel = os.path.normpath(os.path.join(base, value.v)).replace(os.sep, "/")
+    return value if rel == value.v else value.with_v(rel)
+
+
 @dataclass
 class _Translator:
     root: str
     file_path: str
-    diags: list[Diagnostic] = field(default_factory=list)
-    _notebook_cache: dict[str, bool] = field(default_factory=dict)
-    # Large bundles point thousands of tasks at the same few files: answer each
-    # (directory, path, kind) once.
-    _done: dict[tuple[str, str, str], tuple[str | None, Diagnostic | None]] = field(
-        default_factory=dict)
+    # Large bundles point thousands of tasks at the same few files: answer each once.
+    _done: dict[tuple[str, str], str] = field(default_factory=dict)
+    _notebooks: dict[str, bool] = field(default_factory=dict)
 
-    def cached(self, kind: str, value: Value, path: Path, fn) -> Value:  # type: ignore[no-untyped-def]
-        key = (os.path.dirname(value.loc.file), value.v, kind)
-        hit = self._done.get(key)
-        if hit is None:
-            before = len(self.diags)
-            out = fn(value, path)
-            err = self.diags[before] if len(self.diags) > before else None
-            hit = (out.v if err is None else None, err)
-            self._done[key] = hit
-            return out
-        new, err = hit
-        if err is not None:
-            self.diags.append(Diagnostic(err.severity, err.summary, err.detail,
-                                         (value.loc,), (path,)))
+    def visit(self, kind: str, value: Value, path: Path) -> Value | list[Value]:
+        lit = value.v
+        if not isinstance(lit, str) or not lit or is_remote(lit):
             return value
-        return value.with_v(new)
-
-    def local(self, value: Value) -> str:
-        """The absolute local path a relative value means."""
-        base = os.path.dirname(value.loc.file) if value.loc.file else ""
-        return os.path.normpath(os.path.join(self.root, base, value.v))
-
-    def rel_in_root(self, value: Value, abs_path: str, path: Path) -> str | None:
-        rel = os.path.relpath(abs_path, self.root)
-        if rel == ".." or rel.startswith(".." + os.sep):
-            self.diags.append(Diagnostic(
-                Severity.ERROR, f"path {value.v} is not contained in the bundle root {self.root}",
-                locations=(value.loc,), paths=(path,)))
-            return None
-        return rel.replace(os.sep, "/")
-
-    def is_notebook(self, abs_path: str) -> bool:
-        hit = self._notebook_cache.get(abs_path)
+        if kind == LIBRARY:  # built at deploy, maybe: checked there
+            self.inside_root(value, path)
+            return value
+        if kind in (NOTEBOOK, FILE) and _GLOB.search(lit) and path[-3] == "libraries":
+            return self.expand(kind, value, path)
+        hit = self._done.get((kind, lit))
         if hit is None:
-            if abs_path.endswith(".ipynb"):
-                hit = True
-            elif abs_path.endswith(NOTEBOOK_EXTS):
+            hit = self._done[(kind, lit)] = self.translate(kind, value, path)
+        return value.with_v(hit)
+
+    def expand(self, kind: str, value: Value, path: Path) -> list[Value]:
+        """A pipeline library with a pattern: one library per match, in order."""
+        self.inside_root(value, path)
+        matches = sorted(m for m in globlib.glob(value.v, root_dir=self.root)
+                         if os.path.isfile(os.path.join(self.root, m)))
+        if not matches:
+            raise _Stop(_error(f"{kind} {value.v} not found", value, path))
+        return [value.with_v(self.translate(kind, value.with_v(m.replace(os.sep, "/")), path))
+                for m in matches]
+
+    def translate(self, kind: str, value: Value, path: Path) -> str:
+        lit = value.v
+        full = self.inside_root(value, path)
+        if kind == NOTEBOOK:
+            return self.notebook(value, path, full)
+        if kind == FILE:
+            if not os.path.isfile(full):
+                raise _Stop(_error(f"file {lit} not found", value, path))
+            if self.is_notebook(full):
+                raise _Stop(_error(f'expected a file for "{_dotted(path)}" but got a notebook: '
+                                   f"file at {full} is a notebook", value, path))
+            return f"{self.file_path}/{lit}"
+        if kind == DIRECTORY:
+            if not os.path.exists(full):
+                raise _Stop(_error(f"stat {lit}: no such file or directory", value, path))
+            if not os.path.isdir(full):
+                raise _Stop(_error(f"{full} is not a directory", value, path))
+            return self.file_path if lit == "." else f"{self.file_path}/{lit}"
+        return f"{self.file_path}/{lit}"  # GLOB: translated as written
+
+    def notebook(self, value: Value, path: Path, full: str) -> str:
+        lit = value.v
+        if not os.path.isfile(full):
+            if os.path.splitext(lit)[1]:
+                raise _Stop(_error(f"notebook {lit} not found", value, path))
+            exts = ", ".join(NOTEBOOK_EXTS)
+            guess = next((lit + e for e in NOTEBOOK_EXTS if os.path.isfile(full + e)), None)
+            if guess is not None:
+                raise _Stop(_error(f'notebook "{lit}" not found. Did you mean "{guess}"?\n'
+                                   "Local notebook references are expected to contain one of "
+                                   f"the following\nfile extensions: [{exts}]", value, path))
+            raise _Stop(_error(f'notebook "{lit}" not found. Local notebook references are '
+                               "expected\nto contain one of the following file extensions: "
+                               f"[{exts}]", value, path))
+        if not self.is_notebook(full):
+            raise _Stop(_error(f'expected a notebook for "{_dotted(path)}" but got a file: '
+                               f"file at {full} is not a notebook", value, path,
+                               "A .py notebook starts with the line "
+                               "'# Databricks notebook source'."))
+        if full.endswith((".py", ".ipynb")):
+            bad = syntax_error(full)
+            if bad is not None:
+                message, line, col = bad
+                raise _Stop(Diagnostic(Severity.ERROR, f"notebook {lit} has a syntax error: "
+                                       f"{message}", locations=(Location(lit, line, col),
+                                                                value.loc), paths=(path,)))
+        return f"{self.file_path}/{_strip_notebook_ext(lit)}"
+
+    def inside_root(self, value: Value, path: Path) -> str:
+        full = os.path.normpath(os.path.join(self.root, value.v))
+        rel = os.path.relpath(full, self.root)
+        if rel == ".." or rel.startswith(".." + os.sep):
+            raise _Stop(_error(f"path {full} is not contained in sync root path", value, path))
+        return full
+
+    def is_notebook(self, full: str) -> bool:
+        hit = self._notebooks.get(full)
+        if hit is None:
+            hit = full.endswith(".ipynb")
+            if not hit and full.lower().endswith(NOTEBOOK_EXTS):
                 try:
-                    with open(abs_path, "rb") as f:
+                    with open(full, "rb") as f:
                         hit = bool(_HEADER.match(f.read(64)))
                 except OSError:
                     hit = False
-            else:
-                hit = False
-            self._notebook_cache[abs_path] = hit
+            self._notebooks[full] = hit
         return hit
 
-    def notebook(self, value: Value, path: Path) -> Value:
-        if not isinstance(value.v, str) or is_remote(value.v):
-            return value
-        return self.cached("notebook", value, path, self._notebook)
 
-    def _notebook(self, value: Value, path: Path) -> Value:
-        base = self.local(value)
-        found = base if os.path.isfile(base) else next(
-            (base + e for e in NOTEBOOK_EXTS if os.path.isfile(base + e)), None)
-        if found is None:
-            self.diags.append(Diagnostic(Severity.ERROR, f"notebook {value.v} not found",
-                                         locations=(value.loc,), paths=(path,)))
-            return value
-        if not self.is_notebook(found):
-            rel = os.path.relpath(found, self.root)
-            self.diags.append(Diagnostic(
-                Severity.ERROR,
-                f"expected a notebook but got a file: file at {rel} is not a notebook",
-                detail="A .py notebook starts with the line '# Databricks notebook source'.",
-                locations=(value.loc,), paths=(path,)))
-            return value
-        rel = self.rel_in_root(value, found, path)
-        if rel is None:
-            return value
-        if found.endswith((".py", ".ipynb")):
-            bad = syntax_error(found)
-            if bad is not None:
-                message, line, col = bad
-                self.diags.append(Diagnostic(
-                    Severity.ERROR, f"notebook {value.v} has a syntax error: {message}",
-                    locations=(Location(rel, line, col), value.loc), paths=(path,)))
-                return value
-        stem, ext = os.path.splitext(rel)
-        return value.with_v(f"{self.file_path}/{stem if ext in NOTEBOOK_EXTS else rel}")
+def _strip_notebook_ext(rel: str) -> str:
+    """Notebooks lose their extension on import; designer files keep ``.designer.ipynb``."""
+    if rel.endswith(".designer.ipynb"):
+        return rel
+    stem, ext = os.path.splitext(rel)
+    return stem if ext.lower() in NOTEBOOK_EXTS else rel
 
-    def file(self, value: Value, path: Path, *, directory: bool = False) -> Value:
-        if not isinstance(value.v, str) or is_remote(value.v):
-            return value
-        return self.cached("dir" if directory else "file", value, path,
-                           lambda v, p: self._file(v, p, directory=directory))
 
-    def _file(self, value: Value, path: Path, *, directory: bool) -> Value:
-        found = self.local(value)
-        ok = os.path.isdir(found) if directory else os.path.isfile(found)
-        if not ok:
-            what = "directory" if directory else "file"
-            self.diags.append(Diagnostic(Severity.ERROR, f"{what} {value.v} not found",
-                                         locations=(value.loc,), paths=(path,)))
-            return value
-        if not directory and found.endswith(NOTEBOOK_EXTS) and self.is_notebook(found):
-            rel = os.path.relpath(found, self.root)
-            self.diags.append(Diagnostic(
-                Severity.ERROR,
-                f"expected a file but got a notebook: file at {rel} is a notebook", locations=(value.loc,), paths=(path,)))
-            return value
-        rel = self.rel_in_root(value, found, path)
-        return value if rel is None else value.with_v(f"{self.file_path}/{rel}")
+def _dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
-    def library(self, value: Value, path: Path) -> Value:
-        if not isinstance(value.v, str) or is_remote(value.v):
-            return value
-        rel = self.rel_in_root(value, self.local(value), path)
-        return value if rel is None else value.with_v(rel)
 
-    # jobs ------------------------------------------------------------------------
-    def task(self, task: Value, path: Path, git: bool) -> Value:
-        def sub(t: Value, key: str, fn) -> Value:  # type: ignore[no-untyped-def]
-            obj = t.v.get(key)
-            if obj is None or type(obj.v) is not dict:
-                return t
-            return with_field(t, key, fn(obj, path + (key,)))
+def _error(summary: str, value: Value, path: Path, detail: str = "") -> Diagnostic:
+    return Diagnostic(Severity.ERROR, summary, detail, locations=(value.loc,), paths=(path,))
 
-        def from_git(obj: Value) -> bool:
-            src = get_str(obj, "source")
-            return src == "GIT" or (src is None and git)
 
-        def notebook(obj: Value, p: Path) -> Value:
-            v = obj.get("notebook_path")
-            if v is None or from_git(obj):
-                return obj
-            return with_field(obj, "notebook_path", self.notebook(v, p + ("notebook_path",)))
+# the fields that hold paths --------------------------------------------------------------
 
-        def python(obj: Value, p: Path) -> Value:
-            v = obj.get("python_file")
-            if v is None or from_git(obj):
-                return obj
-            return with_field(obj, "python_file", self.file(v, p + ("python_file",)))
+def _walk(config: Value, visit: Visit) -> Value:
+    def job(key: str, j: Value) -> Value:
+        if j.get("git_source") is not None and not j.v["git_source"].is_nil:
+            return j  # its paths are in the repository
+        base = ("resources", "jobs", key)
+        j = _each(j, "tasks", lambda t, i: _task(t, base + ("tasks", i), visit))
+        return _each(j, "environments", lambda e, i: _at(e, ("spec",), lambda s: _dependencies(
+            s, base + ("environments", i, "spec"), visit)))
 
-        def sql(obj: Value, p: Path) -> Value:
-            f = obj.get("file")
-            if f is None or not f.is_map or f.get("path") is None or from_git(f):
-                return obj
-            fp = self.file(f.v["path"], p + ("file", "path"))
-            return with_field(obj, "file", with_field(f, "path", fp))
+    def pipeline(key: str, p: Value) -> Value:
+        base = ("resources", "pipelines", key)
+        p = _field(p, "root_path", lambda v: visit(DIRECTORY, v, base + ("root_path",)))
+        p = _at(p, ("environment",), lambda e: _dependencies(e, base + ("environment",), visit))
+        return _libraries(p, base, visit)
 
-        def dbt(obj: Value, p: Path) -> Value:
-            v = obj.get("project_directory")
-            if v is None or from_git(obj):
-                return obj
-            return with_field(obj, "project_directory",
-                              self.file(v, p + ("project_directory",), directory=True))
+    config = edit_resources(config, "jobs", job)
+    config = edit_resources(config, "pipelines", pipeline)
+    config = edit_resources(config, "apps", lambda k, a: _field(
+        a, "source_code_path",
+        lambda v: visit(DIRECTORY, v, ("resources", "apps", k, "source_code_path"))))
+    return edit_resources(config, "dashboards", lambda k, d: _field(
+        d, "file_path", lambda v: visit(FILE, v, ("resources", "dashboards", k, "file_path"))))
 
-        def for_each(obj: Value, p: Path) -> Value:
-            inner = obj.get("task")
-            if inner is None or not inner.is_map:
-                return obj
-            return with_field(obj, "task", self.task(inner, p + ("task",), git))
 
-        for key, fn in (("notebook_task", notebook), ("spark_python_task", python),
-                        ("sql_task", sql), ("dbt_task", dbt), ("for_each_task", for_each)):
-            if key in task.v:
-                task = sub(task, key, fn)
-        libs = task.v.get("libraries")
-        if libs is not None and libs.is_seq:
-            new = []
-            for i, lib in enumerate(libs.v):
-                lp = path + ("libraries", i)
-                if lib.is_map:
-                    for key in ("whl", "jar", "egg"):
-                        if lib.get(key) is not None:
-                            lib = with_field(lib, key, self.library(lib.v[key], lp + (key,)))
-                    if lib.get("requirements") is not None:
-                        lib = with_field(lib, "requirements",
-                                         self.file(lib.v["requirements"], lp + ("requirements",)))
-                new.append(lib)
-            task = with_field(task, "libraries", Value(new, libs.loc, libs.kloc))
-        return task
+def _task(t: Value, path: Path, visit: Visit) -> Value:
+    def local(obj: Value) -> bool:
+        return get_str(obj, "source") != "GIT"
 
-    def job(self, key: str, job: Value) -> Value:
-        tasks = job.get("tasks")
-        if tasks is not None and tasks.is_seq:
-            git = job.get("git_source") is not None and not job.v["git_source"].is_nil
-            base = ("resources", "jobs", key, "tasks")
-            new = [self.task(t, base + (i,), git) if t.is_map else t
-                   for i, t in enumerate(tasks.v)]
-            job = with_field(job, "tasks", Value(new, tasks.loc, tasks.kloc))
-        envs = job.get("environments")
-        if envs is not None and envs.is_seq:
-            job = with_field(job, "environments", Value(
-                [self.environment(e, ("resources", "jobs", key, "environments", i))
-                 if e.is_map else e for i, e in enumerate(envs.v)], envs.loc, envs.kloc))
-        return job
+    for key, sub, kind in (("notebook_task", "notebook_path", NOTEBOOK),
+                           ("spark_python_task", "python_file", FILE),
+                           ("dbt_task", "project_directory", DIRECTORY)):
+        t = _at(t, (key,), lambda o, sub=sub, kind=kind, key=key: _field(
+            o, sub, lambda v: visit(kind, v, path + (key, sub))) if local(o) else o)
+    t = _at(t, ("sql_task", "file"), lambda f: _field(
+        f, "path", lambda v: visit(FILE, v, path + ("sql_task", "file", "path")))
+        if local(f) else f)
+    t = _at(t, ("for_each_task", "task"),
+            lambda inner: _task(inner, path + ("for_each_task", "task"), visit))
 
-    def environment(self, env: Value, path: Path) -> Value:
-        """Local paths in ``spec.dependencies`` (``-r ../requirements.txt``, ``-e ..``,
-        ``./dist/*.whl``), relative to the file that declares them, become workspace
-        paths; package specifiers stay as they are."""
-        spec = env.get("spec")
-        if spec is None or not spec.is_map:
-            return env
-        return with_field(env, "spec", self.dependencies(spec, path + ("spec",)))
+    def library(lib: Value, i: int) -> Value:
+        for key in ("whl", "jar", "egg"):
+            lib = _field(lib, key, lambda v, key=key: visit(LIBRARY, v, path + ("libraries", i, key)))
+        return _field(lib, "requirements",
+                      lambda v: visit(FILE, v, path + ("libraries", i, "requirements")))
 
-    def dependencies(self, holder: Value, path: Path) -> Value:
-        deps = holder.get("dependencies")
-        if deps is None or not deps.is_seq:
-            return holder
-        new = []
-        for i, dep in enumerate(deps.v):
-            if isinstance(dep.v, str):
-                flag, target = split_dependency(dep.v)
-                if target is not None and is_local_dependency(target):
-                    p = path + ("dependencies", i)
-                    src = dep.with_v(target)
-                    if target.endswith(".whl"):  # may be built at deploy: stays relative
-                        moved = self.library(src, p)
-                        if moved is not src:
-                            moved = moved.with_v("./" + moved.v)
-                    else:
-                        moved = self.file(src, p, directory=flag == "-e"
-                                          and os.path.isdir(self.local(src)))
-                    dep = dep.with_v(f"{flag} {moved.v}" if flag else moved.v)
-            new.append(dep)
-        return with_field(holder, "dependencies", Value(new, deps.loc, deps.kloc))
+    return _each(t, "libraries", library)
 
-    def pipeline(self, key: str, p: Value) -> Value:
-        env = p.get("environment")
-        if env is not None and env.is_map:
-            p = with_field(p, "environment", self.dependencies(
-                env, ("resources", "pipelines", key, "environment")))
-        libs = p.get("libraries")
-        if libs is None or not libs.is_seq:
-            return p
-        new = []
-        for i, lib in enumerate(libs.v):
-            lp = ("resources", "pipelines", key, "libraries", i)
-            for kind, fn in (("notebook", self.notebook), ("file", self.file)):
-                obj = lib.get(kind) if lib.is_map else None
-                if obj is not None and obj.is_map and obj.get("path") is not None:
-                    lib = with_field(lib, kind, with_field(obj, "path",
-                                                           fn(obj.v["path"], lp + (kind, "path"))))
-            new.append(lib)
-        return with_field(p, "libraries", Value(new, libs.loc, libs.kloc))
+
+def _libraries(p: Value, base: Path, visit: Visit) -> Value:
+    libs = p.get("libraries")
+    if libs is None or not libs.is_seq:
+        return p
+    out: list[Value] = []
+    for i, lib in enumerate(libs.v):
+        lib = _at(lib, ("glob",), lambda g: _field(
+            g, "include", lambda v: visit(GLOB, v, base + ("libraries", i, "glob", "include"))))
+        expanded = [lib]
+        for kind in (NOTEBOOK, FILE):
+            obj = lib.get(kind) if lib.is_map else None
+            v = obj.get("path") if obj is not None and obj.is_map else None
+            if v is None:
+                continue
+            new = visit(kind, v, base + ("libraries", i, kind, "path"))
+            if isinstance(new, list):  # a pattern: one library per match
+                expanded = [with_field(lib, kind, with_field(obj, "path", n)) for n in new]  # type: ignore[arg-type]
+            else:
+                expanded = [with_field(lib, kind, with_field(obj, "path", new))]  # type: ignore[arg-type]
+        out.extend(expanded)
+    return with_field(p, "libraries", Value(out, libs.loc, libs.kloc))
+
+
+def _dependencies(holder: Value, path: Path, visit: Visit) -> Value:
+    """Local paths in ``dependencies`` (``-r ../requirements.txt``, ``-e ..``,
+    ``./dist/*.whl``); package specifiers stay as they are. Wheels (maybe built at deploy)
+    stay relative to the bundle root, written ``./...``."""
+    deps = holder.get("dependencies")
+    if deps is None or not deps.is_seq:
+        return holder
+    new = []
+    for i, dep in enumerate(deps.v):
+        if isinstance(dep.v, str):
+            flag, target = split_dependency(dep.v)
+            if target is not None and is_local_dependency(target):
+                p = path + ("dependencies", i)
+                src = dep.with_v(target[2:] if target.startswith("./") else target)
+                kind = LIBRARY if target.endswith(".whl") else (
+                    DIRECTORY if flag == "-e" else FILE)
+                moved = visit(kind, src, p)
+                assert isinstance(moved, Value)
+                text = moved.v
+                if not text.startswith(("./", "../", "/")):
+                    text = "./" + text  # still reads as a local path, not a package
+                dep = dep.with_v(f"{flag} {text}" if flag else text)
+        new.append(dep)
+    return with_field(holder, "dependencies", Value(new, deps.loc, deps.kloc))
 
 
 def is_local_dependency(target: str) -> bool:
@@ -292,21 +300,31 @@ def is_local_dependency(target: str) -> bool:
         or target in (".", "..")
 
 
-def translate_paths(b: Loading) -> tuple[Loading, list[Diagnostic]]:
-    file_path = get_str(b.config, "workspace", "file_path") or ""
-    t = _Translator(b.root, file_path)
-    config = edit_resources(b.config, "jobs", t.job)
-    config = edit_resources(config, "pipelines", t.pipeline)
-    config = edit_resources(config, "apps", lambda k, a: _field(
-        a, "source_code_path", lambda v: t.file(v, ("resources", "apps", k, "source_code_path"),
-                                                directory=True)))
-    config = edit_resources(config, "dashboards", lambda k, d: _field(
-        d, "file_path", lambda v: t.file(v, ("resources", "dashboards", k, "file_path"))))
-    return b.with_config(config), t.diags
+def _field(obj: Value, key: str, fn: Callable[[Value], "Value | list[Value]"]) -> Value:
+    v = obj.get(key) if obj.is_map else None
+    if v is None:
+        return obj
+    new = fn(v)
+    assert isinstance(new, Value)
+    return obj if new is v else with_field(obj, key, new)
 
 
-def _field(obj: Value, key: str, fn) -> Value:  # type: ignore[no-untyped-def]
-    v = obj.get(key)
-    return obj if v is None else with_field(obj, key, fn(v))
+def _at(obj: Value, keys: tuple[str, ...], fn: Callable[[Value], Value]) -> Value:
+    """``obj`` with ``fn`` applied to the map at ``keys`` (when there is one)."""
+    if not obj.is_map:
+        return obj
+    sub = obj.get(keys[0])
+    if sub is None or not sub.is_map:
+        return obj
+    new = fn(sub) if len(keys) == 1 else _at(sub, keys[1:], fn)
+    return obj if new is sub else with_field(obj, keys[0], new)
 
 
+def _each(obj: Value, key: str, fn: Callable[[Value, int], Value]) -> Value:
+    seq = obj.get(key) if obj.is_map else None
+    if seq is None or not seq.is_seq:
+        return obj
+    new = [fn(x, i) if x.is_map else x for i, x in enumerate(seq.v)]
+    if all(a is b for a, b in zip(new, seq.v)):
+        return obj
+    return with_field(obj, key, Value(new, seq.loc, seq.kloc))
