@@ -113,7 +113,7 @@ def test_destructive_changes_need_approval(kiln: Kiln, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("breakage,message", [
-    (("./notebooks/nb_1.py", "./notebooks/missing.py"), "Error: notebook ./notebooks/missing.py not found"),
+    (("./notebooks/nb_1.py", "./notebooks/missing.py"), "Error: notebook notebooks/missing.py not found"),
     (("base_parameters: {catalog: '${var.catalog}'}",
       "base_parameters: {catalog: '${resources.jobs.nope.id}'}"),
      "Error: reference does not exist: ${resources.jobs.nope.id}"),

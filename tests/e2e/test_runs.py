@@ -216,7 +216,7 @@ resources:
     # a syntax error is found before anything is deployed or run
     refused = kiln.run("bundle", "deploy", cwd=root, ok=False)
     assert refused.returncode == 1
-    assert refused.stderr.startswith("Error: notebook ./bad.py has a syntax error: invalid syntax "
+    assert refused.stderr.startswith("Error: notebook bad.py has a syntax error: invalid syntax "
                                      "(cell 1)\n  at resources.jobs.broken.tasks[0]")
     assert refused.stderr.count("syntax error") == 1
     assert "  in bad.py:2:7" in refused.stderr
@@ -455,7 +455,9 @@ resources:
 
     bad = (root / "databricks.yml").read_text().replace('"*/2 * * * * ?"', '"0 0 25 * * ?"')
     (root / "databricks.yml").write_text(bad)
-    proc = kiln.run("bundle", "validate", cwd=root, ok=False)
+    # the Jobs API refuses it at deploy (as Databricks does), before anything is written
+    proc = kiln.run("bundle", "deploy", cwd=root, ok=False)
+    assert proc.returncode == 1
     assert "Error: invalid Quartz cron expression '0 0 25 * * ?': 25 is outside 0-23" in proc.stderr
     assert "at resources.jobs.ticking.schedule.quartz_cron_expression" in proc.stderr
 
