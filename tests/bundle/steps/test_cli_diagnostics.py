@@ -167,3 +167,18 @@ resources:
   volumes: {v: {catalog_name: main, schema_name: raw, name: files}}
 """}))
     assert r.plain()["resources"]["volumes"]["v"]["volume_path"] == "/Volumes/main/raw/files"
+
+
+def test_workspace_paths_and_parent_paths_lie_under_workspace(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+workspace: {root_path: /remote, artifact_path: /Volumes/c/s/v}
+resources:
+  dashboards: {d: {display_name: d, warehouse_id: w, parent_path: shared}}
+  genie_spaces: {g: {title: g, parent_path: ""}}
+"""}))
+    ws = r.plain()["workspace"]
+    assert ws["root_path"] == "/Workspace/remote" and ws["file_path"] == "/Workspace/remote/files"
+    assert ws["artifact_path"] == "/Volumes/c/s/v"
+    res = r.plain()["resources"]
+    assert res["dashboards"]["d"]["parent_path"] == "/Workspace/shared"
+    assert res["genie_spaces"]["g"]["parent_path"] == "/Workspace"

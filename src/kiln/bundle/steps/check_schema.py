@@ -64,7 +64,8 @@ def _check(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnos
             keys.pop()
     elif t is TScalar:
         choices = node.choices  # type: ignore[union-attr]
-        if choices and type(v) is str and v and v not in choices and not v.startswith("${"):
+        if choices and type(v) is str and v not in choices and not v.startswith("${") \
+                and not (v == "" and keys[0] == "variables"):  # an empty variable type is unset
             diags.append(Diagnostic(
                 Severity.WARNING, f'invalid value "{v}" for enum field. Valid values are '
                 f'[{" ".join(choices)}]', locations=(value.loc,),

@@ -18,6 +18,7 @@ dropped, without one the driver's pool is; a job cluster without ``autoscale`` s
 
 from __future__ import annotations
 
+import posixpath
 from typing import Callable
 
 from kiln.diag import Diagnostic
@@ -64,16 +65,28 @@ def default_settings(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     config = edit_resources(config, "sql_warehouses", lambda _k, r: _defaults(r, {
         "auto_stop_mins": 120, "enable_photon": True, "max_num_clusters": 1,
         "spot_instance_policy": "COST_OPTIMIZED"}))
-    config = edit_resources(config, "dashboards", lambda _k, r: _defaults(r, {
-        "parent_path": resource_path, "embed_credentials": False}))
-    for rtype in ("genie_spaces", "alerts"):
-        config = edit_resources(config, rtype,
-                                lambda _k, r: set_default(r, "parent_path", resource_path))
+    config = edit_resources(config, "dashboards", lambda _k, r: _under_workspace(_defaults(r, {
+        "parent_path": resource_path, "embed_credentials": False})))
+    config = edit_resources(config, "genie_spaces", lambda _k, r: _under_workspace(
+        set_default(r, "parent_path", resource_path)))
+    config = edit_resources(config, "alerts",
+                            lambda _k, r: set_default(r, "parent_path", resource_path))
     sync = config.get("sync")
     if sync is None or (sync.is_map and "paths" not in sync.v):  # null or [] are choices
         config = with_field(config, "sync", with_field(sync if sync is not None else Value({}),
                                                        "paths", ["."]))
     return b.with_config(config), []
+
+
+def _under_workspace(r: Value) -> Value:
+    """A dashboard's or Genie space's parent path lies under ``/Workspace``."""
+    cur = r.get("parent_path")
+    if cur is None or not isinstance(cur.v, str):
+        return r
+    p = cur.v
+    if p == "/Workspace" or p.startswith("/Workspace/"):
+        return r
+    return with_field(r, "parent_path", cur.with_v(posixpath.normpath("/Workspace/" + p)))
 
 
 def _defaults(r: Value, values: dict[str, object]) -> Value:

@@ -51,6 +51,11 @@ def define_workspace(b: Loading) -> tuple[Loading, list[Diagnostic]]:
             ws_map[key] = Value(ws_map["root_path"].v + "/" + sub, NIL_LOC)
         elif isinstance(cur.v, str):
             ws_map[key] = cur.with_v(expand_home(cur.v, user))
+    for key in ("root_path", *(k for k, _ in _SUBPATHS)):
+        cur = ws_map.get(key)
+        if cur is not None and isinstance(cur.v, str) and cur.v.startswith("/") \
+                and not cur.v.startswith(("/Workspace/", "/Volumes/")):
+            ws_map[key] = cur.with_v("/Workspace" + cur.v)  # as the CLI: under /Workspace
     config = set_path(config, ("workspace",), Value(ws_map, ws.loc if ws else NIL_LOC,
                                                     ws.kloc if ws else None))
     return b.with_config(config), diags
