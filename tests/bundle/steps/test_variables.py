@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kiln.errors import KilnError
-from tests.conftest import errors, load, summaries
+from tests.conftest import errors, load, summaries, warnings
 
 BASE = """
 bundle: {name: demo}
@@ -194,7 +194,7 @@ def test_cycle_is_detected(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n"
                                            "  a: {default: '${var.b}'}\n  b: {default: 'x-${var.a}'}\n"}))
     assert summaries(errors(r)) == [
-        "cycle detected in field resolution: variables.a.value -> variables.b.value -> variables.a.value"]
+        "cycle detected in field resolution: variables.a.default -> var.b -> var.a -> var.b"]
 
 
 def test_resource_references_stay_literal_but_must_exist(bundle_dir) -> None:
@@ -239,3 +239,17 @@ def test_references_name_variables_in_any_script(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  变量: {default: hi}\n"
                                            "  v: {default: '${var.变量}!'}\n"}))
     assert r.plain()["variables"]["v"]["value"] == "hi!"
+
+
+def test_a_value_that_holds_a_reference_to_itself_warns_as_too_deep(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n"
+                                           "  a: {type: complex, default: {hello: '${var.a}'}}\n"}))
+    assert r.ok
+    assert summaries(warnings(r)) == ["Variables references are too deep, stopping resolution "
+                                      "after 11 rounds. Unresolved variables may remain."]
+
+
+def test_indexing_into_a_string_is_an_error(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  s: {default: text}\n"
+                                           "  t: {default: '${var.s.name}'}\n"}))
+    assert summaries(errors(r)) == ['expected a map to index "variables.s.value.name", found string']

@@ -11,7 +11,7 @@ resolved is a cycle.
 from __future__ import annotations
 
 from kiln.diag import Diagnostic, Path, Severity, format_path
-from kiln.bundle.dyn.value import Value
+from kiln.bundle.dyn.value import Value, kind_name
 from kiln.bundle.normalize import normalize
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
@@ -27,13 +27,22 @@ class _RefError(KilnError):
     pass
 
 
+class _SelfReference(_RefError):
+    """Following a reference leads into the value that holds it."""
+
+
 def resolve_references(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     """As the CLI, the first reference that cannot be resolved is the error."""
     r = _Resolver(b.config)
     config = r.resolve_root()
     first = next((d for d in r.diags if d.severity is Severity.ERROR), None)
-    return b.with_config(config), [d for d in r.diags
-                                   if d.severity is not Severity.ERROR or d is first]
+    if first is not None:  # the tree stays as it was, as the CLI leaves it
+        return b, [d for d in r.diags if d.severity is not Severity.ERROR or d is first]
+    if r.too_deep:
+        r.diags.append(Diagnostic(Severity.WARNING, "Variables references are too deep, "
+                                  f"stopping resolution after {MAX_ROUNDS + 1} rounds. "
+                                  "Unresolved variables may remain."))
+    return b.with_config(config), r.diags
 
 
 class _Resolver:
@@ -47,6 +56,9 @@ class _Resolver:
         self._reported: set[tuple[str, object]] = set()
         self.depth = 0  # nesting of string resolutions (a reference to a reference ...)
         self.rounds = 0  # re-resolutions of references that interpolation produced
+        self.refs: list[str] = []  # the references being followed, outermost first
+        self.origin: Path = ()  # the field where the chain of references started
+        self.too_deep = False  # a value that contains a reference to itself
         res = root.get("resources")
         self.resources: dict[str, set[str]] = {
             rtype: set(group.v) if group.is_map else set()
@@ -114,10 +126,16 @@ class _Resolver:
             return hit
         if path in self.stack:
             loop = self.stack[self.stack.index(path):]
-            first = loop.index(min(loop))  # start at the same place whichever way we came in
-            cycle = loop[first:] + loop[:first] + [loop[first]]
+            if any(p[:len(q)] == q for i, p in enumerate(loop) for q in loop[:i]):
+                # a value that holds a reference to itself grows in every round: the CLI
+                # stops after its last round with a warning and leaves the reference
+                raise _SelfReference("too deep")
+            origin = self.origin
+            if origin[:1] == ("variables",) and origin[-1:] == ("value",) and \
+                    self._is_default(origin):
+                origin = origin[:-1] + ("default",)
             raise _RefError("cycle detected in field resolution: "
-                            + " -> ".join(format_path(p) for p in cycle))
+                            + " -> ".join([format_path(origin), *self.refs]))
         self.stack.append(path)
         try:
             v = value.v
@@ -142,6 +160,8 @@ class _Resolver:
         matches = list(REF.finditer(s))
         if not matches:
             return value
+        if self.depth == 0:
+            self.origin = path
         self.depth += 1
         try:
             if len(matches) == 1 and matches[0].span() == (0, len(s)):
@@ -170,6 +190,11 @@ class _Resolver:
                 finally:
                     self.rounds -= 1
             return Value(text, value.loc, value.kloc)
+        except _SelfReference:
+            if self.depth > 1:
+                raise
+            self.too_deep = True
+            return value
         except _RefError as e:
             if self.depth > 1:
                 raise  # reported once, where the chain of references started
@@ -204,12 +229,17 @@ class _Resolver:
         """``lookup`` once per distinct reference text (large bundles repeat a few)."""
         hit = self.ref_cache.get(ref, _MISSING)
         if hit is _MISSING:
+            self.refs.append(ref)
             try:
                 hit = self.lookup(ref)
+            except _SelfReference:
+                raise
             except _RefError as e:
                 if self.stack:  # mid-chain: the outcome depends on where we came from
                     raise
                 hit = e
+            finally:
+                self.refs.pop()
             if not self.stack:
                 self.ref_cache[ref] = hit
         if isinstance(hit, _RefError):
@@ -234,12 +264,25 @@ class _Resolver:
             if type(node.v) is str and node.v.startswith("${"):
                 node = self.full(node, path)
             child = _index(node, part)
+            if child is None and isinstance(part, str) and type(node.v) is not dict \
+                    and node.v is not None and type(node.v) is not list:
+                raise _RefError(f'expected a map to index "{format_path(path + (part,))}", '
+                                f"found {kind_name(node)}")
             if child is None:
                 raise _RefError(f"reference does not exist: {shown}",
                                 detail=_suggest(node, part, ref))
             path = path + (part,)
             node = child
         return self.full(node, path)
+
+    def _is_default(self, path: Path) -> bool:
+        """Whether a variable's value is its ``default`` (so the CLI names that field)."""
+        decl = self.root.get(str(path[0]))
+        decl = decl.get(str(path[1])) if decl is not None else None
+        if decl is None or not decl.is_map:
+            return False
+        value, default = decl.get("value"), decl.get("default")
+        return value is not None and default is not None and value.loc == default.loc
 
     def check_resource(self, parts: tuple[str | int, ...], shown: str) -> None:
         if len(parts) >= 3 and isinstance(parts[1], str) and parts[2] in self.resources.get(
