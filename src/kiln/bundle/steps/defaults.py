@@ -105,11 +105,15 @@ def _each(r: Value, key: str, fn: Callable[[Value], Value]) -> Value:
 
 def _clients(spec: Value) -> Value:
     """``workload_type.clients`` allows notebooks and jobs unless it says otherwise."""
+    if not spec.is_map:
+        return spec
     return edit_field(spec, "workload_type", lambda w: edit_field(
         w, "clients", lambda c: _defaults(c, {"notebooks": True, "jobs": True})))
 
 
 def _job_cluster(spec: Value) -> Value:
+    if not spec.is_map:  # a reference left for deploy
+        return spec
     spec = _pool_fixup(_clients(spec))
     if spec.get("autoscale") is None and spec.get("num_workers") is None:
         spec = with_field(spec, "num_workers", 0)

@@ -16,8 +16,10 @@ from kiln.bundle.state import Loading
 
 def load_git(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     # Outside a repository the fields still exist (empty), so that the common
-    # ``${bundle.git.branch}`` references resolve instead of failing.
-    info = {"origin_url": "", "branch": "", "commit": "", **read_git(b.root)}
+    # ``${bundle.git.branch}`` references (MLOps Stacks writes them) resolve instead of
+    # failing; the bundle root is ".".
+    info = {"origin_url": "", "branch": "", "commit": "", "bundle_root_path": ".",
+            **read_git(b.root)}
     config = b.config
     for key, val in info.items():
         cur = get_path(config, ("bundle", "git", key))

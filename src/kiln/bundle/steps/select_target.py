@@ -72,6 +72,7 @@ def select_target(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         diags.extend(more)
 
     root = set_path(root, ("bundle", "target"), Value(name, target.loc))
+    root = set_path(root, ("bundle", "environment"), Value(name, target.loc))  # its old name
     return b.with_config(root), diags
 
 
