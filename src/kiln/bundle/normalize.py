@@ -54,7 +54,13 @@ def _norm(value: Value, node: TNode, keys: list[str | int], diags: list[Diagnost
         for k, child in v.items():
             sub = fields.get(k)
             if sub is None:
-                if not anchors_only(child):  # reusable YAML anchors are not settings
+                if k == "valueFrom" and "value_from" in fields:  # the CLI's one hint
+                    diags.append(Diagnostic(
+                        Severity.WARNING, "Use 'value_from' instead of 'valueFrom'",
+                        "The field 'valueFrom' should be 'value_from' (snake_case). The "
+                        "'valueFrom' field will be ignored.", locations=(child.key_loc(),),
+                        paths=(tuple(keys),)))
+                elif not anchors_only(child):  # reusable YAML anchors are not settings
                     diags.append(Diagnostic(Severity.WARNING, f"unknown field: {k}",
                                             locations=(child.key_loc(),), paths=(tuple(keys),)))
                 nc = None

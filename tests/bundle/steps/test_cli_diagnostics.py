@@ -182,3 +182,23 @@ resources:
     res = r.plain()["resources"]
     assert res["dashboards"]["d"]["parent_path"] == "/Workspace/shared"
     assert res["genie_spaces"]["g"]["parent_path"] == "/Workspace"
+
+
+def test_scripts_and_app_env_hints(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+scripts:
+  empty: {}
+  inline: {content: 'echo ${bundle.name}'}
+  env: {env: {JOB: '${resources.jobs.j.id}', NAME: '${bundle.name}'}, content: echo $JOB}
+resources:
+  jobs: {j: {name: j}}
+  apps:
+    a: {name: a, config: {env: [{name: S, valueFrom: secret}]}}
+"""}))
+    assert sorted(summaries(errors(r))) == [
+        "${resources.jobs.j.id} cannot be used in scripts.env.env.JOB; only ${bundle.*}, "
+        "${workspace.*}, and ${var.*} are resolved before scripts execute",
+        "Found ${bundle.name} in script inline.content. Interpolation syntax ${...} is not "
+        "supported in script content",
+        "Script empty has no content"]
+    assert "Use 'value_from' instead of 'valueFrom'" in summaries(warnings(r))

@@ -242,11 +242,22 @@ class Pipeline(ResourceBase):
     run_as: RunAs | None = None
 
 
+class AppEnvVar(Model):
+    name: str
+    value: str | None = None
+    value_from: str | None = None
+
+
+class AppConfig(Model):
+    command: list[str] | None = None
+    env: list[AppEnvVar] | None = None
+
+
 class App(ResourceBase):
     name: str
     description: str | None = None
     source_code_path: str | None = None
-    config: AnyMap | None = None
+    config: AppConfig | None = None
     resources: list[AnyMap] | None = None
 
 

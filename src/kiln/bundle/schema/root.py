@@ -125,7 +125,8 @@ class Presets(Model):
 
 
 class Script(Model):
-    content: str
+    content: str | None = None  # required, with the CLI's own error (bundle_checks)
+    env: dict[str, str] | None = None
 
 
 class Experimental(Model):
@@ -133,6 +134,7 @@ class Experimental(Model):
     use_legacy_run_as: bool | None = None
     scripts: dict[str, str] | None = None
     skip_artifact_cleanup: bool | None = None
+    skip_name_prefix_for_schema: bool | None = None
 
 
 class Target(Model):

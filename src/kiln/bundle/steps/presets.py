@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from kiln.diag import Diagnostic
-from kiln.bundle.dyn.value import Value
+from kiln.bundle.dyn.value import Value, get_path
 from kiln.bundle.edit import edit_field, edit_resources, get_str, set_default, with_field
 from kiln.bundle.state import Loading
 
@@ -44,7 +44,10 @@ def apply_presets(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         config = edit_resources(config, "clusters", lambda _k, r: _prefix(r, "cluster_name", prefix))
         config = edit_resources(config, "experiments", lambda _k, r: _prefix_basename(r, prefix))
         uc = normalize_prefix(prefix)
+        skip = get_path(config, ("experimental", "skip_name_prefix_for_schema"))
         for rtype in _UC_PREFIX:
+            if rtype == "schemas" and skip is not None and skip.v is True:
+                continue  # experimental.skip_name_prefix_for_schema: schemas keep their names
             config = edit_resources(config, rtype, lambda _k, r: _prefix(r, "name", uc))
 
     if tags:
