@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kiln.diag import Diagnostic, has_errors
 from kiln.bundle.state import Loading, Step
+from kiln.bundle.steps.alert_files import load_alert_files
 from kiln.bundle.steps.basics import require_bundle_name
 from kiln.bundle.steps.bundle_checks import check_bundle_settings, check_workspace_paths
 from kiln.bundle.steps.check_schema import check_schema
@@ -41,6 +42,7 @@ INITIALIZE: tuple[Step, ...] = (
     check_workspace_paths,
     merge_keyed,
     capture_uc_dependencies,
+    load_alert_files,
     default_names,
     apply_run_as,
     apply_mode,

@@ -202,3 +202,23 @@ resources:
         "supported in script content",
         "Script empty has no content"]
     assert "Use 'value_from' instead of 'valueFrom'" in summaries(warnings(r))
+
+
+def test_alerts_load_their_dbalert_file(bundle_dir) -> None:
+    alert = ('{"query_lines": ["select 1", "from t"], "custom_summary": "s", '
+             '"evaluation": {"comparison_operator": "EQUAL"}}')
+    files = {"databricks.yml": "bundle: {name: x}\ninclude: [resources/*.yml]\n",
+             "resources/a.yml": "resources:\n  alerts:\n    a: {display_name: a, warehouse_id: w,"
+                                " file_path: ./a.dbalert.json}\n",
+             "resources/a.dbalert.json": alert}
+    r = load(bundle_dir(files))
+    a = r.plain()["resources"]["alerts"]["a"]
+    assert a["file_path"] == "resources/a.dbalert.json"
+    assert a["query_text"] == "select 1\nfrom t\n" and a["custom_summary"] == "s"
+    bad = dict(files, **{"resources/a.yml": files["resources/a.yml"].replace(
+        "file_path:", "query_text: q, file_path:")})
+    assert summaries(errors(load(bundle_dir(bad)))) == [
+        "field query_text is not allowed in the bundle configuration."]
+    ref = dict(files, **{"resources/a.dbalert.json": alert.replace("s\"", "${var.x}\"")})
+    assert summaries(errors(load(bundle_dir(ref)))) == [
+        ".alert file resources/a.dbalert.json must not contain variable interpolations."]

@@ -1,0 +1,76 @@
+"""SQL alerts defined in a ``.dbalert.json`` file, loaded as the Databricks CLI loads them.
+
+An alert with ``file_path`` takes its definition from the file (relative to the YAML file
+that names it; kept relative to the bundle root). The YAML may then set only
+``warehouse_id``, ``display_name``, ``file_path``, ``permissions`` and ``lifecycle``; the
+file may not hold ``${...}`` references. ``query_lines`` and ``custom_description_lines``
+become ``query_text`` and ``custom_description`` (one line each, newline-terminated).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from kiln.diag import Diagnostic, Severity
+from kiln.bundle.dyn.value import Value, from_plain
+from kiln.bundle.edit import get_str, resources, with_field
+from kiln.bundle.state import Loading
+
+ALLOWED_IN_YAML = ("warehouse_id", "display_name", "file_path", "permissions", "lifecycle")
+_FROM_FILE = ("custom_summary", "schedule", "evaluation", "effective_run_as", "run_as",
+              "run_as_user_name", "parent_path", "parameters", "create_time",
+              "owner_user_name", "update_time", "lifecycle_state", "id")
+
+
+def load_alert_files(b: Loading) -> tuple[Loading, list[Diagnostic]]:
+    config = b.config
+    for key, alert in resources(config, "alerts"):
+        fp = alert.get("file_path")
+        if fp is None or not get_str(alert, "file_path"):
+            continue
+        path = ("resources", "alerts", key)
+        for k, v in alert.v.items():
+            if k not in ALLOWED_IN_YAML and not v.is_nil:
+                return b, [Diagnostic(
+                    Severity.ERROR, f"field {k} is not allowed in the bundle configuration.",
+                    "When a .dbalert.json is specified, only the following fields are allowed "
+                    "in the bundle configuration: " + ", ".join(ALLOWED_IN_YAML),
+                    locations=(v.loc,), paths=(path + (k,),))]
+        rel = fp.v
+        if not os.path.isabs(rel):
+            base = os.path.dirname(fp.loc.file) if fp.loc.file else ""
+            rel = os.path.normpath(os.path.join(base, rel)).replace(os.sep, "/")
+        where = dict(locations=(fp.loc,), paths=(path + ("file_path",),))
+        try:
+            with open(os.path.join(b.root, rel), encoding="utf-8") as f:
+                text = f.read()
+            doc = json.loads(text)
+        except OSError as e:
+            return b, [Diagnostic(Severity.ERROR, f"failed to read .dbalert.json file {rel}: "
+                                  f"{e.strerror or e}", **where)]  # type: ignore[arg-type]
+        except ValueError as e:
+            return b, [Diagnostic(Severity.ERROR, f"failed to parse .dbalert.json file {rel}: "
+                                  f"{e}", **where)]  # type: ignore[arg-type]
+        if "${" in text:
+            return b, [Diagnostic(Severity.ERROR, f".alert file {rel} must not contain variable "
+                                  "interpolations.", "Please inline the alert configuration in "
+                                  "the bundle configuration to use variables", **where)]  # type: ignore[arg-type]
+        new = {k: v for k, v in alert.v.items() if k in ALLOWED_IN_YAML}
+        new["file_path"] = fp.with_v(rel)
+        for field, lines in (("query_text", "query_lines"),
+                             ("custom_description", "custom_description_lines")):
+            if doc.get(lines):
+                new[field] = Value("".join(f"{line}\n" for line in doc[lines]), fp.loc)
+        for field in _FROM_FILE:
+            if doc.get(field) not in (None, "", [], {}):
+                new[field] = from_plain(doc[field], fp.loc)
+        config = with_field_path(config, key, Value(new, alert.loc, alert.kloc))
+    return b.with_config(config), []
+
+
+def with_field_path(config: Value, key: str, alert: Value) -> Value:
+    res = config.v["resources"]
+    alerts = res.v["alerts"]
+    alerts = with_field(alerts, key, alert)
+    return with_field(config, "resources", with_field(res, "alerts", alerts))
