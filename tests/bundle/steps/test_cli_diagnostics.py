@@ -222,3 +222,43 @@ def test_alerts_load_their_dbalert_file(bundle_dir) -> None:
     ref = dict(files, **{"resources/a.dbalert.json": alert.replace("s\"", "${var.x}\"")})
     assert summaries(errors(load(bundle_dir(ref)))) == [
         ".alert file resources/a.dbalert.json must not contain variable interpolations."]
+
+
+def test_local_wheels_need_a_recent_runtime(bundle_dir) -> None:
+    yml = """bundle: {name: x}
+resources:
+  clusters: {old: {cluster_name: old, spark_version: 12.2.x-scala2.12}}
+  jobs:
+    j:
+      name: j
+      tasks:
+        - task_key: t
+          existing_cluster_id: ${resources.clusters.old.id}
+          python_wheel_task: {package_name: p, entry_point: main}
+          libraries: [{whl: ./dist/p.whl}]
+"""
+    assert summaries(errors(load(bundle_dir({"databricks.yml": yml})))) == [
+        "task t uses cluster with incompatible DBR version 12.2.x-scala2.12",
+        "Python wheel tasks require compute with DBR 13.3+ to include local libraries. Please "
+        "change your cluster configuration or use the experimental 'python_wheel_wrapper' "
+        "setting. See https://docs.databricks.com/dev-tools/bundles/python-wheel.html for more "
+        "information."]
+    wrapped = yml + "experimental: {python_wheel_wrapper: true}\n"
+    assert not errors(load(bundle_dir({"databricks.yml": wrapped})))
+
+
+def test_synced_paths_stay_in_the_repository(tmp_path) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "databricks.yml").write_text("bundle: {name: x}\nsync: {paths: ['..']}\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert summaries(errors(load(repo))) == [
+        f'path "{tmp_path}" is not within repository root "{repo}"']
+
+
+def test_a_genie_space_written_inline_is_serialized(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nresources:\n  genie_spaces:\n"
+                                           "    g: {title: g, serialized_space: {b: 1, a: [x]}}\n"}))
+    assert r.plain()["resources"]["genie_spaces"]["g"]["serialized_space"] == '{"a":["x"],"b":1}'

@@ -9,7 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 
-from kiln.diag import Diagnostic
+from kiln.diag import Diagnostic, Severity
 from kiln.bundle.dyn.value import Value, get_path, set_path
 from kiln.bundle.state import Loading
 
@@ -18,14 +18,33 @@ def load_git(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     # Outside a repository the fields still exist (empty), so that the common
     # ``${bundle.git.branch}`` references (MLOps Stacks writes them) resolve instead of
     # failing; the bundle root is ".".
-    info = {"origin_url": "", "branch": "", "commit": "", "bundle_root_path": ".",
-            **read_git(b.root)}
+    found = read_git(b.root)
+    info = {"origin_url": "", "branch": "", "commit": "", "bundle_root_path": ".", **found}
     config = b.config
+    if "bundle_root_path" in found:  # in a repository: what is synced must lie in it
+        rel = found["bundle_root_path"]
+        top = os.path.normpath(os.path.join(b.root, *[".."] * (0 if rel == "." else
+                                                               len(rel.split("/")))))
+        sync_root = _sync_root(b.root, config)
+        if os.path.relpath(sync_root, top).startswith(".."):
+            return b, [Diagnostic(Severity.ERROR, f'path "{sync_root}" is not within '
+                                  f'repository root "{top}"')]
     for key, val in info.items():
         cur = get_path(config, ("bundle", "git", key))
         if cur is None or cur.is_nil:
             config = set_path(config, ("bundle", "git", key), Value(val))
     return b.with_config(config), []
+
+
+def _sync_root(root: str, config: Value) -> str:
+    """The common parent of the bundle root and its ``sync.paths`` (the CLI's sync root)."""
+    paths = config.get("sync")
+    paths = paths.get("paths") if paths is not None and paths.is_map else None
+    out = os.path.normpath(root)
+    for p in paths.v if paths is not None and paths.is_seq else []:
+        if isinstance(p.v, str) and not os.path.isabs(p.v):
+            out = os.path.commonpath([out, os.path.normpath(os.path.join(root, p.v))])
+    return out
 
 
 def read_git(start: str) -> dict[str, str]:

@@ -5,13 +5,17 @@
   a volume's ``volume_path`` (computed here as ``/Volumes/<catalog>/<schema>/<name>``);
 - names the APIs require although their schemas do not: a dashboard's ``display_name``
   and ``warehouse_id``, a SQL warehouse's ``name`` (blank counts as missing);
-- a Genie space takes ``file_path`` or ``serialized_space``, not both.
+- a Genie space takes ``file_path`` or ``serialized_space``, not both; the file's content,
+  or a space written inline as YAML, becomes ``serialized_space`` as a JSON string.
 """
 
 from __future__ import annotations
 
+import json
+import os
+
 from kiln.diag import Diagnostic, Location, Path, Severity
-from kiln.bundle.dyn.value import Value
+from kiln.bundle.dyn.value import Value, to_plain
 from kiln.bundle.edit import edit_resources, get_str, resources, with_field
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
@@ -68,7 +72,36 @@ def check_resources(b: Loading) -> tuple[Loading, list[Diagnostic]]:
                                 ("resources", "volumes", key, "volume_path")))
     if diags:
         return b, diags
-    return b.with_config(edit_resources(config, "volumes", _volume_path(config))), []
+    config = edit_resources(config, "volumes", _volume_path(config))
+    try:
+        config = edit_resources(config, "genie_spaces", lambda k, r: _serialized_space(b.root, k, r))
+    except _Failed as e:
+        return b, [e.diag]
+    return b.with_config(config), []
+
+
+class _Failed(Exception):
+    def __init__(self, diag: Diagnostic) -> None:
+        self.diag = diag
+
+
+def _serialized_space(root: str, key: str, r: Value) -> Value:
+    fp, space = r.get("file_path"), r.get("serialized_space")
+    if fp is not None and isinstance(fp.v, str):
+        rel = fp.v if os.path.isabs(fp.v) else os.path.normpath(os.path.join(
+            os.path.dirname(fp.loc.file) if fp.loc.file else "", fp.v))
+        try:
+            with open(os.path.join(root, rel), encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise _Failed(_error(f"failed to read serialized genie space from file_path "
+                                 f"{rel}: {e.strerror or e}", fp.loc,
+                                 ("resources", "genie_spaces", key, "file_path"))) from e
+        return with_field(r, "serialized_space", Value(text, fp.loc))
+    if space is not None and (space.is_map or space.is_seq):
+        text = json.dumps(to_plain(space), separators=(",", ":"), sort_keys=True)
+        return with_field(r, "serialized_space", space.with_v(text))
+    return r
 
 
 def _volume_path(config: Value):  # type: ignore[no-untyped-def]
