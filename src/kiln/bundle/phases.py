@@ -50,8 +50,8 @@ INITIALIZE: tuple[Step, ...] = (
     default_settings,
     served_models_to_entities,
     apply_permissions,
-    translate_paths,
     check_schema,
+    translate_paths,
     check_resources,
     validate,
 )

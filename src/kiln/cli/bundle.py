@@ -135,7 +135,8 @@ def _display_name(rtype: str, r: dict[str, Any]) -> str:
 
 
 def _print_resources(tree: dict[str, Any]) -> None:
-    res = tree.get("resources") or {}
+    res = tree.get("resources")
+    res = res if isinstance(res, dict) else {}  # a malformed section was already reported
     lines = ["Resources:"]
     for rtype in sorted(res, key=lambda t: list(_TITLES).index(t) if t in _TITLES else 99):
         group = res[rtype] or {}

@@ -200,7 +200,7 @@ def _walk(config: Value, visit: Visit) -> Value:
         if j.get("git_source") is not None and not j.v["git_source"].is_nil:
             return j  # its paths are in the repository
         base = ("resources", "jobs", key)
-        j = _each(j, "tasks", lambda t, i: _task(t, base + ("tasks", i), visit))
+        j = _tasks(j, base, visit)
         return _each(j, "environments", lambda e, i: _at(e, ("spec",), lambda s: _dependencies(
             s, base + ("environments", i, "spec"), visit)))
 
@@ -219,28 +219,48 @@ def _walk(config: Value, visit: Visit) -> Value:
         d, "file_path", lambda v: visit(FILE, v, ("resources", "dashboards", k, "file_path"))))
 
 
-def _task(t: Value, path: Path, visit: Visit) -> Value:
+def _task_fields(visit: Visit) -> list[Callable[[Value, Path], Value]]:
+    """One editor per path field of a task, in the CLI's order (it visits each field in
+    every task before the next field)."""
     def local(obj: Value) -> bool:
         return get_str(obj, "source") != "GIT"
 
-    for key, sub, kind in (("notebook_task", "notebook_path", NOTEBOOK),
-                           ("spark_python_task", "python_file", FILE),
-                           ("dbt_task", "project_directory", DIRECTORY)):
-        t = _at(t, (key,), lambda o, sub=sub, kind=kind, key=key: _field(
+    def simple(key: str, sub: str, kind: str) -> Callable[[Value, Path], Value]:
+        return lambda t, path: _at(t, (key,), lambda o: _field(
             o, sub, lambda v: visit(kind, v, path + (key, sub))) if local(o) else o)
-    t = _at(t, ("sql_task", "file"), lambda f: _field(
-        f, "path", lambda v: visit(FILE, v, path + ("sql_task", "file", "path")))
-        if local(f) else f)
-    t = _at(t, ("for_each_task", "task"),
-            lambda inner: _task(inner, path + ("for_each_task", "task"), visit))
 
-    def library(lib: Value, i: int) -> Value:
-        for key in ("whl", "jar", "egg"):
-            lib = _field(lib, key, lambda v, key=key: visit(LIBRARY, v, path + ("libraries", i, key)))
-        return _field(lib, "requirements",
-                      lambda v: visit(FILE, v, path + ("libraries", i, "requirements")))
+    def sql(t: Value, path: Path) -> Value:
+        return _at(t, ("sql_task", "file"), lambda f: _field(
+            f, "path", lambda v: visit(FILE, v, path + ("sql_task", "file", "path")))
+            if local(f) else f)
 
-    return _each(t, "libraries", library)
+    def requirements(t: Value, path: Path) -> Value:
+        return _each(t, "libraries", lambda lib, i: _field(
+            lib, "requirements", lambda v: visit(FILE, v, path + ("libraries", i, "requirements"))))
+
+    return [simple("notebook_task", "notebook_path", NOTEBOOK),
+            simple("spark_python_task", "python_file", FILE),
+            simple("dbt_task", "project_directory", DIRECTORY), sql, requirements]
+
+
+def _tasks(j: Value, base: Path, visit: Visit) -> Value:
+    fields = _task_fields(visit)
+    for edit in fields:
+        j = _each(j, "tasks", lambda t, i, edit=edit: edit(t, base + ("tasks", i)))
+    for edit in fields:
+        j = _each(j, "tasks", lambda t, i, edit=edit: _at(
+            t, ("for_each_task", "task"),
+            lambda inner: edit(inner, base + ("tasks", i, "for_each_task", "task"))))
+
+    def libraries(t: Value, i: int) -> Value:
+        def one(lib: Value, n: int) -> Value:
+            for key in ("whl", "jar", "egg"):
+                lib = _field(lib, key, lambda v, key=key: visit(
+                    LIBRARY, v, base + ("tasks", i, "libraries", n, key)))
+            return lib
+        return _each(t, "libraries", one)
+
+    return _each(j, "tasks", libraries)
 
 
 def _libraries(p: Value, base: Path, visit: Visit) -> Value:
