@@ -12,7 +12,7 @@ from kiln.bundle.steps.alert_files import load_alert_files
 from kiln.bundle.steps.basics import require_bundle_name
 from kiln.bundle.steps.bundle_checks import check_bundle_settings, check_workspace_paths
 from kiln.bundle.steps.check_schema import check_schema
-from kiln.bundle.steps.defaults import default_names, default_settings
+from kiln.bundle.steps.defaults import annotate_deployment, default_names, default_settings
 from kiln.bundle.steps.endpoints import served_models_to_entities
 from kiln.bundle.steps.git import load_git
 from kiln.bundle.steps.includes import process_includes
@@ -54,6 +54,7 @@ INITIALIZE: tuple[Step, ...] = (
     translate_paths,
     check_resources,
     validate,
+    annotate_deployment,
 )
 
 

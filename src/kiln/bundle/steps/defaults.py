@@ -2,9 +2,8 @@
 
 Jobs: ``name`` "Untitled" (before presets prefix it), ``max_concurrent_runs`` 1,
 ``queue.enabled`` true, ``UNPAUSED`` schedules and triggers where the pause status is
-still unset, ``edit_mode`` UI_LOCKED and the bundle ``deployment`` marker; a job
-cluster's ``workload_type.clients`` (where set) allow notebooks and jobs. Pipelines:
-edition ADVANCED, channel CURRENT, the ``deployment`` marker. Volumes: MANAGED.
+still unset; a job cluster's ``workload_type.clients`` (where set) allow notebooks and
+jobs. Pipelines: edition ADVANCED, channel CURRENT. Volumes: MANAGED.
 Clusters: ``autotermination_minutes`` 60. Dashboards, Genie spaces and alerts: the
 workspace's ``resource_path`` as parent. SQL warehouses and apps: the CLI's defaults.
 
@@ -33,25 +32,19 @@ def default_names(b: Loading) -> tuple[Loading, list[Diagnostic]]:
 
 
 def default_settings(b: Loading) -> tuple[Loading, list[Diagnostic]]:
-    state_path = get_str(b.config, "workspace", "state_path") or ""
     resource_path = get_str(b.config, "workspace", "resource_path") or ""
-    deployment = {"kind": "BUNDLE", "metadata_file_path": state_path + "/metadata.json"}
 
     def job(_k: str, r: Value) -> Value:
         r = set_default(r, "max_concurrent_runs", 1)
         r = set_default(r, "queue", {"enabled": True})
         for key in ("schedule", "trigger", "continuous"):
             r = edit_field(r, key, lambda s: set_default(s, "pause_status", "UNPAUSED"))
-        r = set_default(r, "edit_mode", "UI_LOCKED")
-        r = set_default(r, "deployment", deployment)
-        r = set_default(r, "format", "MULTI_TASK")
         r = _each(r, "tasks", lambda t: edit_field(t, "new_cluster", _pool_fixup))
         return _each(r, "job_clusters", lambda c: edit_field(c, "new_cluster", _job_cluster))
 
     def pipeline(_k: str, r: Value) -> Value:
         r = set_default(r, "edition", "ADVANCED")
-        r = set_default(r, "channel", "CURRENT")
-        return set_default(r, "deployment", deployment)
+        return set_default(r, "channel", "CURRENT")
 
     def cluster(_k: str, r: Value) -> Value:
         r = set_default(r, "autotermination_minutes", 60)
@@ -138,3 +131,19 @@ def _without(spec: Value, keys: tuple[str, ...]) -> Value:
     if not any(k in spec.v for k in keys):
         return spec
     return Value({k: v for k, v in spec.v.items() if k not in keys}, spec.loc, spec.kloc)
+
+
+def annotate_deployment(b: Loading) -> tuple[Loading, list[Diagnostic]]:
+    """The last step, as the CLI's: jobs and pipelines carry the bundle ``deployment``
+    marker (where the deploy's metadata lives); jobs are UI_LOCKED and MULTI_TASK."""
+    state_path = get_str(b.config, "workspace", "state_path") or ""
+    deployment = {"kind": "BUNDLE", "metadata_file_path": state_path + "/metadata.json"}
+
+    def job(_k: str, r: Value) -> Value:
+        r = with_field(r, "deployment", deployment)
+        return with_field(with_field(r, "edit_mode", "UI_LOCKED"), "format", "MULTI_TASK")
+
+    config = edit_resources(b.config, "jobs", job)
+    config = edit_resources(config, "pipelines",
+                            lambda _k, r: with_field(r, "deployment", deployment))
+    return b.with_config(config), []
