@@ -84,7 +84,6 @@ def test_alias_entries_get_their_own_key_location() -> None:
 
 
 @pytest.mark.parametrize("text,summary,line", [
-    ("a: 1\na: 2\n", 'mapping key "a" already defined at line 1', 2),
     ("a: [1, 2\n", "yaml: line 2: did not find expected ',' or ']'", 2),
     ("a: *missing\n", "unknown anchor 'missing' referenced", 1),
     ("? [x]\n: 1\n", "map keys must be scalars", 1),
@@ -97,6 +96,11 @@ def test_errors_are_located_diagnostics(text: str, summary: str, line: int) -> N
     assert [d.summary for d in diags] == [summary]
     assert diags[0].locations[0].file == "f.yml"
     assert diags[0].locations[0].line == line
+
+
+def test_a_key_written_twice_takes_the_last_value_as_the_cli_does() -> None:
+    value, diags = load_yaml_text("a: 1\nb: 0\na: 2\n", "f.yml")
+    assert not diags and list(value.v) == ["a", "b"] and value.v["a"].v == 2
 
 
 def test_empty_document() -> None:

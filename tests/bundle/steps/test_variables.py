@@ -253,3 +253,11 @@ def test_indexing_into_a_string_is_an_error(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  s: {default: text}\n"
                                            "  t: {default: '${var.s.name}'}\n"}))
     assert summaries(errors(r)) == ['expected a map to index "variables.s.value.name", found string']
+
+
+def test_a_broken_variables_file_is_reported_in_the_clis_words(bundle_dir) -> None:
+    root = bundle_dir({"databricks.yml": "bundle: {name: x}\nvariables:\n  a: {default: x}\n",
+                       ".databricks/bundle/default/variable-overrides.json": "foo"})
+    (err,) = errors(load(root))
+    assert err.summary.endswith("variable-overrides.json:1:1: invalid character 'o' in "
+                                "literal false (expecting 'a')")

@@ -204,13 +204,7 @@ def _build(text: str, file: str) -> tuple[Value | None, list[Diagnostic]]:
                     merges = []
                 merges.append(node)
                 continue
-            if k in cont:
-                first = cont[k].kloc  # type: ignore[call-overload]
-                where = f" at line {first.line}" if first else ""
-                diags.append(Diagnostic(Severity.ERROR,
-                                        f'mapping key "{k}" already defined{where}',
-                                        locations=(kloc,)))  # type: ignore[arg-type]
-                continue
+            # a key written twice: the last one wins, as in the Databricks CLI
             if node.kloc is None:
                 node.kloc = kloc
             else:  # an aliased node already placed elsewhere: give this entry its own key

@@ -143,6 +143,9 @@ def _load_overrides(root: str, target: str) -> tuple[dict[str, Value], list[Diag
     except (OSError, ValueError) as e:
         where = f"{path}:{getattr(e, 'lineno', 1)}:{getattr(e, 'colno', 1)}"
         msg = getattr(e, "msg", str(e))
+        go = _go_json_error(getattr(e, "doc", "") or "")
+        if go is not None:  # the CLI's (Go's) words for the common mistakes
+            where, msg = f"{path}:{go[0]}:{go[1]}", go[2]
         return {}, [_error(f"failed to parse variables file {path}: error decoding JSON at "
                            f"{where}: {msg}")]
     if not isinstance(data, dict):
@@ -151,6 +154,27 @@ def _load_overrides(root: str, target: str) -> tuple[dict[str, Value], list[Diag
                                   'format:\n{"var1": "value1", "var2": "value2"}')]
     loc = Location(path, 1, 1)
     return {str(k): from_plain(v, loc) for k, v in data.items()}, []
+
+
+def _go_json_error(text: str) -> tuple[int, int, str] | None:
+    """(line, col, message) as Go's JSON decoder words an invalid first value."""
+    stripped = text.lstrip(" \t\r\n")
+    if not stripped:
+        return None
+    start = len(text) - len(stripped)
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    c = stripped[0]
+    literal = {"t": "true", "f": "false", "n": "null"}.get(c)
+    if literal is not None:
+        for got, want in zip(stripped[1:], literal[1:]):
+            if got != want:
+                return line, col, (f"invalid character {got!r} in literal {literal} "
+                                   f"(expecting {want!r})")
+        return None
+    if c not in '{["-0123456789':
+        return line, col, f"invalid character {c!r} looking for beginning of value"
+    return None
 
 
 __all__ = ["ENV_PREFIX", "set_variables"]
