@@ -262,3 +262,22 @@ def test_a_genie_space_written_inline_is_serialized(bundle_dir) -> None:
     r = load(bundle_dir({"databricks.yml": "bundle: {name: x}\nresources:\n  genie_spaces:\n"
                                            "    g: {title: g, serialized_space: {b: 1, a: [x]}}\n"}))
     assert r.plain()["resources"]["genie_spaces"]["g"]["serialized_space"] == '{"a":["x"],"b":1}'
+
+
+def test_apps_need_one_source_and_a_place_in_the_permissions_they_use(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+resources:
+  jobs:
+    j: {name: j, permissions: [{level: CAN_VIEW, group_name: g}]}
+  apps:
+    a:
+      name: a
+      source_code_path: ./app
+      resources: [{name: j, job: {id: '${resources.jobs.j.id}', permission: CAN_MANAGE_RUN}}]
+    nothing: {name: n}
+""", "app/app.py": ""}))
+    assert summaries(errors(r)) == ["Missing app source code path or git source"]
+    assert summaries(warnings(r)) == [
+        'app "a" references jobs "j" which has permissions set. To prevent permission '
+        "override after deploying the app, please add the app service principal to the jobs "
+        "permissions"]

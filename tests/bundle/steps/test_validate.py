@@ -153,8 +153,8 @@ def test_resource_types_kiln_does_not_deploy_validate_clean_and_deploy_warns(bun
           clusters:
             c: {cluster_name: shared, num_workers: 2}
           apps:
-            a: {name: app}
-    """}))
+            a: {name: app, source_code_path: ./app}
+    """, "app/app.py": "print(1)\n"}))
     assert r.ok and not r.diagnostics  # as the Databricks CLI: a valid bundle
     assert summaries(not_deployed(bundle_tree(r.bundle))) == [
         "kiln does not deploy apps yet; skipped: a",

@@ -257,6 +257,7 @@ class App(ResourceBase):
     name: str
     description: str | None = None
     source_code_path: str | None = None
+    git_source: AnyMap | None = None
     config: AppConfig | None = None
     resources: list[AnyMap] | None = None
 

@@ -5,6 +5,9 @@
   a volume's ``volume_path`` (computed here as ``/Volumes/<catalog>/<schema>/<name>``);
 - names the APIs require although their schemas do not: a dashboard's ``display_name``
   and ``warehouse_id``, a SQL warehouse's ``name`` (blank counts as missing);
+- an app has ``source_code_path`` or ``git_source`` (one, and not a path another app has);
+  an app that uses a job (warehouse, endpoint, experiment) whose permissions the bundle
+  sets is warned that its service principal needs a place in them;
 - a Genie space takes ``file_path`` or ``serialized_space``, not both; the file's content,
   or a space written inline as YAML, becomes ``serialized_space`` as a JSON string.
 """
@@ -13,8 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
-from kiln.diag import Diagnostic, Location, Path, Severity
+from kiln.diag import Diagnostic, Location, Path, Severity, has_errors
 from kiln.bundle.dyn.value import Value, to_plain
 from kiln.bundle.edit import edit_resources, get_str, resources, with_field
 from kiln.bundle.refs import REF, parse_ref_path
@@ -70,14 +74,79 @@ def check_resources(b: Loading) -> tuple[Loading, list[Diagnostic]]:
             diags.append(_error(f"resources.volumes.{key}.volume_path is computed and "
                                 "read-only; remove it from the configuration", r.loc,
                                 ("resources", "volumes", key, "volume_path")))
-    if diags:
+    diags.extend(_apps(config))
+    if has_errors(diags):
         return b, diags
     config = edit_resources(config, "volumes", _volume_path(config))
     try:
         config = edit_resources(config, "genie_spaces", lambda k, r: _serialized_space(b.root, k, r))
     except _Failed as e:
         return b, [e.diag]
-    return b.with_config(config), []
+    return b.with_config(config), diags
+
+
+_APP_REFS = (("job", "id"), ("sql_warehouse", "id"), ("serving_endpoint", "name"),
+             ("experiment", "experiment_id"))
+_RESOURCE_REF = re.compile(r"^\$\{resources\.([^.}]+)\.([^.}]+)\.[^}]+\}$")
+
+
+def _apps(config: Value) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    used: dict[str, str] = {}
+    for key, app in resources(config, "apps"):
+        src, git = get_str(app, "source_code_path"), app.get("git_source")
+        has_git = git is not None and not git.is_nil
+        if not src and not has_git:
+            diags.append(Diagnostic(Severity.ERROR, "Missing app source code path or git source",
+                                    f"app resource '{key}' should have either source_code_path "
+                                    "or git_source field", locations=(app.loc,)))
+            continue
+        if src and has_git:
+            diags.append(Diagnostic(Severity.ERROR, "Both source_code_path and git_source "
+                                    "fields are set", f"app resource '{key}' should have either "
+                                    "source_code_path or git_source field, not both",
+                                    locations=(app.loc,)))
+            continue
+        if src in used:
+            diags.append(Diagnostic(Severity.ERROR, "Duplicate app source code path",
+                                    f"app resource '{key}' has the same source code path as app "
+                                    f"resource '{used[src]}', this will lead to the app "
+                                    "configuration being overridden by each other",
+                                    locations=(app.v["source_code_path"].loc,)))
+        used[src or ""] = key
+        for ar in app.get("resources").v if app.get("resources") is not None and \
+                app.v["resources"].is_seq else []:
+            diags.extend(_app_resource_permissions(config, key, app, ar))
+    return diags
+
+
+def _app_resource_permissions(config: Value, key: str, app: Value, ar: Value) -> list[Diagnostic]:
+    for kind, field in _APP_REFS:
+        ref = ar.get(kind) if ar.is_map else None
+        if ref is None or not ref.is_map:
+            continue
+        m = _RESOURCE_REF.match(get_str(ref, field) or "")
+        if m is None:
+            return []
+        rtype, rkey = m.group(1), m.group(2)
+        target = dict(resources(config, rtype)).get(rkey)
+        perms = target.get("permissions") if target is not None else None
+        if perms is None or not perms.is_seq or not perms.v:
+            return []
+        sp = f"${{resources.apps.{key}.service_principal_client_id}}"
+        if any(get_str(p, "service_principal_name") == sp for p in perms.v):
+            return []
+        level = get_str(ref, "permission") or ""
+        return [Diagnostic(
+            Severity.WARNING,
+            f'app "{key}" references {rtype} "{rkey}" which has permissions set. To prevent '
+            "permission override after deploying the app, please add the app service "
+            f"principal to the {rtype} permissions",
+            f"Add the following section to the {rtype} permissions:\n\n  resources:\n"
+            f"    {rtype}:\n      {rkey}:\n        permissions:\n          - level: {level}\n"
+            f"            service_principal_name: {sp}\n",
+            locations=(app.loc,), paths=(("resources", "apps", key),))]
+    return []
 
 
 class _Failed(Exception):
