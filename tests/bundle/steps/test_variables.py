@@ -261,3 +261,20 @@ def test_a_broken_variables_file_is_reported_in_the_clis_words(bundle_dir) -> No
     (err,) = errors(load(root))
     assert err.summary.endswith("variable-overrides.json:1:1: invalid character 'o' in "
                                 "literal false (expecting 'a')")
+
+
+def test_unset_schema_fields_read_as_zero_and_empty_resource_strings_are_dropped(bundle_dir) -> None:
+    r = load(bundle_dir({"databricks.yml": """bundle: {name: x}
+variables:
+  policy: {default: ""}
+resources:
+  jobs:
+    j:
+      name: 'j-${bundle.git.branch}'
+      job_clusters: [{job_cluster_key: c, new_cluster: {num_workers: 1, policy_id: '${var.policy}'}}]
+"""}))
+    assert r.ok, r.diagnostics
+    j = r.plain()["resources"]["jobs"]["j"]
+    assert j["name"] == "j-"  # outside a repository the branch is ""
+    assert "policy_id" not in j["job_clusters"][0]["new_cluster"]
+    assert "branch" not in r.plain()["bundle"]["git"]

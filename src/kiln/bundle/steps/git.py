@@ -15,11 +15,10 @@ from kiln.bundle.state import Loading
 
 
 def load_git(b: Loading) -> tuple[Loading, list[Diagnostic]]:
-    # Outside a repository the fields still exist (empty), so that the common
-    # ``${bundle.git.branch}`` references (MLOps Stacks writes them) resolve instead of
-    # failing; the bundle root is ".".
+    # Only what the repository says; outside one the bundle root is "." and references
+    # such as ``${bundle.git.branch}`` (MLOps Stacks writes them) read "" (an unset field).
     found = read_git(b.root)
-    info = {"origin_url": "", "branch": "", "commit": "", "bundle_root_path": ".", **found}
+    info = {"bundle_root_path": ".", **found}
     config = b.config
     if "bundle_root_path" in found:  # in a repository: what is synced must lie in it
         rel = found["bundle_root_path"]

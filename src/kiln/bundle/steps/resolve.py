@@ -10,10 +10,10 @@ resolved is a cycle.
 
 from __future__ import annotations
 
-from kiln.diag import Diagnostic, Path, Severity, format_path
+from kiln.diag import Diagnostic, Location, Path, Severity, format_path
 from kiln.bundle.dyn.value import Value, kind_name
 from kiln.bundle.normalize import normalize
-from kiln.bundle.refs import REF, parse_ref_path
+from kiln.bundle.refs import REF, is_pure_ref, parse_ref_path
 from kiln.bundle.state import Loading
 from kiln.bundle.typetree import ANY, TMap, TNode, TScalar, TSeq, TStruct, bundle_type, node_at
 from kiln.errors import KilnError
@@ -115,7 +115,13 @@ class _Resolver:
             if not changed:
                 return value
             if t is dict:
-                return Value({**v, **changed}, value.loc, value.kloc)  # type: ignore[dict-item]
+                # a resource's string field that a reference left empty is not sent (the
+                # API would refuse ""), as the CLI drops it
+                dropped = {k for k, nc in changed.items() if nc.v == "" and keys[:1] == ["resources"]
+                           and is_pure_ref(v[k].v)  # type: ignore[index]
+                           and type(tnode) is TStruct}
+                return Value({k: changed.get(k, c) for k, c in v.items() if k not in dropped},  # type: ignore[union-attr]
+                             value.loc, value.kloc)
             return Value([changed.get(i, c) for i, c in enumerate(v)], value.loc, value.kloc)
         return value
 
@@ -264,6 +270,10 @@ class _Resolver:
             if type(node.v) is str and node.v.startswith("${"):
                 node = self.full(node, path)
             child = _index(node, part)
+            if child is None and type(node.v) is dict:
+                parent = node_at(self.schema, path)
+                if type(parent) is TStruct and part in parent.fields:  # type: ignore[union-attr]
+                    child = _zero(parent.fields[part], node.loc)  # type: ignore[union-attr, index]
             if child is None and isinstance(part, str) and type(node.v) is not dict \
                     and node.v is not None and type(node.v) is not list:
                 raise _RefError(f'expected a map to index "{format_path(path + (part,))}", '
@@ -293,6 +303,20 @@ class _Resolver:
             ref = shown[2:-1]
             detail = _did_you_mean(ref, parts[2], sorted(self.resources.get(parts[1], ())))
         raise _RefError(f"reference does not exist: {shown}", detail=detail)
+
+
+_ZERO = {"string": "", "int": 0, "float": 0.0, "bool": False, "int_or_string": 0}
+
+
+def _zero(tnode: TNode, loc: Location) -> Value | None:
+    """A field the schema knows but the configuration leaves unset reads as its zero
+    value, as the CLI's lookups see it (``${bundle.git.branch}`` outside a repository
+    is "")."""
+    if type(tnode) is TScalar:
+        return Value(_ZERO.get(tnode.kind, ""), loc)  # type: ignore[union-attr]
+    if type(tnode) is TStruct:
+        return Value({}, loc)
+    return None
 
 
 def _wants_conversion(tnode: TNode) -> bool:
