@@ -150,6 +150,9 @@ def _work_items(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec) 
             for k, w in enumerate(order):
                 cur = by_window[bounds[k]:bounds[k + 1]]
                 start = pd.Timestamp(w)
+                if not len(cur):  # the group has no rows in this window: no window for it
+                    prev, prev_start = None, None
+                    continue
                 # CONSECUTIVE drift compares with the window just before, only when that
                 # window exists (as Databricks computes it); snapshots with the last one
                 if gran != SNAPSHOT and (prev_start is None
