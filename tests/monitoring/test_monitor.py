@@ -98,6 +98,18 @@ def test_whole_table_rows_have_null_slices_in_both_metric_tables(ws: LocalWorksp
     rows = cat.sql("SELECT count(*) AS n FROM main.ml.now2_profile_metrics "
                    "WHERE slice_key IS NULL AND column_name = ':table'").to_pylist()
     assert rows == [{"n": 1}]
+    # alert rules read only the whole-table rows: a slice's drift does not fire them
+    from kiln.monitoring.monitor import violations
+
+    drift = cat.read("main.ml.now2_drift_metrics")
+    profile = cat.read("main.ml.now2_profile_metrics")
+    whole = drift[drift.slice_key.isna() & (drift.column_name == "v")]
+    psi = float(whole.population_stability_index.iloc[0])
+    sliced = drift.copy()
+    sliced.loc[sliced.slice_key.notna(), "population_stability_index"] = psi + 10
+    rule = {"metric": "population_stability_index", "op": ">", "threshold": psi}
+    assert violations(sliced, profile, rule) == set()
+    assert violations(sliced, profile, {**rule, "threshold": psi - 1e-9}) == {"v"}
 
 
 def test_consecutive_drift_needs_the_adjacent_window(ws: LocalWorkspace) -> None:
