@@ -16,7 +16,7 @@ import difflib
 
 from kiln.diag import Diagnostic, Path, Severity
 from kiln.bundle.dyn.value import Value
-from kiln.bundle.edit import get_str, resources
+from kiln.bundle.edit import get_str, maps_in, resources
 from kiln.bundle.kinds import TASK_TYPES
 from kiln.cron import parse, zone
 from kiln.errors import KilnError
@@ -38,8 +38,8 @@ def _job(key: str, job: Value) -> list[Diagnostic]:
     base: Path = ("resources", "jobs", key)
     tasks_v = job.get("tasks")
     tasks = [t for t in tasks_v.v if t.is_map] if tasks_v is not None and tasks_v.is_seq else []
-    clusters = {get_str(c, "job_cluster_key") for c in _seq(job.get("job_clusters"))}
-    envs = {get_str(e, "environment_key") for e in _seq(job.get("environments"))}
+    clusters = {get_str(c, "job_cluster_key") for c in maps_in(job.get("job_clusters"))}
+    envs = {get_str(e, "environment_key") for e in maps_in(job.get("environments"))}
     by_key: dict[str, Value] = {}
     for i, t in enumerate(tasks):
         tk = get_str(t, "task_key")
@@ -48,7 +48,7 @@ def _job(key: str, job: Value) -> list[Diagnostic]:
         diags.extend(_task(t, base + ("tasks", i), clusters, envs))
     for i, t in enumerate(tasks):
         tk = get_str(t, "task_key") or ""
-        for dep in _seq(t.get("depends_on")):
+        for dep in maps_in(t.get("depends_on")):
             dk = get_str(dep, "task_key")
             if dk is None:
                 continue
@@ -123,7 +123,7 @@ def _task(t: Value, path: Path, clusters: set[str | None], envs: set[str | None]
 
 
 def _find_cycle(by_key: dict[str, Value]) -> list[str]:
-    deps = {k: [get_str(d, "task_key") for d in _seq(t.get("depends_on"))] for k, t in by_key.items()}
+    deps = {k: [get_str(d, "task_key") for d in maps_in(t.get("depends_on"))] for k, t in by_key.items()}
     color: dict[str, int] = {}
     stack: list[str] = []
 
@@ -157,9 +157,9 @@ def _endpoint(key: str, ep: Value) -> list[Diagnostic]:
     if cfg is None or not cfg.is_map:
         return diags
     names = {get_str(e, "name") or _default_entity_name(e)
-             for e in _seq(cfg.get("served_entities")) + _seq(cfg.get("served_models"))}
+             for e in maps_in(cfg.get("served_entities")) + maps_in(cfg.get("served_models"))}
     tc = cfg.get("traffic_config")
-    routes = _seq(tc.get("routes")) if tc is not None and tc.is_map else []
+    routes = maps_in(tc.get("routes")) if tc is not None and tc.is_map else []
     if not routes:
         return diags
     path = ("resources", "model_serving_endpoints", key, "config", "traffic_config", "routes")
@@ -185,6 +185,3 @@ def _default_entity_name(e: Value) -> str:
     version = get_str(e, "entity_version") or get_str(e, "model_version") or ""
     return f"{name.split('.')[-1]}-{version}"
 
-
-def _seq(v: Value | None) -> list[Value]:
-    return [x for x in v.v if x.is_map] if v is not None and v.is_seq else []

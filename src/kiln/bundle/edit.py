@@ -27,6 +27,11 @@ def resources(config: Value, rtype: str) -> Iterator[tuple[str, Value]]:
                 yield key, r
 
 
+def maps_in(v: Value | None) -> list[Value]:
+    """The maps in a sequence (``tasks``, ``permissions``, ...); nothing if it is not one."""
+    return [x for x in v.v if x.is_map] if v is not None and v.is_seq else []
+
+
 def edit_resources(config: Value, rtype: str, fn: Edit) -> Value:
     """A copy of ``config`` with ``fn(key, resource)`` applied to every resource of a type."""
     res = config.get("resources")

@@ -18,7 +18,7 @@ import re
 
 from kiln.diag import Diagnostic, Severity
 from kiln.bundle.dyn.value import Value, from_plain
-from kiln.bundle.edit import get_str
+from kiln.bundle.edit import get_str, maps_in
 from kiln.bundle.state import Loading
 
 CAN_MANAGE, CAN_VIEW, CAN_RUN = "CAN_MANAGE", "CAN_VIEW", "CAN_RUN"
@@ -53,7 +53,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 def apply_permissions(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     config = b.config
-    top = [p for p in _seq(config.get("permissions"))]
+    top = [p for p in maps_in(config.get("permissions"))]
     allowed = (CAN_MANAGE, CAN_VIEW, CAN_RUN)
     for p in top:
         level = get_str(p, "level")
@@ -73,7 +73,7 @@ def apply_permissions(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         for key, r in group.v.items():
             if not r.is_map:
                 continue
-            perms = [_plain(p) for p in _seq(r.get("permissions"))]
+            perms = [_plain(p) for p in maps_in(r.get("permissions"))]
             if rtype in _LEVELS:
                 perms += _from_bundle(top, perms, rtype, diags)
             if rtype != "secret_scopes" and (perms or r.get("permissions") is not None):
@@ -174,9 +174,6 @@ def _recommendation(config: Value, top: list[Value], me: str) -> list[Diagnostic
         "https://docs.databricks.com/dev-tools/bundles/permissions.html to learn more about "
         "permission configuration.", locations=(section.loc,) if section is not None else ())]
 
-
-def _seq(v: Value | None) -> list[Value]:
-    return [x for x in v.v if x.is_map] if v is not None and v.is_seq else []
 
 
 def _plain(p: Value) -> dict:

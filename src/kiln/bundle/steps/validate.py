@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kiln.diag import Diagnostic, Severity
 from kiln.bundle.dyn.value import Value
-from kiln.bundle.edit import get_str, resources
+from kiln.bundle.edit import get_str, maps_in, resources
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
 from kiln.bundle.steps.translate_paths import is_remote
@@ -34,9 +34,9 @@ def _local_libraries_need_dbr_13(config: Value) -> list[Diagnostic]:
     diags = []
     for _key, job in resources(config, "jobs"):
         job_clusters = {get_str(c, "job_cluster_key"): c.get("new_cluster")
-                        for c in _maps(job.get("job_clusters"))}
-        for task in _maps(job.get("tasks")):
-            if not any(_is_local(lib.get(k)) for lib in _maps(task.get("libraries"))
+                        for c in maps_in(job.get("job_clusters"))}
+        for task in maps_in(job.get("tasks")):
+            if not any(_is_local(lib.get(k)) for lib in maps_in(task.get("libraries"))
                        for k in ("whl", "jar")):
                 continue
             tk = get_str(task, "task_key")
@@ -84,9 +84,9 @@ def _error(summary: str) -> Diagnostic:
 
 
 def _job_cluster_keys(key: str, job: Value) -> list[Diagnostic]:
-    defined = {get_str(c, "job_cluster_key") for c in _maps(job.get("job_clusters"))}
+    defined = {get_str(c, "job_cluster_key") for c in maps_in(job.get("job_clusters"))}
     diags = []
-    for i, task in enumerate(_maps(job.get("tasks"))):
+    for i, task in enumerate(maps_in(job.get("tasks"))):
         inner = task.get("for_each_task")
         nested = inner.get("task") if inner is not None and inner.is_map else None
         for t, path in ((task, ("resources", "jobs", key, "tasks", i)),
@@ -98,6 +98,3 @@ def _job_cluster_keys(key: str, job: Value) -> list[Diagnostic]:
                                     locations=(ck.loc,), paths=(path + ("job_cluster_key",),)))
     return diags
 
-
-def _maps(v: Value | None) -> list[Value]:
-    return [x for x in v.v if x.is_map] if v is not None and v.is_seq else []
