@@ -2,7 +2,7 @@
 
 The current user comes from the target's ``workspace.profile`` (``$KILN_HOME/config.toml``),
 else ``KILN_USER``, else ``<os user>@localhost``. ``root_path`` defaults to
-``~/.bundle/${bundle.name}/${bundle.target}``; ``~/`` expands to
+``~/.bundle/<bundle name>/<target>`` (written out, as the CLI does); ``~/`` expands to
 ``/Workspace/Users/<userName>/``; ``file_path``, ``artifact_path``, ``resource_path`` and
 ``state_path`` default under it.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from kiln.diag import Diagnostic, Severity
 from kiln.bundle.context import short_name
 from kiln.bundle.dyn.value import NIL_LOC, Value, from_plain, set_path
+from kiln.bundle.edit import get_str
 from kiln.bundle.state import Loading
 
-DEFAULT_ROOT = "~/.bundle/${bundle.name}/${bundle.target}"
 _SUBPATHS = (("file_path", "files"), ("artifact_path", "artifacts"),
              ("resource_path", "resources"), ("state_path", "state"))
 
@@ -43,7 +43,8 @@ def define_workspace(b: Loading) -> tuple[Loading, list[Diagnostic]]:
 
     root = ws_map.get("root_path")
     if root is None or not isinstance(root.v, str) or not root.v:
-        root = Value(DEFAULT_ROOT)
+        root = Value(f"~/.bundle/{get_str(config, 'bundle', 'name') or ''}/"
+                     f"{get_str(config, 'bundle', 'target') or ''}")
     ws_map["root_path"] = root.with_v(expand_home(root.v, user))
     for key, sub in _SUBPATHS:
         cur = ws_map.get(key)
