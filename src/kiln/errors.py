@@ -1,8 +1,17 @@
-"""The one exception tree of kiln.
+"""The one exception tree of kiln, and the one table of error codes.
 
     KilnError                 a user-facing failure: message, optional path and location
     ├── ConfigError           the bundle configuration is invalid (carries diagnostics)
-    └── UsageError            a command was called wrongly (bad flag value, missing arg)
+    ├── UsageError            a command was called wrongly (bad flag value, missing arg)
+    ├── NotFound              RESOURCE_DOES_NOT_EXIST
+    ├── AlreadyExists         RESOURCE_ALREADY_EXISTS
+    ├── Conflict              RESOURCE_CONFLICT (a lock held, a concurrent write)
+    ├── PermissionDenied      PERMISSION_DENIED
+    └── Unauthenticated       UNAUTHENTICATED
+
+Each error carries a code (Databricks' error codes); ``HTTP_STATUS`` maps each code to
+the status the REST API answers with. A bare ``KilnError`` is INVALID_PARAMETER_VALUE: the
+request (a command, a bundle, an API call) asked for something that cannot be done.
 
 Every error a user can cause is a ``KilnError``. The CLI prints it as
 ``Error: <summary>`` / ``  at <path>`` / ``  in <file>:<line>:<col>`` and exits 1; anything
@@ -17,7 +26,32 @@ if TYPE_CHECKING:  # kiln.diag loads dataclasses; task processes import this mod
     from kiln.diag import Diagnostic, Location, Path
 
 
+class ErrorCode:
+    INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
+    RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+    RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+    RESOURCE_CONFLICT = "RESOURCE_CONFLICT"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+HTTP_STATUS = {
+    ErrorCode.INVALID_PARAMETER_VALUE: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
+    ErrorCode.RESOURCE_ALREADY_EXISTS: 409,
+    ErrorCode.RESOURCE_CONFLICT: 409,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.NOT_IMPLEMENTED: 501,
+}
+
+
 class KilnError(Exception):
+    code = ErrorCode.INVALID_PARAMETER_VALUE
+
     def __init__(self, summary: str, *, path: Path | None = None,
                  location: Location | None = None, detail: str = "") -> None:
         super().__init__(summary)
@@ -50,3 +84,29 @@ class ConfigError(KilnError):
 
 class UsageError(KilnError):
     pass
+
+
+class NotFound(KilnError):
+    """The object does not exist."""
+
+    code = ErrorCode.RESOURCE_DOES_NOT_EXIST
+
+
+class AlreadyExists(KilnError):
+    """An object with that name already exists."""
+
+    code = ErrorCode.RESOURCE_ALREADY_EXISTS
+
+
+class Conflict(KilnError):
+    """Someone else holds or changed what this request needs (a lock, a state)."""
+
+    code = ErrorCode.RESOURCE_CONFLICT
+
+
+class PermissionDenied(KilnError):
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class Unauthenticated(KilnError):
+    code = ErrorCode.UNAUTHENTICATED

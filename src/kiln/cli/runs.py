@@ -186,15 +186,15 @@ def jobs() -> None:
 @output_opt
 def jobs_list(workspace: str | None, output: str) -> None:
     """List the jobs of a workspace."""
-    objs = open_workspace(workspace).list("jobs")
+    from kiln.jobs.service import JobsService
+
+    page, _ = JobsService(open_workspace(workspace)).list_jobs(limit=100)
     if output == "json":
-        print_json({"jobs": [{"job_id": int(o.id), "settings": o.settings,
-                               "created_time": o.created_at, "creator_user_name": o.creator}
-                              for o in objs]})
+        print_json({"jobs": page})
         return
     echo(f"{'JOB ID':>8}  NAME")
-    for o in objs:
-        echo(f"{o.id:>8}  {o.name}")
+    for job in page:
+        echo(f"{job['job_id']:>8}  {job['settings'].get('name', '')}")
 
 
 @jobs.command(name="get")
@@ -203,9 +203,9 @@ def jobs_list(workspace: str | None, output: str) -> None:
 @document_opt
 def jobs_get(job_id: int, workspace: str | None) -> None:
     """Show a job's settings (JSON)."""
-    o = open_workspace(workspace).get("jobs", str(job_id))
-    print_json({"job_id": job_id, "settings": o.settings, "created_time": o.created_at,
-                 "creator_user_name": o.creator})
+    from kiln.jobs.service import JobsService
+
+    print_json(JobsService(open_workspace(workspace)).get_job(job_id))
 
 
 @jobs.command(name="run-now")
@@ -228,9 +228,9 @@ def jobs_run_now(job_id: int, workspace: str | None, params: str | None, no_wait
 @ws_opt
 def jobs_delete(job_id: int, workspace: str | None) -> None:
     """Delete a job (a bundle's next deploy puts its own jobs back)."""
-    ws = open_workspace(workspace)
-    ws.delete("jobs", str(job_id))
-    ws.audit("jobs.delete", str(job_id))
+    from kiln.jobs.service import JobsService
+
+    JobsService(open_workspace(workspace)).delete_job(job_id)
     echo(f"Deleted job {job_id}")
 
 

@@ -33,7 +33,13 @@ def _serve(target: str | None, workspace: str | None, host: str, port: int,
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     logger.addHandler(logging.StreamHandler())
-    serve(ws, host, port, only=only, max_wait_s=max_wait_ms / 1000,
+    wrap = None
+    if only is None:  # kiln server: the workspace's REST API too
+        from kiln.server.app import with_rest_api
+
+        def wrap(serving):  # type: ignore[no-untyped-def]
+            return with_rest_api(ws, serving)
+    serve(ws, host, port, only=only, max_wait_s=max_wait_ms / 1000, wrap=wrap,
           announce=lambda url: (ws.set_setting(SERVER_SETTING, json.dumps(
               {"url": url, "pid": os.getpid()})), echo(f"Serving on {url}", err=True)))
 
@@ -53,7 +59,8 @@ _wait = click.option("--max-batch-wait-ms", "max_wait_ms", type=float, default=1
 @_wait
 def server_cmd(target: str | None, workspace: str | None, host: str, port: int,
                max_wait_ms: float) -> None:
-    """Serve every model serving endpoint of a workspace over HTTP."""
+    """Serve a workspace over HTTP: its REST API (Databricks' shapes, under /api/; the
+    current user and Jobs 2.2 so far) and every model serving endpoint."""
     _serve(target, workspace, host, port, None, max_wait_ms)
 
 

@@ -6,7 +6,7 @@ import importlib.util
 import signal
 import socket
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from kiln.errors import KilnError
 from kiln.serving.app import ServingApp, TokenCache
@@ -25,7 +25,9 @@ def build(ws: Workspace, only: list[str] | None = None, max_wait_s: float = 0.00
 
 
 def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
-          max_wait_s: float = 0.001, announce: Callable[[str], object] | None = None) -> None:
+          max_wait_s: float = 0.001, announce: Callable[[str], object] | None = None,
+          wrap: Callable[[Any], Any] | None = None) -> None:
+    """Serve the endpoints (``only`` some); ``wrap`` may put more routes in front."""
     import uvicorn
 
     # the port first: a busy one is said at once, before any model loads
@@ -39,6 +41,8 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
                         detail="Another process uses that port: pick another with --port, "
                                "or --port 0 for a free one.") from None
     app = build(ws, only, max_wait_s)
+    if wrap is not None:
+        app = wrap(app)
     # listening before the URL is announced: a client that connects at once waits in the
     # backlog until the app has started, instead of being refused
     sock.listen(2048)

@@ -17,26 +17,18 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import AlreadyExists, Conflict, KilnError, NotFound  # noqa: F401 (re-exported)
 
 # Object kinds the workspace stores, named as bundle resource types.
 KINDS = ("jobs", "experiments", "registered_models", "catalogs", "schemas", "volumes",
          "tables", "model_serving_endpoints", "quality_monitors")
 
 
-class NotFound(KilnError):
-    """The object does not exist in this workspace."""
-
-
-class AlreadyExists(KilnError):
-    """An object with that name already exists in this workspace."""
-
-
-class LockHeld(KilnError):
+class LockHeld(Conflict):
     """Another deploy holds the target's deployment lock."""
 
 
-class StateConflict(KilnError):
+class StateConflict(Conflict):
     """Another deploy wrote the deployment state since this one read it."""
 
 

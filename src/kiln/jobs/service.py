@@ -1,0 +1,65 @@
+"""Jobs and runs of one workspace, as the CLI and ``kiln server`` both use them.
+
+Documents are in the Jobs API 2.2 shapes (``job_id``, ``settings``, ``created_time``,
+``creator_user_name``; runs as the engine records them), so the REST layer only moves
+them. Mutations are audited here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.errors import KilnError
+from kiln.workspace import ObjectInfo, Workspace
+
+
+def job_document(o: ObjectInfo) -> dict[str, Any]:
+    return {"job_id": int(o.id), "settings": o.settings, "created_time": o.created_at,
+            "creator_user_name": o.creator}
+
+
+class JobsService:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def list_jobs(self, *, offset: int = 0, limit: int = 25, name: str | None = None
+                  ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of jobs (by id), and whether there are more."""
+        if not 0 < limit <= 100:
+            raise KilnError(f"limit must be between 1 and 100, not {limit}")
+        objs = [o for o in self.ws.list("jobs") if name is None or o.name == name]
+        objs.sort(key=lambda o: int(o.id))
+        page = objs[offset:offset + limit]
+        return [job_document(o) for o in page], offset + limit < len(objs)
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        return job_document(self.ws.get("jobs", str(job_id)))
+
+    def delete_job(self, job_id: int) -> None:
+        self.ws.delete("jobs", str(job_id))
+        self.ws.audit("jobs.delete", str(job_id))
+
+    def run_now(self, job_id: int, job_parameters: dict[str, str] | None = None,
+                python_params: list[str] | None = None) -> int:
+        """Start a run in a process of its own; its id at once."""
+        from kiln.jobs.detached import start
+
+        self.ws.get("jobs", str(job_id))  # a missing job is RESOURCE_DOES_NOT_EXIST
+        run_id = start(self.ws, job_id, job_parameters or {}, python_params)
+        self.ws.audit("jobs.run_now", str(job_id), {"run_id": run_id})
+        return run_id
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        return self.ws.get_run(run_id)
+
+    def list_runs(self, *, job_id: int | None = None, offset: int = 0, limit: int = 25
+                  ) -> tuple[list[dict[str, Any]], bool]:
+        if not 0 < limit <= 25:
+            raise KilnError(f"limit must be between 1 and 25, not {limit}")
+        runs = self.ws.list_runs(job_id, limit=offset + limit + 1)
+        return runs[offset:offset + limit], len(runs) > offset + limit
+
+    def cancel_run(self, run_id: int) -> None:
+        self.ws.get_run(run_id)
+        self.ws.request_cancel(run_id)
+        self.ws.audit("runs.cancel", str(run_id))

@@ -1,0 +1,1 @@
+"""``kiln server``: a workspace over HTTP, in the Databricks REST API's shapes."""

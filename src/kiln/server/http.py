@@ -1,0 +1,149 @@
+"""The HTTP edge of ``kiln server``: a small ASGI app that routes requests to handlers,
+authenticates bearer tokens, and turns kiln's coded errors into Databricks' error bodies
+(``{"error_code": ..., "message": ...}`` with ``kiln.errors.HTTP_STATUS``).
+
+Handlers are plain functions ``(request) -> JSON-able``; they run in a worker thread (the
+services they call do blocking I/O).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+import orjson
+
+from kiln.errors import HTTP_STATUS, ErrorCode, KilnError, Unauthenticated
+
+MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: dict[str, Any]
+    user: str = ""
+    params: dict[str, str] = field(default_factory=dict)  # from the route's pattern
+
+    def arg(self, name: str, default: Any = None, kind: type = str) -> Any:
+        """A parameter from the query string, else the JSON body."""
+        if name in self.query:
+            value: Any = self.query[name][0]
+        elif name in self.body:
+            value = self.body[name]
+        else:
+            return default
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise KilnError(f"invalid value for {name}: {value!r}") from None
+
+    def required(self, name: str, kind: type = str) -> Any:
+        value = self.arg(name, None, kind)
+        if value is None:
+            raise KilnError(f"missing required parameter: {name}")
+        return value
+
+
+Handler = Callable[[Request], Any]
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        self.routes.append((method, re.compile(pattern + r"\Z"), handler))
+
+    def find(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+        allowed = False
+        for m, rx, handler in self.routes:
+            hit = rx.match(path)
+            if hit is not None:
+                if m == method:
+                    return handler, hit.groupdict()
+                allowed = True
+        if allowed:
+            raise KilnError(f"method {method} is not allowed on {path}")
+        return None
+
+
+class App:
+    def __init__(self, router: Router, user_for_token: Callable[[str], str | None]) -> None:
+        self.router = router
+        self.user_for_token = user_for_token
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        try:
+            status, doc = 200, await self._handle(scope, receive)
+        except KilnError as e:
+            status, doc = HTTP_STATUS.get(e.code, 400), {"error_code": e.code,
+                                                         "message": e.summary}
+        except Exception as e:  # noqa: BLE001 - a bug answers 500, never a dropped connection
+            status, doc = 500, {"error_code": ErrorCode.INTERNAL_ERROR,
+                                "message": f"internal error: {type(e).__name__}"}
+        body = orjson.dumps(doc if doc is not None else {})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: dict[str, Any], receive: Any) -> Any:
+        path, method = scope["path"], scope["method"]
+        if path == "/health":
+            return {"status": "OK"}
+        found = self.router.find(method, path)
+        if found is None:
+            from kiln.errors import NotFound
+
+            raise NotFound(f"no API at {method} {path}")
+        handler, params = found
+        user = self._authenticate(scope)
+        raw = await _read_body(receive)
+        try:
+            body = orjson.loads(raw) if raw.strip() else {}
+        except orjson.JSONDecodeError:
+            raise KilnError("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise KilnError("the request body must be a JSON object")
+        request = Request(method, path, parse_qs(scope.get("query_string", b"").decode()),
+                          body, user, params)
+        return await asyncio.to_thread(handler, request)
+
+    def _authenticate(self, scope: dict[str, Any]) -> str:
+        header = next((v.decode() for k, v in scope.get("headers", ()) if k == b"authorization"),
+                      "")
+        if not header.lower().startswith("bearer "):
+            raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+        user = self.user_for_token(header[7:].strip())
+        if user is None:
+            raise Unauthenticated("invalid, expired or revoked token")
+        return user
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks, size = [], 0
+    while True:
+        msg = await receive()
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise KilnError(f"the request body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if not msg.get("more_body"):
+            return b"".join(chunks)
