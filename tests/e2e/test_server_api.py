@@ -69,3 +69,51 @@ def test_the_databricks_sdk_reads_and_runs_jobs_through_kiln_server(tmp_path: Pa
     assert doc["state"]["result_state"] == "SUCCESS"
     assert {"name": "who", "value": "sdk"} in doc["job_parameters"]
     assert "jobs.run_now" in kiln.run("audit", "list", cwd=root).stdout
+
+
+def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:
+    import base64
+
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import BadRequest, NotFound, ResourceAlreadyExists
+    from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE,
+                                        "greet.py": NB + "print('hi')\n"})
+    kiln.run("bundle", "deploy", cwd=root)
+    value = token(kiln, root)
+    server = Server(kiln, root)
+    try:
+        w = WorkspaceClient(host=server.url, token=value, auth_type="pat")
+        folder = "/Workspace/Users/alice@example.com/sdk"
+        w.workspace.mkdirs(folder)
+        source = b"print('from the sdk')\n"
+        w.workspace.import_(f"{folder}/nb", content=base64.b64encode(source).decode(),
+                            format=ImportFormat.SOURCE, language=Language.PYTHON)
+        w.workspace.import_(f"{folder}/data.txt", content=base64.b64encode(b"x").decode(),
+                            format=ImportFormat.AUTO)
+        listed = {o.path: o.object_type for o in w.workspace.list(folder)}
+        assert listed == {f"{folder}/nb": ObjectType.NOTEBOOK,
+                          f"{folder}/data.txt": ObjectType.FILE}
+        assert w.workspace.get_status(f"{folder}/nb").object_type == ObjectType.NOTEBOOK
+        exported = base64.b64decode(w.workspace.export(f"{folder}/nb").content)
+        assert exported.startswith(b"# Databricks notebook source\n") and source in exported
+        with pytest.raises(ResourceAlreadyExists):
+            w.workspace.import_(f"{folder}/nb", content=base64.b64encode(b"1").decode(),
+                                format=ImportFormat.SOURCE, language=Language.PYTHON)
+        with pytest.raises(BadRequest):  # no way out of the workspace
+            w.workspace.get_status("/Workspace/../../etc/passwd")
+        w.workspace.delete(folder, recursive=True)
+        with pytest.raises(NotFound):
+            w.workspace.get_status(folder)
+
+        w.secrets.create_scope("app")
+        w.secrets.put_secret("app", "key", string_value="s3cr3t")
+        assert [s.key for s in w.secrets.list_secrets("app")] == ["key"]
+        assert base64.b64decode(w.secrets.get_secret("app", "key").value) == b"s3cr3t"
+        assert "app" in [s.name for s in w.secrets.list_scopes()]
+    finally:
+        assert server.stop() == 0
+    # what the SDK wrote is the workspace's, for the CLI too
+    assert kiln.run("secrets", "list-secrets", "app", cwd=root).stdout.split() == ["key"]

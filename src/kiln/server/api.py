@@ -1,12 +1,16 @@
 """The REST API of ``kiln server``, path by path, in Databricks' shapes: the current
-user (SCIM ``Me``) and Jobs 2.2 (jobs list/get/delete/run-now, runs get/list/cancel).
-Each handler only moves data between the request and a service."""
+user (SCIM ``Me``), Jobs 2.2 (jobs list/get/delete/run-now, runs get/list/cancel),
+workspace files (import/export/list/mkdirs/delete/get-status) and secrets. Each handler
+only moves data between the request and a service."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
+from kiln.workspace.files import WorkspaceFiles
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -55,4 +59,66 @@ def build_router(ws: Workspace) -> Router:
     r.add("GET", JOBS + "/runs/get", lambda req: jobs.get_run(req.required("run_id", int)))
     r.add("GET", JOBS + "/runs/list", runs_list)
     r.add("POST", JOBS + "/runs/cancel", lambda req: jobs.cancel_run(req.required("run_id", int)))
+    _workspace_files(r, WorkspaceFiles(ws))
+    _secrets(r, ws)
     return r
+
+
+def _workspace_files(r: Router, files: WorkspaceFiles) -> None:
+    base = "/api/2.0/workspace"
+
+    def import_(req: Request) -> dict[str, Any]:
+        fmt = req.arg("format", "SOURCE")
+        if fmt not in ("SOURCE", "AUTO", "RAW"):
+            raise KilnError(f"import format {fmt} is not supported: use SOURCE, AUTO or RAW")
+        language = req.arg("language")
+        if fmt != "SOURCE" or language is None:
+            language = None
+        files.import_(req.required("path"), _unbase64(req.arg("content", "")),
+                      language=language, overwrite=bool(req.arg("overwrite", False)))
+        return {}
+
+    def export(req: Request) -> dict[str, Any]:
+        return {"content": base64.b64encode(files.export(req.required("path"))).decode()}
+
+    r.add("GET", base + "/get-status", lambda req: files.status(req.required("path")).document())
+    r.add("GET", base + "/list", lambda req: {
+        "objects": [e.document() for e in files.list(req.required("path"))]})
+    r.add("POST", base + "/mkdirs", lambda req: files.mkdirs(req.required("path")))
+    r.add("POST", base + "/delete", lambda req: files.delete(
+        req.required("path"), bool(req.arg("recursive", False))))
+    r.add("POST", base + "/import", import_)
+    r.add("GET", base + "/export", export)
+
+
+def _secrets(r: Router, ws: Workspace) -> None:
+    base = "/api/2.0/secrets"
+
+    def put(req: Request) -> dict[str, Any]:
+        value = req.arg("string_value")
+        if value is None and req.arg("bytes_value") is not None:
+            value = _unbase64(req.arg("bytes_value")).decode()
+        if value is None:
+            raise KilnError("put needs string_value or bytes_value")
+        ws.put_secret(req.required("scope"), req.required("key"), value)
+        return {}
+
+    r.add("POST", base + "/scopes/create", lambda req: ws.create_scope(req.required("scope")))
+    r.add("POST", base + "/scopes/delete", lambda req: ws.delete_scope(req.required("scope")))
+    r.add("GET", base + "/scopes/list", lambda req: {
+        "scopes": [{"name": s, "backend_type": "DATABRICKS"} for s in ws.list_scopes()]})
+    r.add("POST", base + "/put", put)
+    r.add("POST", base + "/delete", lambda req: ws.delete_secret(req.required("scope"),
+                                                                 req.required("key")))
+    r.add("GET", base + "/list", lambda req: {
+        "secrets": [{"key": k} for k in ws.list_secrets(req.required("scope"))]})
+    r.add("GET", base + "/get", lambda req: {
+        "key": req.required("key"), "value": base64.b64encode(
+            ws.get_secret(req.required("scope"), req.required("key")).encode()).decode()})
+
+
+def _unbase64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise KilnError("content must be base64") from None

@@ -124,6 +124,21 @@ class Workspace(ABC):
         """Workspace paths of the files under ``path``, recursively."""
 
     @abstractmethod
+    def write(self, path: str, content: bytes) -> None:
+        """Write a workspace file at once (readers see the old or the new content)."""
+
+    @abstractmethod
+    def mkdirs(self, path: str) -> None: ...
+
+    @abstractmethod
+    def path_kind(self, path: str) -> str | None:
+        """``"DIRECTORY"``, ``"FILE"`` or None (nothing there)."""
+
+    @abstractmethod
+    def list_dir(self, path: str) -> list[tuple[str, bool]]:
+        """The entries directly in a directory: (name, is a directory), by name."""
+
+    @abstractmethod
     def local_path(self, path: str) -> str | None:
         """Where a workspace path lives on this machine, if it does."""
 

@@ -230,6 +230,33 @@ class LocalWorkspace(Workspace):
                 break
             parent = os.path.dirname(parent)
 
+    def write(self, path: str, content: bytes) -> None:
+        dest = self.local_path(path)
+        if os.path.isdir(dest):
+            raise AlreadyExists(f"{path} is a directory in workspace {self.name}")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = f"{dest}.kiln-upload-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(content)
+        os.replace(tmp, dest)
+
+    def mkdirs(self, path: str) -> None:
+        dest = self.local_path(path)
+        if os.path.isfile(dest):
+            raise AlreadyExists(f"{path} is a file in workspace {self.name}")
+        os.makedirs(dest, exist_ok=True)
+
+    def path_kind(self, path: str) -> str | None:
+        p = self.local_path(path)
+        return "DIRECTORY" if os.path.isdir(p) else "FILE" if os.path.isfile(p) else None
+
+    def list_dir(self, path: str) -> list[tuple[str, bool]]:
+        p = self.local_path(path)
+        if not os.path.isdir(p):
+            raise NotFound(f"{path} is not a directory in workspace {self.name}")
+        return sorted((e.name, e.is_dir()) for e in os.scandir(p)
+                      if ".kiln-upload-" not in e.name)
+
     def list_files(self, path: str) -> list[str]:
         base = self.local_path(path)
         out = []
