@@ -4,6 +4,7 @@ against 127.0.0.1, with Databricks' error codes."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,43 @@ def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:
         assert server.stop() == 0
     # what the SDK wrote is the workspace's, for the CLI too
     assert kiln.run("secrets", "list-secrets", "app", cwd=root).stdout.split() == ["key"]
+
+
+def test_catalog_models_aliases_and_serving_through_the_sdk(tmp_path: Path) -> None:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import BadRequest, NotFound
+
+    from tests.e2e.test_serving import ROW, setup
+
+    kiln = Kiln(tmp_path / "home")
+    root = setup(kiln, tmp_path)  # schema main.ml, model main.ml.churn v1 @champion, v2
+    value = token(kiln, root)
+    server = Server(kiln, root)
+    try:
+        w = WorkspaceClient(host=server.url, token=value, auth_type="pat")
+        assert "main" in [c.name for c in w.catalogs.list()]
+        w.schemas.create(name="scratch", catalog_name="main")
+        assert {s.name for s in w.schemas.list(catalog_name="main")} >= {"ml", "scratch"}
+        answer = w.serving_endpoints.query(name="churn-live", dataframe_records=[ROW])
+        assert answer.predictions == [1]
+        deadline = time.monotonic() + 30  # the endpoint writes its inference table
+        while "live_payload" not in {t.name for t in w.tables.list(catalog_name="main",
+                                                                     schema_name="ml")}:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert w.tables.get("main.ml.live_payload").data_source_format.value == "DELTA"
+        with pytest.raises(NotFound):
+            w.tables.get("main.ml.nope")
+
+        (model,) = w.registered_models.list(catalog_name="main", schema_name="ml")
+        assert model.full_name == "main.ml.churn"
+        assert [(a.alias_name, a.version_num) for a in model.aliases] == [("champion", 1)]
+        assert [v.version for v in w.model_versions.list("main.ml.churn")] == [1, 2]
+        assert w.model_versions.get_by_alias("main.ml.churn", "champion").version == 1
+        with pytest.raises(BadRequest):  # the approval policy still holds through the API
+            kiln.run("models", "policy", "--require-approval", "champion", cwd=root)
+            w.registered_models.set_alias("main.ml.churn", "champion", 2)
+        w.registered_models.set_alias("main.ml.churn", "challenger", 2)
+        assert w.model_versions.get_by_alias("main.ml.churn", "challenger").version == 2
+    finally:
+        assert server.stop() == 0

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kiln.catalog.names import parse_name
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.models import store
 from kiln.workspace import LockHeld, Workspace
 
@@ -190,7 +190,7 @@ class Registry:
             yield
         except Exception as e:  # noqa: BLE001 - MLflow raises MlflowException for everything
             if _not_found(e):
-                raise KilnError(f"{what} does not exist in workspace {self.ws.name}") from None
+                raise NotFound(f"{what} does not exist in workspace {self.ws.name}") from None
             raise
 
 

@@ -1,6 +1,7 @@
 """The REST API of ``kiln server``, path by path, in Databricks' shapes: the current
 user (SCIM ``Me``), Jobs 2.2 (jobs list/get/delete/run-now, runs get/list/cancel),
-workspace files (import/export/list/mkdirs/delete/get-status) and secrets. Each handler
+workspace files (import/export/list/mkdirs/delete/get-status), secrets and Unity
+Catalog (``kiln.server.uc``). Each handler
 only moves data between the request and a service."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
 from kiln.workspace.files import WorkspaceFiles
+from kiln.server import uc
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -61,6 +63,7 @@ def build_router(ws: Workspace) -> Router:
     r.add("POST", JOBS + "/runs/cancel", lambda req: jobs.cancel_run(req.required("run_id", int)))
     _workspace_files(r, WorkspaceFiles(ws))
     _secrets(r, ws)
+    uc.add_routes(r, ws)
     return r
 
 

@@ -1,0 +1,102 @@
+"""Unity Catalog REST (``/api/2.1/unity-catalog/...``) in Databricks' shapes: catalogs,
+schemas and tables from kiln's catalog, registered models, their versions and aliases from
+the workspace's MLflow registry (setting an alias goes through the approval policy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.catalog.names import parse_name
+from kiln.catalog.tables import Catalog
+from kiln.errors import NotFound
+from kiln.models.registry import Registry
+from kiln.server.http import Request, Router
+from kiln.workspace import Workspace
+
+UC = "/api/2.1/unity-catalog"
+NAME = r"(?P<name>[^/]+)"
+
+
+def add_routes(r: Router, ws: Workspace) -> None:
+    cat = Catalog(ws)
+    registry: list[Registry] = []  # made on first use: opening MLflow costs a second
+
+    def models() -> Registry:
+        if not registry:
+            registry.append(Registry(ws))
+        return registry[0]
+
+    def schema_doc(catalog: str, schema: str) -> dict[str, Any]:
+        settings = cat.schema(catalog, schema)
+        if settings is None:
+            raise NotFound(f"Schema '{catalog}.{schema}' does not exist.")
+        return {"name": schema, "catalog_name": catalog, "full_name": f"{catalog}.{schema}",
+                "comment": settings.get("comment")}
+
+    def create_schema(req: Request) -> dict[str, Any]:
+        catalog, name = req.required("catalog_name").lower(), req.required("name").lower()
+        cat.create_schema(catalog, name, req.arg("comment"))
+        return schema_doc(catalog, name)
+
+    def table_doc(full: str) -> dict[str, Any]:
+        info = cat.table_info(full)
+        if info is None:
+            raise NotFound(f"Table '{full}' does not exist.")
+        name = parse_name(full)
+        return {"name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
+                "full_name": str(name), "table_type": info.get("table_type", "MANAGED"),
+                "data_source_format": "DELTA", "storage_location": info.get("location"),
+                "columns": [{"name": c.get("name"), "type_text": c.get("type"), "position": i}
+                            for i, c in enumerate(info.get("columns") or [])]}
+
+    def list_tables(req: Request) -> dict[str, Any]:
+        schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
+        return {"tables": [table_doc(t) for t in cat.list_tables(schema)]}
+
+    def model_doc(m: Any) -> dict[str, Any]:
+        c, s, n = (m.name.split(".", 2) + ["", ""])[:3] if m.name.count(".") == 2 \
+            else ("", "", m.name)
+        return {"name": n, "catalog_name": c, "schema_name": s, "full_name": m.name,
+                "comment": m.description, "created_at": m.creation_timestamp,
+                "updated_at": m.last_updated_timestamp,
+                "aliases": [{"alias_name": a, "version_num": int(v)}
+                            for a, v in sorted((m.aliases or {}).items())]}
+
+    def version_doc(mv: Any) -> dict[str, Any]:
+        c, s, n = (mv.name.split(".", 2) + ["", ""])[:3] if mv.name.count(".") == 2 \
+            else ("", "", mv.name)
+        return {"model_name": n, "catalog_name": c, "schema_name": s,
+                "version": int(mv.version), "source": mv.source, "run_id": mv.run_id,
+                "status": "READY", "created_at": mv.creation_timestamp,
+                "aliases": [{"alias_name": a, "version_num": int(mv.version)}
+                            for a in (mv.aliases or [])]}
+
+    def list_models(req: Request) -> dict[str, Any]:
+        prefix = ".".join(p for p in (req.arg("catalog_name"), req.arg("schema_name")) if p)
+        found = [m for m in models().models() if not prefix or m.name.startswith(prefix + ".")]
+        return {"registered_models": [model_doc(m) for m in found]}
+
+    def set_alias(req: Request) -> dict[str, Any]:
+        name, alias = req.params["name"], req.params["alias"]
+        models().set_alias(name, alias, req.required("version_num", int), reason="REST API")
+        return {"alias_name": alias, "version_num": req.required("version_num", int)}
+
+    r.add("GET", UC + "/catalogs", lambda req: {
+        "catalogs": [{"name": c, "full_name": c} for c in cat.catalog_names()]})
+    r.add("GET", UC + "/schemas", lambda req: {
+        "schemas": [schema_doc(req.required("catalog_name").lower(), s)
+                    for s in cat.schema_names(req.required("catalog_name"))]})
+    r.add("POST", UC + "/schemas", create_schema)
+    r.add("GET", UC + "/schemas/" + NAME, lambda req: schema_doc(
+        *req.params["name"].lower().split(".", 1)))
+    r.add("GET", UC + "/tables", list_tables)
+    r.add("GET", UC + "/tables/" + NAME, lambda req: table_doc(req.params["name"]))
+    r.add("GET", UC + "/models", list_models)
+    r.add("GET", UC + "/models/" + NAME, lambda req: model_doc(models().model(req.params["name"])))
+    r.add("GET", UC + "/models/" + NAME + "/versions", lambda req: {
+        "model_versions": [version_doc(v) for v in models().versions(req.params["name"])]})
+    r.add("GET", UC + "/models/" + NAME + r"/versions/(?P<version>\d+)", lambda req: version_doc(
+        models().version(req.params["name"], req.params["version"])))
+    r.add("GET", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", lambda req: version_doc(
+        models().resolve(req.params["name"], alias=req.params["alias"])))
+    r.add("PUT", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", set_alias)
