@@ -158,3 +158,51 @@ def test_catalog_models_aliases_and_serving_through_the_sdk(tmp_path: Path) -> N
         assert w.model_versions.get_by_alias("main.ml.churn", "challenger").version == 2
     finally:
         assert server.stop() == 0
+
+
+MLFLOW_CLIENT = """
+import mlflow, sys
+from mlflow import MlflowClient
+from sklearn.linear_model import LogisticRegression
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("/Shared/remote")
+with mlflow.start_run() as run:
+    mlflow.log_param("c", 1.0)
+    mlflow.log_metric("auc", 0.9)
+    info = mlflow.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]),
+                                    name="model", registered_model_name="main.ml.remote")
+client = MlflowClient()
+client.set_registered_model_alias("main.ml.remote", "champion", info.registered_model_version)
+mv = client.get_model_version_by_alias("main.ml.remote", "champion")
+model = mlflow.pyfunc.load_model("models:/main.ml.remote@champion")
+print(mv.version, run.info.run_id, int(model.predict([[1.0]])[0]))
+"""
+
+
+def test_the_mlflow_client_tracks_and_registers_through_kiln_server(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "greet.py": NB + "1\n",
+                                        "client.py": MLFLOW_CLIENT})
+    kiln.run("bundle", "deploy", cwd=root)
+    value = token(kiln, root)
+    server = Server(kiln, root)
+    try:
+        env = {k: v for k, v in kiln.env().items() if not k.startswith("MLFLOW_")}
+        refused = subprocess.run([sys.executable, "client.py", server.url], cwd=root,
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert refused.returncode != 0  # no token, no MLflow
+        proc = subprocess.run([sys.executable, "client.py", server.url], cwd=root,
+                              env={**env, "MLFLOW_TRACKING_TOKEN": value},
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        version, run_id, prediction = proc.stdout.split()[-3:]
+        assert version == "1" and prediction == "1"
+    finally:
+        assert server.stop() == 0
+    # the workspace's own registry has it, alias and all
+    versions = json.loads(kiln.run("models", "versions", "main.ml.remote", "-o", "json",
+                                   cwd=root).stdout)
+    assert versions[0]["aliases"] == ["champion"] and versions[0]["run_id"] == run_id

@@ -1,25 +1,60 @@
-"""The app ``kiln server`` runs: the workspace's REST API under ``/api/`` and its serving
-endpoints (``/serving-endpoints/...``, ``/health``, ``/metrics``) on one port."""
+"""The app ``kiln server`` runs, on one port:
+
+- ``/api/2.0/mlflow/...``, ``/api/3.0/mlflow/...``: MLflow's own tracking server (its
+  REST API, as the MLflow client calls it) on the workspace's store, behind kiln's tokens;
+- other ``/api/...``: the workspace's REST API in Databricks' shapes (``kiln.server.api``);
+- everything else (``/serving-endpoints/...``, ``/health``, ``/metrics``, and the
+  lifespan, which stops the models): the serving endpoints.
+
+MLflow's server keeps its stores process-wide, so one server process serves one
+workspace. Artifacts stay where the workspace keeps them (a client on this machine writes
+them there itself).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from kiln.errors import KilnError
 from kiln.server.api import build_router
-from kiln.server.http import App
+from kiln.server.http import App, authenticate, reply_error
 from kiln.workspace import Workspace
+
+MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/2.0/mlflow-artifacts/")
 
 
 def with_rest_api(ws: Workspace, serving: Any) -> Any:
-    """An ASGI app: ``/api/...`` to the REST API, everything else (and the lifespan, which
-    stops the models) to ``serving``."""
     rest = App(build_router(ws), ws.user_for_token)
+    mlflow: list[Any] = []  # MLflow's app, made on its first request (its import costs ~2 s)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(MLFLOW_PREFIXES):
+            try:
+                authenticate(scope, ws.user_for_token)
+            except KilnError as e:
+                await reply_error(send, e)
+                return
+            if not mlflow:
+                mlflow.append(_mlflow_app(ws))
+            await mlflow[0](scope, receive, send)
+        elif path.startswith("/api/"):
             await rest(scope, receive, send)
         else:
             await serving(scope, receive, send)
 
     app.runtime = serving.runtime  # type: ignore[attr-defined]  (the server stops it)
     return app
+
+
+def _mlflow_app(ws: Workspace) -> Any:
+    from kiln.models.store import artifact_root, ensure_store
+
+    uri = ensure_store(ws.local_root())
+    os.environ.update({"_MLFLOW_SERVER_FILE_STORE": uri, "_MLFLOW_SERVER_REGISTRY_STORE": uri,
+                       "_MLFLOW_SERVER_ARTIFACT_ROOT": artifact_root(ws.local_root())})
+    from mlflow.server import app as flask_app
+    from uvicorn.middleware.wsgi import WSGIMiddleware
+
+    return WSGIMiddleware(flask_app)

@@ -126,14 +126,26 @@ class App:
         return await asyncio.to_thread(handler, request)
 
     def _authenticate(self, scope: dict[str, Any]) -> str:
-        header = next((v.decode() for k, v in scope.get("headers", ()) if k == b"authorization"),
-                      "")
-        if not header.lower().startswith("bearer "):
-            raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
-        user = self.user_for_token(header[7:].strip())
-        if user is None:
-            raise Unauthenticated("invalid, expired or revoked token")
-        return user
+        return authenticate(scope, self.user_for_token)
+
+
+def authenticate(scope: dict[str, Any], user_for_token: Callable[[str], str | None]) -> str:
+    """The user of the request's bearer token, or ``Unauthenticated``."""
+    header = next((v.decode() for k, v in scope.get("headers", ()) if k == b"authorization"), "")
+    if not header.lower().startswith("bearer "):
+        raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+    user = user_for_token(header[7:].strip())
+    if user is None:
+        raise Unauthenticated("invalid, expired or revoked token")
+    return user
+
+
+async def reply_error(send: Any, e: KilnError) -> None:
+    body = orjson.dumps({"error_code": e.code, "message": e.summary})
+    await send({"type": "http.response.start", "status": HTTP_STATUS.get(e.code, 400),
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Any) -> bytes:
