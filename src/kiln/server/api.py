@@ -7,7 +7,7 @@ only moves data between the request and a service."""
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Callable
 
 from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
@@ -20,8 +20,12 @@ JOBS = "/api/2.[12]/jobs"
 
 
 def build_router(ws: Workspace) -> Router:
-    jobs = JobsService(ws)
+    """Every handler acts as the request's user (``Workspace.as_user``): what it creates and
+    audits is theirs."""
     r = Router()
+
+    def jobs_of(req: Request) -> JobsService:
+        return JobsService(ws.as_user(req.user))
 
     def me(req: Request) -> dict[str, Any]:
         return {"userName": req.user, "displayName": req.user, "id": req.user,
@@ -31,7 +35,7 @@ def build_router(ws: Workspace) -> Router:
     def jobs_list(req: Request) -> dict[str, Any]:
         offset = int(req.arg("page_token", "0") or 0)
         limit = req.arg("limit", 25, int)
-        page, more = jobs.list_jobs(offset=offset, limit=limit, name=req.arg("name"))
+        page, more = jobs_of(req).list_jobs(offset=offset, limit=limit, name=req.arg("name"))
         out: dict[str, Any] = {"jobs": page, "has_more": more}
         if more:
             out["next_page_token"] = str(offset + limit)
@@ -40,7 +44,7 @@ def build_router(ws: Workspace) -> Router:
     def runs_list(req: Request) -> dict[str, Any]:
         offset = int(req.arg("page_token", "0") or 0)
         limit = req.arg("limit", 25, int)
-        page, more = jobs.list_runs(job_id=req.arg("job_id", None, int), offset=offset,
+        page, more = jobs_of(req).list_runs(job_id=req.arg("job_id", None, int), offset=offset,
                                     limit=limit)
         out: dict[str, Any] = {"runs": page, "has_more": more}
         if more:
@@ -49,25 +53,25 @@ def build_router(ws: Workspace) -> Router:
 
     def run_now(req: Request) -> dict[str, Any]:
         params = req.arg("job_parameters", {}, dict)
-        run_id = jobs.run_now(req.required("job_id", int), {k: str(v) for k, v in params.items()},
+        run_id = jobs_of(req).run_now(req.required("job_id", int), {k: str(v) for k, v in params.items()},
                               req.arg("python_params", None, list))
         return {"run_id": run_id, "number_in_job": run_id}
 
     r.add("GET", "/api/2.0/preview/scim/v2/Me", me)
     r.add("GET", JOBS + "/list", jobs_list)
-    r.add("GET", JOBS + "/get", lambda req: jobs.get_job(req.required("job_id", int)))
-    r.add("POST", JOBS + "/delete", lambda req: jobs.delete_job(req.required("job_id", int)))
+    r.add("GET", JOBS + "/get", lambda req: jobs_of(req).get_job(req.required("job_id", int)))
+    r.add("POST", JOBS + "/delete", lambda req: jobs_of(req).delete_job(req.required("job_id", int)))
     r.add("POST", JOBS + "/run-now", run_now)
-    r.add("GET", JOBS + "/runs/get", lambda req: jobs.get_run(req.required("run_id", int)))
+    r.add("GET", JOBS + "/runs/get", lambda req: jobs_of(req).get_run(req.required("run_id", int)))
     r.add("GET", JOBS + "/runs/list", runs_list)
-    r.add("POST", JOBS + "/runs/cancel", lambda req: jobs.cancel_run(req.required("run_id", int)))
-    _workspace_files(r, WorkspaceFiles(ws))
-    _secrets(r, ws)
-    uc.add_routes(r, ws)
+    r.add("POST", JOBS + "/runs/cancel", lambda req: jobs_of(req).cancel_run(req.required("run_id", int)))
+    _workspace_files(r, lambda req: WorkspaceFiles(ws.as_user(req.user)))
+    _secrets(r, lambda req: ws.as_user(req.user))
+    uc.add_routes(r, lambda req: ws.as_user(req.user))
     return r
 
 
-def _workspace_files(r: Router, files: WorkspaceFiles) -> None:
+def _workspace_files(r: Router, files_of: Callable[[Request], WorkspaceFiles]) -> None:
     base = "/api/2.0/workspace"
 
     def import_(req: Request) -> dict[str, Any]:
@@ -77,24 +81,24 @@ def _workspace_files(r: Router, files: WorkspaceFiles) -> None:
         language = req.arg("language")
         if fmt != "SOURCE" or language is None:
             language = None
-        files.import_(req.required("path"), _unbase64(req.arg("content", "")),
+        files_of(req).import_(req.required("path"), _unbase64(req.arg("content", "")),
                       language=language, overwrite=bool(req.arg("overwrite", False)))
         return {}
 
     def export(req: Request) -> dict[str, Any]:
-        return {"content": base64.b64encode(files.export(req.required("path"))).decode()}
+        return {"content": base64.b64encode(files_of(req).export(req.required("path"))).decode()}
 
-    r.add("GET", base + "/get-status", lambda req: files.status(req.required("path")).document())
+    r.add("GET", base + "/get-status", lambda req: files_of(req).status(req.required("path")).document())
     r.add("GET", base + "/list", lambda req: {
-        "objects": [e.document() for e in files.list(req.required("path"))]})
-    r.add("POST", base + "/mkdirs", lambda req: files.mkdirs(req.required("path")))
-    r.add("POST", base + "/delete", lambda req: files.delete(
+        "objects": [e.document() for e in files_of(req).list(req.required("path"))]})
+    r.add("POST", base + "/mkdirs", lambda req: files_of(req).mkdirs(req.required("path")))
+    r.add("POST", base + "/delete", lambda req: files_of(req).delete(
         req.required("path"), bool(req.arg("recursive", False))))
     r.add("POST", base + "/import", import_)
     r.add("GET", base + "/export", export)
 
 
-def _secrets(r: Router, ws: Workspace) -> None:
+def _secrets(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     base = "/api/2.0/secrets"
 
     def put(req: Request) -> dict[str, Any]:
@@ -103,21 +107,21 @@ def _secrets(r: Router, ws: Workspace) -> None:
             value = _unbase64(req.arg("bytes_value")).decode()
         if value is None:
             raise KilnError("put needs string_value or bytes_value")
-        ws.put_secret(req.required("scope"), req.required("key"), value)
+        ws_of(req).put_secret(req.required("scope"), req.required("key"), value)
         return {}
 
-    r.add("POST", base + "/scopes/create", lambda req: ws.create_scope(req.required("scope")))
-    r.add("POST", base + "/scopes/delete", lambda req: ws.delete_scope(req.required("scope")))
+    r.add("POST", base + "/scopes/create", lambda req: ws_of(req).create_scope(req.required("scope")))
+    r.add("POST", base + "/scopes/delete", lambda req: ws_of(req).delete_scope(req.required("scope")))
     r.add("GET", base + "/scopes/list", lambda req: {
-        "scopes": [{"name": s, "backend_type": "DATABRICKS"} for s in ws.list_scopes()]})
+        "scopes": [{"name": s, "backend_type": "DATABRICKS"} for s in ws_of(req).list_scopes()]})
     r.add("POST", base + "/put", put)
-    r.add("POST", base + "/delete", lambda req: ws.delete_secret(req.required("scope"),
+    r.add("POST", base + "/delete", lambda req: ws_of(req).delete_secret(req.required("scope"),
                                                                  req.required("key")))
     r.add("GET", base + "/list", lambda req: {
-        "secrets": [{"key": k} for k in ws.list_secrets(req.required("scope"))]})
+        "secrets": [{"key": k} for k in ws_of(req).list_secrets(req.required("scope"))]})
     r.add("GET", base + "/get", lambda req: {
         "key": req.required("key"), "value": base64.b64encode(
-            ws.get_secret(req.required("scope"), req.required("key")).encode()).decode()})
+            ws_of(req).get_secret(req.required("scope"), req.required("key")).encode()).decode()})
 
 
 def _unbase64(text: str) -> bytes:

@@ -9,6 +9,7 @@ services they call do blocking I/O).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -95,6 +96,8 @@ class App:
             status, doc = HTTP_STATUS.get(e.code, 400), {"error_code": e.code,
                                                          "message": e.summary}
         except Exception as e:  # noqa: BLE001 - a bug answers 500, never a dropped connection
+            logging.getLogger("kiln.serving").exception("%s %s failed", scope.get("method"),
+                                                        scope.get("path"))
             status, doc = 500, {"error_code": ErrorCode.INTERNAL_ERROR,
                                 "message": f"internal error: {type(e).__name__}"}
         body = orjson.dumps(doc if doc is not None else {})

@@ -4,7 +4,7 @@ the workspace's MLflow registry (setting an alias goes through the approval poli
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from kiln.catalog.names import parse_name
 from kiln.catalog.tables import Catalog
@@ -17,16 +17,15 @@ UC = "/api/2.1/unity-catalog"
 NAME = r"(?P<name>[^/]+)"
 
 
-def add_routes(r: Router, ws: Workspace) -> None:
-    cat = Catalog(ws)
-    registry: list[Registry] = []  # made on first use: opening MLflow costs a second
+def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
+    """Routes whose handlers act as the request's user (``ws_of(request)``)."""
+    def cat_of(req: Request) -> Catalog:
+        return Catalog(ws_of(req))
 
-    def models() -> Registry:
-        if not registry:
-            registry.append(Registry(ws))
-        return registry[0]
+    def registry(req: Request) -> Registry:
+        return Registry(ws_of(req))
 
-    def schema_doc(catalog: str, schema: str) -> dict[str, Any]:
+    def schema_doc(cat: Catalog, catalog: str, schema: str) -> dict[str, Any]:
         settings = cat.schema(catalog, schema)
         if settings is None:
             raise NotFound(f"Schema '{catalog}.{schema}' does not exist.")
@@ -35,10 +34,11 @@ def add_routes(r: Router, ws: Workspace) -> None:
 
     def create_schema(req: Request) -> dict[str, Any]:
         catalog, name = req.required("catalog_name").lower(), req.required("name").lower()
+        cat = cat_of(req)
         cat.create_schema(catalog, name, req.arg("comment"))
-        return schema_doc(catalog, name)
+        return schema_doc(cat, catalog, name)
 
-    def table_doc(full: str) -> dict[str, Any]:
+    def table_doc(cat: Catalog, full: str) -> dict[str, Any]:
         info = cat.table_info(full)
         if info is None:
             raise NotFound(f"Table '{full}' does not exist.")
@@ -51,7 +51,8 @@ def add_routes(r: Router, ws: Workspace) -> None:
 
     def list_tables(req: Request) -> dict[str, Any]:
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
-        return {"tables": [table_doc(t) for t in cat.list_tables(schema)]}
+        cat = cat_of(req)
+        return {"tables": [table_doc(cat, t) for t in cat.list_tables(schema)]}
 
     def model_doc(m: Any) -> dict[str, Any]:
         c, s, n = (m.name.split(".", 2) + ["", ""])[:3] if m.name.count(".") == 2 \
@@ -73,30 +74,32 @@ def add_routes(r: Router, ws: Workspace) -> None:
 
     def list_models(req: Request) -> dict[str, Any]:
         prefix = ".".join(p for p in (req.arg("catalog_name"), req.arg("schema_name")) if p)
-        found = [m for m in models().models() if not prefix or m.name.startswith(prefix + ".")]
+        found = [m for m in registry(req).models() if not prefix or m.name.startswith(prefix + ".")]
         return {"registered_models": [model_doc(m) for m in found]}
 
     def set_alias(req: Request) -> dict[str, Any]:
         name, alias = req.params["name"], req.params["alias"]
-        models().set_alias(name, alias, req.required("version_num", int), reason="REST API")
+        registry(req).set_alias(name, alias, req.required("version_num", int), reason="REST API")
         return {"alias_name": alias, "version_num": req.required("version_num", int)}
 
     r.add("GET", UC + "/catalogs", lambda req: {
-        "catalogs": [{"name": c, "full_name": c} for c in cat.catalog_names()]})
-    r.add("GET", UC + "/schemas", lambda req: {
-        "schemas": [schema_doc(req.required("catalog_name").lower(), s)
-                    for s in cat.schema_names(req.required("catalog_name"))]})
+        "catalogs": [{"name": c, "full_name": c} for c in cat_of(req).catalog_names()]})
+    def list_schemas(req: Request) -> dict[str, Any]:
+        cat, catalog = cat_of(req), req.required("catalog_name").lower()
+        return {"schemas": [schema_doc(cat, catalog, s) for s in cat.schema_names(catalog)]}
+
+    r.add("GET", UC + "/schemas", list_schemas)
     r.add("POST", UC + "/schemas", create_schema)
     r.add("GET", UC + "/schemas/" + NAME, lambda req: schema_doc(
-        *req.params["name"].lower().split(".", 1)))
+        cat_of(req), *req.params["name"].lower().split(".", 1)))
     r.add("GET", UC + "/tables", list_tables)
-    r.add("GET", UC + "/tables/" + NAME, lambda req: table_doc(req.params["name"]))
+    r.add("GET", UC + "/tables/" + NAME, lambda req: table_doc(cat_of(req), req.params["name"]))
     r.add("GET", UC + "/models", list_models)
-    r.add("GET", UC + "/models/" + NAME, lambda req: model_doc(models().model(req.params["name"])))
+    r.add("GET", UC + "/models/" + NAME, lambda req: model_doc(registry(req).model(req.params["name"])))
     r.add("GET", UC + "/models/" + NAME + "/versions", lambda req: {
-        "model_versions": [version_doc(v) for v in models().versions(req.params["name"])]})
+        "model_versions": [version_doc(v) for v in registry(req).versions(req.params["name"])]})
     r.add("GET", UC + "/models/" + NAME + r"/versions/(?P<version>\d+)", lambda req: version_doc(
-        models().version(req.params["name"], req.params["version"])))
+        registry(req).version(req.params["name"], req.params["version"])))
     r.add("GET", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", lambda req: version_doc(
-        models().resolve(req.params["name"], alias=req.params["alias"])))
+        registry(req).resolve(req.params["name"], alias=req.params["alias"])))
     r.add("PUT", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", set_alias)

@@ -87,6 +87,11 @@ class Workspace(ABC):
     def current_user(self) -> str: ...
 
     @abstractmethod
+    def as_user(self, user: str) -> "Workspace":
+        """The same workspace, acting for ``user`` (what it creates and audits is theirs):
+        a server answers each request as the user of its token."""
+
+    @abstractmethod
     def url(self, kind: str, id: str) -> str:
         """Where a user can see the object (a ``kiln://`` or server URL)."""
 

@@ -74,6 +74,14 @@ class LocalWorkspace(Workspace):
     def current_user(self) -> str:
         return self._user
 
+    def as_user(self, user: str) -> "LocalWorkspace":
+        if user == self._user:
+            return self
+        other = object.__new__(LocalWorkspace)
+        other.__dict__.update(self.__dict__)  # the same directory and database engine
+        other._user = user
+        return other
+
     def url(self, kind: str, id: str) -> str:
         return f"kiln://{self.name}/{kind}/{id}"
 
