@@ -129,3 +129,22 @@ def test_consecutive_drift_needs_the_adjacent_window(ws: LocalWorkspace) -> None
     consecutive = drift[(drift.drift_type == "CONSECUTIVE") & (drift.column_name == "v")]
     starts = sorted(str(w["start"])[:10] for w in consecutive["window"])
     assert starts == ["2026-11-02"]
+
+
+def test_one_refresh_at_a_time_per_monitor(ws: LocalWorkspace) -> None:
+    """A refresh while another one holds the monitor is refused clearly; ids never repeat."""
+    from kiln.errors import Conflict
+
+    cat = Catalog(ws)
+    cat.write("main.ml.busy", pd.DataFrame({
+        "ts": pd.to_datetime(["2026-11-01T12:00:00Z"] * 50), "v": np.arange(50.0)}))
+    ws.create("quality_monitors", "main.ml.busy", {
+        "table_name": "main.ml.busy", "output_schema_name": "main.ml", "assets_dir": "/x",
+        "time_series": {"timestamp_col": "ts", "granularities": ["1 day"]}})
+    running = ws.acquire_lock("quality_monitors/main.ml.busy", "refresh")  # one is running
+    with pytest.raises(Conflict, match="is running"):
+        Monitors(ws).refresh("main.ml.busy")
+    ws.release_lock(running.state_id, running.lock_id)
+    Monitors(ws).refresh("main.ml.busy")
+    Monitors(ws).refresh("main.ml.busy")
+    assert [r["refresh_id"] for r in Monitors(ws).refreshes("main.ml.busy")] == [1, 2]

@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 
 from kiln.catalog import Catalog, parse_name
-from kiln.errors import KilnError
+from kiln.errors import Conflict, KilnError
 from kiln.monitoring import tables as mt
 from kiln.monitoring.compute import SNAPSHOT, SNAPSHOT_TIME, Spec, compute
-from kiln.workspace import NotFound, Workspace
+from kiln.workspace import LockHeld, NotFound, Workspace
 
 KIND = "quality_monitors"
 HISTORY_KEEP = 100
@@ -85,8 +85,21 @@ class Monitors:
         return json.loads(raw) if raw else []
 
     def refresh(self, table: str) -> RefreshInfo:
+        """One refresh at a time per monitor (a second one is refused while the first
+        runs): its id, windows and metric tables are written under the monitor's lock."""
         settings = self.get(table)
         name = str(parse_name(table))
+        try:
+            lock = self.ws.acquire_lock(f"quality_monitors/{name}", "refresh")
+        except LockHeld:
+            raise Conflict(f"a refresh of the monitor on {name} is running; wait for it "
+                           f"(kiln quality-monitors list-refreshes {name})") from None
+        try:
+            return self._refresh_locked(name, settings)
+        finally:
+            self.ws.release_lock(lock.state_id, lock.lock_id)
+
+    def _refresh_locked(self, name: str, settings: dict[str, Any]) -> RefreshInfo:
         history = self.refreshes(name)
         info = RefreshInfo(len(history) + 1, name, "SUCCESS", _now(), 0)
         try:
