@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import KilnError
-from kiln.models.registry import Registry
+from kiln.models.registry import APPROVAL_STATUS as STATUS, Registry, approval_status
 
 REPORT_TAG = "kiln.replay.report"  # a shadow replay's report (JSON) on the model version
 RULE_SETTING = "models.replay_rule"  # the workspace's replay rule for approvals (JSON)
-STATUS = "kiln.approval.status"  # pending | approved | rejected
 HISTORY = "kiln.approval.history"  # JSON list of {action, user, at, comment}
 
 
-def status(mv: Any) -> str | None:
-    return (mv.tags or {}).get(STATUS)
+status = approval_status  # pending | approved | rejected | None
 
 
 def history(mv: Any) -> list[dict[str, Any]]:

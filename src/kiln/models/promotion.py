@@ -15,7 +15,6 @@ import tempfile
 from typing import Any
 
 from kiln.errors import KilnError
-from kiln.models import approvals
 from kiln.models.registry import Registry, model_name
 from kiln.models.store import artifact_root, store_uri
 from kiln.workspace import LineageEntry
@@ -30,11 +29,11 @@ def promote(src: Registry, dst: Registry, name: str, version: int | str, *,
     point ``alias`` at the copy; the target's model version."""
     mv = src.version(name, version)
     target_name = model_name(to_name or mv.name)
-    if alias in dst.required_approvals() and approvals.status(mv) != "approved":
+    missing = dst.missing_approval(target_name, alias, mv)  # the target's gate
+    if missing is not None:
         raise KilnError(
             f"workspace {dst.ws.name} requires an approval before @{alias} moves, and version "
-            f"{mv.version} of {mv.name} in {src.ws.name} is "
-            f"{approvals.status(mv) or 'not approved'}; nothing was promoted",
+            f"{mv.version} of {mv.name} in {src.ws.name} is {missing}; nothing was promoted",
             detail=f"kiln models request-approval {mv.name} --version {mv.version} -w "
                    f"{src.ws.name}, then kiln models approve ... once reviewed.")
     origin = f"{src.ws.name}:{mv.name}:{mv.version}"

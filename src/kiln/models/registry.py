@@ -19,6 +19,12 @@ from kiln.models import store
 from kiln.workspace import LockHeld, Workspace
 
 POLICY_SETTING = "models.require_approval"  # aliases (comma-separated) that need approval
+APPROVAL_STATUS = "kiln.approval.status"  # a version's tag: pending | approved | rejected
+
+
+def approval_status(mv: Any) -> str | None:
+    """A model version's approval: pending, approved, rejected, or None (never asked)."""
+    return (mv.tags or {}).get(APPROVAL_STATUS)
 # in the policy: every alias a serving endpoint follows needs an approved version
 SERVING = "serving"
 LOCK_WAIT_S = 60.0
@@ -104,6 +110,15 @@ class Registry:
         return alias in required or (SERVING in required
                                      and bool(self.endpoints_following(name, alias)))
 
+    def missing_approval(self, name: str, alias: str, mv: Any) -> str | None:
+        """Why ``mv`` may not take ``alias`` of ``name`` in this workspace (its approval
+        status, when the policy needs an approved version), or None: the one approval gate,
+        for setting an alias here and for promoting a version into this workspace."""
+        if not self.needs_approval(name, alias):
+            return None
+        status = approval_status(mv)
+        return None if status == "approved" else status or "not approved"
+
     def endpoints_following(self, name: str, alias: str) -> list[str]:
         """The serving endpoints whose traffic follows ``name@alias``."""
         name = model_name(name)
@@ -124,17 +139,15 @@ class Registry:
                   remove: tuple[str, ...] = ()) -> str | None:
         """Point ``alias`` at ``version`` (and drop the ``remove`` aliases if they pointed at
         it), under the model's lock; the version the alias pointed at before."""
-        from kiln.models import approvals
-
         name = model_name(name)
         _check_alias(alias)
         with self.locked(name):
             mv = self.version(name, version)
-            if self.needs_approval(name, alias) and approvals.status(mv) != "approved":
+            missing = self.missing_approval(name, alias, mv)
+            if missing is not None:
                 raise KilnError(
                     f"workspace {self.ws.name} requires an approval before @{alias} moves: "
-                    f"version {mv.version} of {name} is "
-                    f"{approvals.status(mv) or 'not approved'}",
+                    f"version {mv.version} of {name} is {missing}",
                     detail=f"Request one with 'kiln models request-approval {name} --version "
                            f"{mv.version}' and have it approved ('kiln models approve').")
             before = self.by_alias(name, alias)
