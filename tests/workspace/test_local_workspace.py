@@ -128,3 +128,29 @@ def test_audit(ws) -> None:
     ws.audit("bundle.deploy", "/s", {"changes": ["create jobs.a"]})
     (entry,) = ws.audit_log()
     assert entry["action"] == "bundle.deploy" and entry["user"] == "alice@example.com"
+
+
+def test_an_older_workspace_keeps_its_monitor_refreshes_when_upgraded(tmp_path: Path) -> None:
+    """0005 kept refreshes as JSON in workspace_info; 0006 moves them into their table."""
+    import json
+
+    from sqlalchemy import create_engine
+
+    from kiln.workspace.local.db import migrate
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+    path = tmp_path / "old" / "metadata.db"
+    path.parent.mkdir()
+    engine = create_engine(f"sqlite:///{path}")
+    migrate(engine, "0005")  # a workspace made by the kiln before this change
+    engine.dispose()
+    old = [{"refresh_id": 1, "state": "SUCCESS"}, {"refresh_id": 2, "state": "FAILED"}]
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO workspace_info (key, value) VALUES (?, ?)",
+                ("monitoring.refreshes.main.ml.t", json.dumps(old)))
+    con.commit()
+    con.close()
+    ws = LocalWorkspace("old", str(path.parent), "alice@example.com")  # upgrades in place
+    assert ws.monitor_refreshes("main.ml.t") == old
+    assert ws.get_setting("monitoring.refreshes.main.ml.t") is None
+    assert ws.add_monitor_refresh("main.ml.t", {"state": "RUNNING"}) == 3

@@ -32,7 +32,7 @@ HISTORY_KEEP = 100
 class RefreshInfo:
     refresh_id: int
     table: str
-    state: str  # SUCCESS | FAILED
+    state: str  # RUNNING | SUCCESS | FAILED
     start_time_ms: int
     end_time_ms: int
     windows_computed: int = 0
@@ -81,8 +81,7 @@ class Monitors:
                 "drift_metrics_table_name": drift, "status": "MONITOR_STATUS_ACTIVE"}
 
     def refreshes(self, table: str) -> list[dict[str, Any]]:
-        raw = self.ws.get_setting(_history_key(str(parse_name(table))))
-        return json.loads(raw) if raw else []
+        return self.ws.monitor_refreshes(str(parse_name(table)), HISTORY_KEEP)
 
     def refresh(self, table: str) -> RefreshInfo:
         """One refresh at a time per monitor (a second one is refused while the first
@@ -100,16 +99,21 @@ class Monitors:
             self.ws.release_lock(lock.state_id, lock.lock_id)
 
     def _refresh_locked(self, name: str, settings: dict[str, Any]) -> RefreshInfo:
-        history = self.refreshes(name)
-        info = RefreshInfo(len(history) + 1, name, "SUCCESS", _now(), 0)
+        info = RefreshInfo(0, name, "RUNNING", _now(), 0)
+        info.refresh_id = self.ws.add_monitor_refresh(name, info.__dict__)
         try:
             info.windows_computed = self._refresh(name, settings)
             info.alerts = self._alerts(settings)
+            info.state = "SUCCESS"
         except KilnError as e:
             info.state, info.message = "FAILED", str(e)
+        except BaseException as e:  # a bug or Ctrl-C: the refresh is not left RUNNING
+            info.state, info.message = "FAILED", f"interrupted: {type(e).__name__}"
+            info.end_time_ms = _now()
+            self.ws.update_monitor_refresh(name, info.refresh_id, info.__dict__)
+            raise
         info.end_time_ms = _now()
-        history = [*history, info.__dict__][-HISTORY_KEEP:]
-        self.ws.set_setting(_history_key(name), json.dumps(history))
+        self.ws.update_monitor_refresh(name, info.refresh_id, info.__dict__)
         self.ws.audit("quality_monitors.refresh", name, {
             "refresh_id": info.refresh_id, "state": info.state, "message": info.message,
             "alerts": [a["name"] for a in info.alerts]})
@@ -219,10 +223,6 @@ def _post(url: str, doc: dict[str, Any]) -> int:
             return int(r.status)
     except OSError as e:
         return int(getattr(e, "code", 0) or 0)
-
-
-def _history_key(name: str) -> str:
-    return f"monitoring.refreshes.{name}"
 
 
 def _windows_key(name: str) -> str:

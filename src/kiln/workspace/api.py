@@ -207,6 +207,19 @@ class Workspace(ABC):
         """A local directory for the run's task logs and outputs."""
 
     # small settings the services keep (scheduler fire times, ...) -------------------
+    # quality monitor refreshes ----------------------------------------------------------
+    @abstractmethod
+    def add_monitor_refresh(self, monitor: str, doc: dict[str, Any]) -> int:
+        """Record a refresh of ``monitor``; its id (1, 2, ... per monitor, never reused)."""
+
+    @abstractmethod
+    def update_monitor_refresh(self, monitor: str, refresh_id: int,
+                               doc: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def monitor_refreshes(self, monitor: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The monitor's latest refreshes, oldest first."""
+
     @abstractmethod
     def get_setting(self, key: str) -> str | None: ...
 

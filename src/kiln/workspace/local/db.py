@@ -11,7 +11,7 @@ import sqlite3
 
 from sqlalchemy import Engine, create_engine, event
 
-HEAD = "0005"
+HEAD = "0006"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
@@ -51,7 +51,8 @@ def open_engine(path: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` (the current schema unless told)."""
     from alembic import command
     from alembic.config import Config
 
@@ -59,4 +60,4 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", _MIGRATIONS)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)

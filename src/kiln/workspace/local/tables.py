@@ -115,3 +115,10 @@ tokens = Table(
     Column("created_at", Integer, nullable=False),
     Column("expires_at", Integer, nullable=True),
 )
+
+monitor_refreshes = Table(
+    "monitor_refreshes", metadata,
+    Column("monitor", String, primary_key=True),  # the monitored table's full name
+    Column("refresh_id", Integer, primary_key=True),  # 1, 2, ... per monitor
+    Column("doc", Text, nullable=False),  # the refresh (JSON): state, times, windows, alerts
+)

@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from kiln.errors import KilnError
 from kiln.pids import alive
@@ -427,6 +427,33 @@ class LocalWorkspace(Workspace):
         return os.path.join(self.directory, "runs", str(run_id))
 
     # settings ----------------------------------------------------------------------
+    def add_monitor_refresh(self, monitor: str, doc: dict[str, Any]) -> int:
+        # one IMMEDIATE transaction (see db.open_engine): the next id is read and taken
+        # while no other writer can take it
+        with self.engine.begin() as c:
+            last = c.execute(select(func.max(t.monitor_refreshes.c.refresh_id)).where(
+                t.monitor_refreshes.c.monitor == monitor)).scalar()
+            refresh_id = int(last or 0) + 1
+            c.execute(insert(t.monitor_refreshes).values(
+                monitor=monitor, refresh_id=refresh_id,
+                doc=_dump({**doc, "refresh_id": refresh_id})))
+        return refresh_id
+
+    def update_monitor_refresh(self, monitor: str, refresh_id: int,
+                               doc: dict[str, Any]) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(t.monitor_refreshes).where(
+                t.monitor_refreshes.c.monitor == monitor,
+                t.monitor_refreshes.c.refresh_id == refresh_id).values(
+                doc=_dump({**doc, "refresh_id": refresh_id})))
+
+    def monitor_refreshes(self, monitor: str, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(t.monitor_refreshes.c.doc).where(
+                t.monitor_refreshes.c.monitor == monitor).order_by(
+                t.monitor_refreshes.c.refresh_id.desc()).limit(limit)).fetchall()
+        return [json.loads(r.doc) for r in reversed(rows)]
+
     def get_setting(self, key: str) -> str | None:
         with self.engine.connect() as c:
             row = c.execute(select(t.info.c.value).where(t.info.c.key == key)).first()
