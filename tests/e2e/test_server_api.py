@@ -66,16 +66,31 @@ def test_the_databricks_sdk_reads_and_runs_jobs_through_kiln_server(tmp_path: Pa
         bad = WorkspaceClient(host=server.url, token="not-a-token", auth_type="pat")
         with pytest.raises(Unauthenticated):
             bad.jobs.get(job.job_id)
+        # a revoked token and an expired one stop at once
+        for args in (["--lifetime-seconds", "1"], []):
+            doc = json.loads(kiln.run("tokens", "create", *args, cwd=root).stdout)
+            gone = WorkspaceClient(host=server.url, token=doc["token_value"], auth_type="pat")
+            assert gone.current_user.me().user_name == "alice@example.com"
+            if args:
+                time.sleep(1.5)
+            else:
+                kiln.run("tokens", "revoke", doc["token_info"]["token_id"], cwd=root)
+            with pytest.raises(Unauthenticated):
+                gone.current_user.me()
     finally:
         assert server.stop() == 0
     # the run was started by the server and is in the workspace like any other
     doc = json.loads(kiln.run("runs", "get", str(run.run_id), cwd=root).stdout)
     assert doc["state"]["result_state"] == "SUCCESS"
     assert {"name": "who", "value": "sdk"} in doc["job_parameters"]
-    # audited as the token's user, not the server's
-    (line,) = [ln for ln in kiln.run("audit", "list", cwd=root).stdout.splitlines()
-               if "jobs.run_now" in ln]
+    # audited as the token's user, not the server's, with the request and its result
+    audit = kiln.run("audit", "list", cwd=root).stdout.splitlines()
+    (line,) = [ln for ln in audit if "jobs.run_now" in ln]
     assert "bob@example.com" in line
+    entries = json.loads(kiln.run("audit", "list", "-o", "json", cwd=root).stdout)
+    (entry,) = [e for e in entries if e["target"] == "POST /api/2.2/jobs/run-now"]
+    assert entry["user"] == "bob@example.com" and entry["action"] == "api.request"
+    assert entry["detail"]["status"] == 200 and entry["detail"]["client"].startswith("127.0.0.1:")
 
 
 def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/2.0/mlflow-arti
 
 
 def with_rest_api(ws: Workspace, serving: Any) -> Any:
-    rest = App(build_router(ws), ws.user_for_token)
+    rest = App(build_router(ws), ws.user_for_token,
+               audit=lambda user, action, detail: ws.as_user(user).audit(
+                   "api.request", action, detail))
     mlflow: list[Any] = []  # MLflow's app, made on its first request (its import costs ~2 s)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

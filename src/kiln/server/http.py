@@ -74,10 +74,19 @@ class Router:
         return None
 
 
+Audit = Callable[[str, str, dict[str, Any]], None]  # (user, action, detail)
+
+
 class App:
-    def __init__(self, router: Router, user_for_token: Callable[[str], str | None]) -> None:
+    """Every mutating request (not GET) is audited once it is answered: who (the token's
+    user), what (method and path), from where (the client's address) and the result (the
+    status, and the error code if it failed)."""
+
+    def __init__(self, router: Router, user_for_token: Callable[[str], str | None],
+                 audit: Audit | None = None) -> None:
         self.router = router
         self.user_for_token = user_for_token
+        self.audit = audit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -90,8 +99,9 @@ class App:
                     return
         if scope["type"] != "http":
             return
+        who: list[str] = []  # the user, once the token says who
         try:
-            status, doc = 200, await self._handle(scope, receive)
+            status, doc = 200, await self._handle(scope, receive, who)
         except KilnError as e:
             status, doc = HTTP_STATUS.get(e.code, 400), {"error_code": e.code,
                                                          "message": e.summary}
@@ -100,13 +110,20 @@ class App:
                                                         scope.get("path"))
             status, doc = 500, {"error_code": ErrorCode.INTERNAL_ERROR,
                                 "message": f"internal error: {type(e).__name__}"}
+        if self.audit is not None and scope["method"] != "GET" and who:
+            client = scope.get("client") or ("", 0)
+            detail = {"status": status, "client": f"{client[0]}:{client[1]}"}
+            if status >= 400:
+                detail["error_code"] = doc["error_code"]
+            await asyncio.to_thread(self.audit, who[0], f"{scope['method']} {scope['path']}",
+                                    detail)
         body = orjson.dumps(doc if doc is not None else {})
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _handle(self, scope: dict[str, Any], receive: Any) -> Any:
+    async def _handle(self, scope: dict[str, Any], receive: Any, who: list[str]) -> Any:
         path, method = scope["path"], scope["method"]
         if path == "/health":
             return {"status": "OK"}
@@ -117,6 +134,7 @@ class App:
             raise NotFound(f"no API at {method} {path}")
         handler, params = found
         user = self._authenticate(scope)
+        who.append(user)
         raw = await _read_body(receive)
         try:
             body = orjson.loads(raw) if raw.strip() else {}
