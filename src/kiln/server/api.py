@@ -119,9 +119,8 @@ def _secrets(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
                                                                  req.required("key")))
     r.add("GET", base + "/list", lambda req: {
         "secrets": [{"key": k} for k in ws_of(req).list_secrets(req.required("scope"))]})
-    r.add("GET", base + "/get", lambda req: {
-        "key": req.required("key"), "value": base64.b64encode(
-            ws_of(req).get_secret(req.required("scope"), req.required("key")).encode()).decode()})
+    # no /secrets/get: a secret's value reaches tasks only (dbutils.secrets), never a
+    # response
 
 
 def _unbase64(text: str) -> bytes:
