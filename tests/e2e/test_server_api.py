@@ -228,3 +228,37 @@ def test_the_mlflow_client_tracks_and_registers_through_kiln_server(tmp_path: Pa
     versions = json.loads(kiln.run("models", "versions", "main.ml.remote", "-o", "json",
                                    cwd=root).stdout)
     assert versions[0]["aliases"] == ["champion"] and versions[0]["run_id"] == run_id
+
+
+def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path: Path) -> None:
+    import base64
+
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import BadRequest
+    from databricks.sdk.service import jobs as j
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "greet.py": NB + "1\n"})
+    kiln.run("bundle", "deploy", cwd=root)  # the workspace
+    server = Server(kiln, root)
+    try:
+        w = WorkspaceClient(host=server.url, token=token(kiln, root), auth_type="pat")
+        path = "/Workspace/Users/alice@example.com/made/hello"
+        w.workspace.mkdirs("/Workspace/Users/alice@example.com/made")
+        w.workspace.import_(path, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                            content=base64.b64encode(
+                                b"dbutils.notebook.exit('made by the sdk')\n").decode())
+        created = w.jobs.create(name="made", tasks=[j.Task(
+            task_key="hello", notebook_task=j.NotebookTask(notebook_path=path))])
+        run = w.jobs.run_now(created.job_id).result()
+        assert run.state.result_state == j.RunResultState.SUCCESS
+        with pytest.raises(BadRequest):  # a task without a type cannot run
+            w.jobs.create(name="broken", tasks=[j.Task(task_key="t")])
+        w.jobs.reset(created.job_id, j.JobSettings(name="renamed", tasks=[j.Task(
+            task_key="hello", notebook_task=j.NotebookTask(notebook_path=path))]))
+        assert w.jobs.get(created.job_id).settings.name == "renamed"
+    finally:
+        assert server.stop() == 0
+    out = json.loads(kiln.run("runs", "get-output", str(run.run_id), cwd=root).stdout)
+    assert out["notebook_output"]["result"] == "made by the sdk"

@@ -35,6 +35,39 @@ class JobsService:
     def get_job(self, job_id: int) -> dict[str, Any]:
         return job_document(self.ws.get("jobs", str(job_id)))
 
+    def create_job(self, settings: dict[str, Any]) -> int:
+        """A job from Jobs API settings (``name``, ``tasks``, ...); its id."""
+        self._check(settings)
+        name = str(settings.get("name") or "Untitled")
+        info = self.ws.create("jobs", name, {**settings, "name": name})
+        self.ws.audit("jobs.create", info.id, {"name": name})
+        return int(info.id)
+
+    def reset_job(self, job_id: int, settings: dict[str, Any]) -> None:
+        """Replace a job's settings whole."""
+        self._check(settings)
+        name = str(settings.get("name") or "Untitled")
+        self.ws.get("jobs", str(job_id))
+        self.ws.update("jobs", str(job_id), name, {**settings, "name": name})
+        self.ws.audit("jobs.reset", str(job_id), {"name": name})
+
+    @staticmethod
+    def _check(settings: dict[str, Any]) -> None:
+        """What the engine needs to run it: tasks with keys and one task type each."""
+        tasks = settings.get("tasks") or []
+        if not isinstance(tasks, list):
+            raise KilnError("tasks must be a list")
+        keys = [t.get("task_key") for t in tasks if isinstance(t, dict)]
+        if len(keys) != len(tasks) or not all(isinstance(k, str) and k for k in keys):
+            raise KilnError("every task needs a task_key")
+        if len(set(keys)) != len(keys):
+            raise KilnError("task keys must be unique within a job")
+        for t in tasks:
+            kinds = [k for k, v in t.items() if k.endswith("_task") and v is not None]
+            if len(kinds) != 1:
+                raise KilnError(f'task "{t["task_key"]}" needs exactly one task type '
+                                "(notebook_task, spark_python_task, ...)")
+
     def delete_job(self, job_id: int) -> None:
         self.ws.delete("jobs", str(job_id))
         self.ws.audit("jobs.delete", str(job_id))

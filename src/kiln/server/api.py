@@ -61,6 +61,10 @@ def build_router(ws: Workspace) -> Router:
     r.add("GET", JOBS + "/list", jobs_list)
     r.add("GET", JOBS + "/get", lambda req: jobs_of(req).get_job(req.required("job_id", int)))
     r.add("POST", JOBS + "/delete", lambda req: jobs_of(req).delete_job(req.required("job_id", int)))
+    r.add("POST", JOBS + "/create", lambda req: {
+        "job_id": jobs_of(req).create_job({k: v for k, v in req.body.items()})})
+    r.add("POST", JOBS + "/reset", lambda req: jobs_of(req).reset_job(
+        req.required("job_id", int), req.required("new_settings", dict)))
     r.add("POST", JOBS + "/run-now", run_now)
     r.add("GET", JOBS + "/runs/get", lambda req: jobs_of(req).get_run(req.required("run_id", int)))
     r.add("GET", JOBS + "/runs/list", runs_list)
