@@ -258,6 +258,9 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
         w.jobs.reset(created.job_id, j.JobSettings(name="renamed", tasks=[j.Task(
             task_key="hello", notebook_task=j.NotebookTask(notebook_path=path))]))
         assert w.jobs.get(created.job_id).settings.name == "renamed"
+        (task,) = run.tasks
+        output = w.jobs.get_run_output(task.run_id)  # each task run has its own id
+        assert output.notebook_output.result == "made by the sdk"
     finally:
         assert server.stop() == 0
     out = json.loads(kiln.run("runs", "get-output", str(run.run_id), cwd=root).stdout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -18,6 +17,7 @@ from kiln.cli.render import (
 )
 from kiln.cli.workspaces import open_where, open_workspace, profile_opt, target_opt, ws_opt
 from kiln.errors import KilnError, UsageError
+from kiln.jobs.service import task_logs
 from kiln.events import Event
 
 
@@ -272,13 +272,12 @@ def runs_get(run_id: int, workspace: str | None) -> None:
 @ws_opt
 def runs_get_output(run_id: int, task_key: str | None, workspace: str | None) -> None:
     """A task's notebook exit value, error and logs (JSON)."""
-    ws = open_workspace(workspace)
-    run = ws.get_run(run_id)
-    task = _pick_task(run, task_key)
-    logs = _read_logs(ws.run_dir(run_id), task["task_key"])
-    print_json({"metadata": task, "notebook_output": task.get("notebook_output") or {},
-                 "error": task.get("error"), "error_trace": task.get("error_trace"),
-                 "logs": logs})
+    from kiln.jobs.service import JobsService
+
+    service = JobsService(open_workspace(workspace))
+    if task_key is None:  # several tasks: say which, as before
+        _pick_task(service.get_run(run_id), None)
+    print_json(service.run_output(run_id, task_key))
 
 
 @runs.command(name="logs")
@@ -292,7 +291,7 @@ def runs_logs(run_id: int, task_key: str | None, workspace: str | None) -> None:
     tasks = [_pick_task(run, task_key)] if task_key else run.get("tasks", [])
     for t in tasks:
         echo(f"=== {t['task_key']} ===")
-        sys.stdout.write(_read_logs(ws.run_dir(run_id), t["task_key"]))
+        sys.stdout.write(task_logs(ws.run_dir(run_id), t["task_key"]))
 
 
 def _pick_task(run: dict[str, Any], key: str | None) -> dict[str, Any]:
@@ -311,20 +310,10 @@ def _pick_task(run: dict[str, Any], key: str | None) -> dict[str, Any]:
 def _log_tail(ws: Any, run_id: int, key: str, lines: int = 5) -> list[str]:
     """The last lines a task printed (its traceback's last lines, often)."""
     try:
-        text = _read_logs(ws.run_dir(run_id), key)
+        text = task_logs(ws.run_dir(run_id), key)
     except OSError:
         return []
     return [ln for ln in text.splitlines() if ln.strip()][-lines:]
-
-
-def _read_logs(run_dir: str, key: str) -> str:
-    out = []
-    for name in ("stdout.log", "stderr.log"):
-        p = os.path.join(run_dir, key, name)
-        if os.path.exists(p):
-            with open(p, encoding="utf-8", errors="replace") as f:
-                out.append(f.read())
-    return "".join(out)
 
 
 @runs.command(name="cancel")

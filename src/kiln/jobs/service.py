@@ -7,10 +7,31 @@ them. Mutations are audited here, once.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.workspace import ObjectInfo, Workspace
+
+
+TASK_RUN_SHIFT = 32  # a task's run id: (task position + 1) << 32 | the job run's id
+
+
+def task_run_id(run_id: int, position: int) -> int:
+    """The id of a task's run, as the Jobs API gives each task run one: the job run's id
+    in the low bits, the task's position above them (ids never collide; under 2**53)."""
+    return (position + 1) << TASK_RUN_SHIFT | run_id
+
+
+def task_logs(run_dir: str, task_key: str) -> str:
+    """What a task printed: its stdout, then its stderr."""
+    out = []
+    for name in ("stdout.log", "stderr.log"):
+        path = os.path.join(run_dir, task_key, name)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                out.append(f.read())
+    return "".join(out)
 
 
 def job_document(o: ObjectInfo) -> dict[str, Any]:
@@ -83,7 +104,33 @@ class JobsService:
         return run_id
 
     def get_run(self, run_id: int) -> dict[str, Any]:
-        return self.ws.get_run(run_id)
+        """The run, its tasks with their own run ids (``task_run_id``)."""
+        doc = self.ws.get_run(run_id)
+        return {**doc, "tasks": [{**t, "run_id": task_run_id(run_id, i)}
+                                 for i, t in enumerate(doc.get("tasks") or [])]}
+
+    def run_output(self, run_id: int, task_key: str | None = None) -> dict[str, Any]:
+        """A task run's output: its notebook's exit value, error and logs. ``run_id`` is a
+        task's run id, or a job run's with ``task_key`` (or a job run of one task)."""
+        parent, position = run_id & ((1 << TASK_RUN_SHIFT) - 1), (run_id >> TASK_RUN_SHIFT) - 1
+        doc = self.get_run(parent)
+        tasks = doc.get("tasks") or []
+        if position >= 0:
+            if position >= len(tasks):
+                raise NotFound(f"run {run_id} does not exist")
+            task = tasks[position]
+        elif task_key is not None:
+            task = next((t for t in tasks if t["task_key"] == task_key), None)
+            if task is None:
+                raise NotFound(f"run {run_id} has no task {task_key}")
+        elif len(tasks) == 1:
+            task = tasks[0]
+        else:
+            raise KilnError(f"run {run_id} has {len(tasks)} tasks: ask for one task's run "
+                            "(its run_id in the run's tasks)")
+        return {"metadata": task, "notebook_output": task.get("notebook_output") or {},
+                "error": task.get("error"), "error_trace": task.get("error_trace"),
+                "logs": task_logs(self.ws.run_dir(parent), task["task_key"])}
 
     def list_runs(self, *, job_id: int | None = None, offset: int = 0, limit: int = 25
                   ) -> tuple[list[dict[str, Any]], bool]:

@@ -68,6 +68,8 @@ def build_router(ws: Workspace) -> Router:
     r.add("POST", JOBS + "/run-now", run_now)
     r.add("GET", JOBS + "/runs/get", lambda req: jobs_of(req).get_run(req.required("run_id", int)))
     r.add("GET", JOBS + "/runs/list", runs_list)
+    r.add("GET", JOBS + "/runs/get-output", lambda req: jobs_of(req).run_output(
+        req.required("run_id", int)))
     r.add("POST", JOBS + "/runs/cancel", lambda req: jobs_of(req).cancel_run(req.required("run_id", int)))
     _workspace_files(r, lambda req: WorkspaceFiles(ws.as_user(req.user)))
     _secrets(r, lambda req: ws.as_user(req.user))
