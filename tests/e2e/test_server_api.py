@@ -3,8 +3,10 @@ against 127.0.0.1, with Databricks' error codes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,27 +35,37 @@ resources:
 """
 
 
+@contextlib.contextmanager
+def served(tmp_path: Path, greet: str = "1\n", **files: str) -> Iterator[tuple[Kiln, Path, str, str]]:
+    """A deployed bundle's workspace behind a running ``kiln server``: (kiln, bundle root,
+    the server's URL, a token of the current user). The server must stop cleanly."""
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "greet.py": NB + greet,
+                                        **files})
+    kiln.run("bundle", "deploy", cwd=root)
+    value = token(kiln, root)
+    server = Server(kiln, root)
+    try:
+        yield kiln, root, server.url, value
+    finally:
+        assert server.stop() == 0
+
+
 def test_the_databricks_sdk_reads_and_runs_jobs_through_kiln_server(tmp_path: Path) -> None:
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.errors import NotFound, Unauthenticated
     from databricks.sdk.service.jobs import RunResultState
 
-    kiln = Kiln(tmp_path / "home")
-    root = write_files(tmp_path / "b", {
-        "databricks.yml": BUNDLE,
-        "greet.py": NB + "dbutils.notebook.exit('hello ' + dbutils.widgets.get('who'))\n"})
-    kiln.run("bundle", "deploy", cwd=root)
-    value = token(kiln, root)
-    server = Server(kiln, root)
-    try:
-        w = WorkspaceClient(host=server.url, token=value, auth_type="pat")
+    greet = "dbutils.notebook.exit('hello ' + dbutils.widgets.get('who'))\n"
+    with served(tmp_path, greet) as (kiln, root, url, value):
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
         assert w.current_user.me().user_name == "alice@example.com"
         jobs = {j.settings.name: j for j in w.jobs.list(limit=1)}  # pages of one
         assert set(jobs) == {"hello", "other"}
         job = w.jobs.get(jobs["hello"].job_id)
         assert job.settings.tasks[0].task_key == "greet"
 
-        bob = WorkspaceClient(host=server.url, token=token(kiln, root, "bob@example.com"),
+        bob = WorkspaceClient(host=url, token=token(kiln, root, "bob@example.com"),
                               auth_type="pat")
         assert bob.current_user.me().user_name == "bob@example.com"
         run = bob.jobs.run_now(job.job_id, job_parameters={"who": "sdk"}).result()
@@ -63,13 +75,13 @@ def test_the_databricks_sdk_reads_and_runs_jobs_through_kiln_server(tmp_path: Pa
 
         with pytest.raises(NotFound):  # RESOURCE_DOES_NOT_EXIST is a 404
             w.jobs.get(999)
-        bad = WorkspaceClient(host=server.url, token="not-a-token", auth_type="pat")
+        bad = WorkspaceClient(host=url, token="not-a-token", auth_type="pat")
         with pytest.raises(Unauthenticated):
             bad.jobs.get(job.job_id)
         # a revoked token and an expired one stop at once
         for args in (["--lifetime-seconds", "1"], []):
             doc = json.loads(kiln.run("tokens", "create", *args, cwd=root).stdout)
-            gone = WorkspaceClient(host=server.url, token=doc["token_value"], auth_type="pat")
+            gone = WorkspaceClient(host=url, token=doc["token_value"], auth_type="pat")
             assert gone.current_user.me().user_name == "alice@example.com"
             if args:
                 time.sleep(1.5)
@@ -77,8 +89,6 @@ def test_the_databricks_sdk_reads_and_runs_jobs_through_kiln_server(tmp_path: Pa
                 kiln.run("tokens", "revoke", doc["token_info"]["token_id"], cwd=root)
             with pytest.raises(Unauthenticated):
                 gone.current_user.me()
-    finally:
-        assert server.stop() == 0
     # the run was started by the server and is in the workspace like any other
     doc = json.loads(kiln.run("runs", "get", str(run.run_id), cwd=root).stdout)
     assert doc["state"]["result_state"] == "SUCCESS"
@@ -100,14 +110,8 @@ def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:
     from databricks.sdk.errors import BadRequest, NotFound, ResourceAlreadyExists
     from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
 
-    kiln = Kiln(tmp_path / "home")
-    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE,
-                                        "greet.py": NB + "print('hi')\n"})
-    kiln.run("bundle", "deploy", cwd=root)
-    value = token(kiln, root)
-    server = Server(kiln, root)
-    try:
-        w = WorkspaceClient(host=server.url, token=value, auth_type="pat")
+    with served(tmp_path, "print('hi')\n") as (kiln, root, url, value):
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
         folder = "/Workspace/Users/alice@example.com/sdk"
         w.workspace.mkdirs(folder)
         source = b"print('from the sdk')\n"
@@ -136,8 +140,6 @@ def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:
         with pytest.raises(NotFound):  # values reach tasks only, never a response
             w.secrets.get_secret("app", "key")
         assert "app" in [s.name for s in w.secrets.list_scopes()]
-    finally:
-        assert server.stop() == 0
     # what the SDK wrote is the workspace's, for the CLI too
     assert kiln.run("secrets", "list-secrets", "app", cwd=root).stdout.split() == ["key"]
 
@@ -205,25 +207,17 @@ def test_the_mlflow_client_tracks_and_registers_through_kiln_server(tmp_path: Pa
     import subprocess
     import sys
 
-    kiln = Kiln(tmp_path / "home")
-    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "greet.py": NB + "1\n",
-                                        "client.py": MLFLOW_CLIENT})
-    kiln.run("bundle", "deploy", cwd=root)
-    value = token(kiln, root)
-    server = Server(kiln, root)
-    try:
+    with served(tmp_path, **{"client.py": MLFLOW_CLIENT}) as (kiln, root, url, value):
         env = {k: v for k, v in kiln.env().items() if not k.startswith("MLFLOW_")}
-        refused = subprocess.run([sys.executable, "client.py", server.url], cwd=root,
+        refused = subprocess.run([sys.executable, "client.py", url], cwd=root,
                                  env=env, capture_output=True, text=True, timeout=300)
         assert refused.returncode != 0  # no token, no MLflow
-        proc = subprocess.run([sys.executable, "client.py", server.url], cwd=root,
+        proc = subprocess.run([sys.executable, "client.py", url], cwd=root,
                               env={**env, "MLFLOW_TRACKING_TOKEN": value},
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]
         version, run_id, prediction = proc.stdout.split()[-3:]
         assert version == "1" and prediction == "1"
-    finally:
-        assert server.stop() == 0
     # the workspace's own registry has it, alias and all
     versions = json.loads(kiln.run("models", "versions", "main.ml.remote", "-o", "json",
                                    cwd=root).stdout)
@@ -238,12 +232,8 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
     from databricks.sdk.service import jobs as j
     from databricks.sdk.service.workspace import ImportFormat, Language
 
-    kiln = Kiln(tmp_path / "home")
-    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "greet.py": NB + "1\n"})
-    kiln.run("bundle", "deploy", cwd=root)  # the workspace
-    server = Server(kiln, root)
-    try:
-        w = WorkspaceClient(host=server.url, token=token(kiln, root), auth_type="pat")
+    with served(tmp_path) as (kiln, root, url, value):
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
         path = "/Workspace/Users/alice@example.com/made/hello"
         w.workspace.mkdirs("/Workspace/Users/alice@example.com/made")
         w.workspace.import_(path, format=ImportFormat.SOURCE, language=Language.PYTHON,
@@ -261,7 +251,5 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
         (task,) = run.tasks
         output = w.jobs.get_run_output(task.run_id)  # each task run has its own id
         assert output.notebook_output.result == "made by the sdk"
-    finally:
-        assert server.stop() == 0
     out = json.loads(kiln.run("runs", "get-output", str(run.run_id), cwd=root).stdout)
     assert out["notebook_output"]["result"] == "made by the sdk"
