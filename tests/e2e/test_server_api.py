@@ -36,11 +36,12 @@ resources:
 
 
 @contextlib.contextmanager
-def served(tmp_path: Path, greet: str = "1\n", **files: str) -> Iterator[tuple[Kiln, Path, str, str]]:
+def served(tmp_path: Path, greet: str = "1\n", bundle: str = BUNDLE,
+           **files: str) -> Iterator[tuple[Kiln, Path, str, str]]:
     """A deployed bundle's workspace behind a running ``kiln server``: (kiln, bundle root,
     the server's URL, a token of the current user). The server must stop cleanly."""
     kiln = Kiln(tmp_path / "home")
-    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE, "greet.py": NB + greet,
+    root = write_files(tmp_path / "b", {"databricks.yml": bundle, "greet.py": NB + greet,
                                         **files})
     kiln.run("bundle", "deploy", cwd=root)
     value = token(kiln, root)
@@ -253,3 +254,31 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
         assert output.notebook_output.result == "made by the sdk"
     out = json.loads(kiln.run("runs", "get-output", str(run.run_id), cwd=root).stdout)
     assert out["notebook_output"]["result"] == "made by the sdk"
+
+
+def test_job_permissions_hold_through_the_api(tmp_path: Path) -> None:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import NotFound, PermissionDenied
+
+    guarded = BUNDLE.replace("      name: other\n", "      name: other\n      permissions: "
+                             "[{level: CAN_VIEW, user_name: bob@example.com}]\n")
+    with served(tmp_path, bundle=guarded) as (kiln, root, url, value):
+        def client(user: str) -> WorkspaceClient:
+            return WorkspaceClient(host=url, token=token(kiln, root, user), auth_type="pat")
+
+        alice, bob, carol = client("alice@example.com"), client("bob@example.com"), \
+            client("carol@example.com")
+        other = {j.settings.name: j.job_id for j in alice.jobs.list()}["other"]
+        assert bob.jobs.get(other).settings.name == "other"  # CAN_VIEW
+        with pytest.raises(PermissionDenied):  # 403: viewing is not running
+            bob.jobs.run_now(other)
+        with pytest.raises(PermissionDenied):
+            bob.jobs.delete(other)
+        with pytest.raises(NotFound):  # not listed: the job does not exist for carol
+            carol.jobs.get(other)
+        assert "other" not in {j.settings.name for j in carol.jobs.list()}
+        assert "hello" in {j.settings.name for j in carol.jobs.list()}  # no list: open
+        run = alice.jobs.run_now(other).result()  # the deployer owns it
+        assert bob.jobs.get_run(run.run_id).run_id == run.run_id
+        with pytest.raises(NotFound):
+            carol.jobs.get_run(run.run_id)

@@ -3,6 +3,12 @@
 Documents are in the Jobs API 2.2 shapes (``job_id``, ``settings``, ``created_time``,
 ``creator_user_name``; runs as the engine records them), so the REST layer only moves
 them. Mutations are audited here, once.
+
+Job permissions are enforced for the workspace's current user (a server's request user):
+a job with a ``permissions`` list lets its creator and the principals listed act up to
+their level (CAN_VIEW: see it and its runs; CAN_MANAGE_RUN: run and cancel; CAN_MANAGE:
+change and delete; IS_OWNER); the group ``users`` is everyone. A job without a list is
+open to every user of the workspace.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from kiln.errors import KilnError, NotFound
+from kiln.errors import KilnError, NotFound, PermissionDenied
 from kiln.workspace import ObjectInfo, Workspace
 
 
@@ -39,22 +45,52 @@ def job_document(o: ObjectInfo) -> dict[str, Any]:
             "creator_user_name": o.creator}
 
 
+LEVELS = ("CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER")
+CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE = 0, 1, 2
+
+
 class JobsService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
+
+    def _level(self, job: ObjectInfo) -> int:
+        """The current user's permission level on ``job`` (an index into LEVELS; -1: none)."""
+        perms = job.settings.get("permissions")
+        user = self.ws.current_user()
+        if not perms or job.creator == user:
+            return len(LEVELS) - 1
+        best = -1
+        for p in perms if isinstance(perms, list) else []:
+            if not isinstance(p, dict) or p.get("level") not in LEVELS:
+                continue
+            if user in (p.get("user_name"), p.get("service_principal_name")) or \
+                    p.get("group_name") == "users":
+                best = max(best, LEVELS.index(p["level"]))
+        return best
+
+    def _job(self, job_id: int, need: int) -> ObjectInfo:
+        job = self.ws.get("jobs", str(job_id))
+        level = self._level(job)
+        if level < CAN_VIEW:  # as Databricks: a job you may not see does not exist for you
+            raise NotFound(f"job {job_id} does not exist")
+        if level < need:
+            raise PermissionDenied(f"{self.ws.current_user()} needs {LEVELS[need]} on job "
+                                   f"{job_id} (has {LEVELS[level]})")
+        return job
 
     def list_jobs(self, *, offset: int = 0, limit: int = 25, name: str | None = None
                   ) -> tuple[list[dict[str, Any]], bool]:
         """One page of jobs (by id), and whether there are more."""
         if not 0 < limit <= 100:
             raise KilnError(f"limit must be between 1 and 100, not {limit}")
-        objs = [o for o in self.ws.list("jobs") if name is None or o.name == name]
+        objs = [o for o in self.ws.list("jobs") if (name is None or o.name == name)
+                and self._level(o) >= CAN_VIEW]
         objs.sort(key=lambda o: int(o.id))
         page = objs[offset:offset + limit]
         return [job_document(o) for o in page], offset + limit < len(objs)
 
     def get_job(self, job_id: int) -> dict[str, Any]:
-        return job_document(self.ws.get("jobs", str(job_id)))
+        return job_document(self._job(job_id, CAN_VIEW))
 
     def create_job(self, settings: dict[str, Any]) -> int:
         """A job from Jobs API settings (``name``, ``tasks``, ...); its id."""
@@ -68,7 +104,7 @@ class JobsService:
         """Replace a job's settings whole."""
         self._check(settings)
         name = str(settings.get("name") or "Untitled")
-        self.ws.get("jobs", str(job_id))
+        self._job(job_id, CAN_MANAGE)
         self.ws.update("jobs", str(job_id), name, {**settings, "name": name})
         self.ws.audit("jobs.reset", str(job_id), {"name": name})
 
@@ -90,6 +126,7 @@ class JobsService:
                                 "(notebook_task, spark_python_task, ...)")
 
     def delete_job(self, job_id: int) -> None:
+        self._job(job_id, CAN_MANAGE)
         self.ws.delete("jobs", str(job_id))
         self.ws.audit("jobs.delete", str(job_id))
 
@@ -98,7 +135,7 @@ class JobsService:
         """Start a run in a process of its own; its id at once."""
         from kiln.jobs.detached import start
 
-        self.ws.get("jobs", str(job_id))  # a missing job is RESOURCE_DOES_NOT_EXIST
+        self._job(job_id, CAN_MANAGE_RUN)
         run_id = start(self.ws, job_id, job_parameters or {}, python_params)
         self.ws.audit("jobs.run_now", str(job_id), {"run_id": run_id})
         return run_id
@@ -106,8 +143,31 @@ class JobsService:
     def get_run(self, run_id: int) -> dict[str, Any]:
         """The run, its tasks with their own run ids (``task_run_id``)."""
         doc = self.ws.get_run(run_id)
+        self._run_job(doc, CAN_VIEW)
         return {**doc, "tasks": [{**t, "run_id": task_run_id(run_id, i)}
                                  for i, t in enumerate(doc.get("tasks") or [])]}
+
+    def _run_job(self, run: dict[str, Any], need: int) -> None:
+        """The permission ``need`` on the run's job (a deleted job's runs are open)."""
+        try:
+            self._job(int(run["job_id"]), need)
+        except NotFound:
+            if self._job_exists(int(run["job_id"])):
+                raise NotFound(f"run {run['run_id']} does not exist") from None
+
+    def _may_see_run(self, run: dict[str, Any]) -> bool:
+        try:
+            self._run_job(run, CAN_VIEW)
+            return True
+        except KilnError:
+            return False
+
+    def _job_exists(self, job_id: int) -> bool:
+        try:
+            self.ws.get("jobs", str(job_id))
+            return True
+        except NotFound:
+            return False
 
     def run_output(self, run_id: int, task_key: str | None = None) -> dict[str, Any]:
         """A task run's output: its notebook's exit value, error and logs. ``run_id`` is a
@@ -136,10 +196,13 @@ class JobsService:
                   ) -> tuple[list[dict[str, Any]], bool]:
         if not 0 < limit <= 25:
             raise KilnError(f"limit must be between 1 and 25, not {limit}")
-        runs = self.ws.list_runs(job_id, limit=offset + limit + 1)
+        if job_id is not None:
+            self._job(job_id, CAN_VIEW)
+        runs = [r for r in self.ws.list_runs(job_id, limit=offset + limit + 1)
+                if self._may_see_run(r)]
         return runs[offset:offset + limit], len(runs) > offset + limit
 
     def cancel_run(self, run_id: int) -> None:
-        self.ws.get_run(run_id)
+        self._run_job(self.ws.get_run(run_id), CAN_MANAGE_RUN)
         self.ws.request_cancel(run_id)
         self.ws.audit("runs.cancel", str(run_id))
