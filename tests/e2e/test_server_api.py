@@ -282,3 +282,49 @@ def test_job_permissions_hold_through_the_api(tmp_path: Path) -> None:
         assert bob.jobs.get_run(run.run_id).run_id == run.run_id
         with pytest.raises(NotFound):
             carol.jobs.get_run(run.run_id)
+
+
+MONITORED = """
+bundle: {name: mon}
+resources:
+  schemas:
+    ml: {name: ml, catalog_name: main}
+  jobs:
+    data:
+      name: data
+      tasks: [{task_key: t, notebook_task: {notebook_path: ./data.py}}]
+  quality_monitors:
+    events:
+      table_name: main.ml.events
+      output_schema_name: main.ml
+      assets_dir: /Workspace/Shared/monitors/events
+      snapshot: {}
+"""
+
+DATA = """import numpy as np, pandas as pd
+import kiln.tables as tables
+rng = np.random.default_rng(0)
+tables.write("main.ml.events", pd.DataFrame({"v": rng.normal(size=200)}), mode="overwrite")
+"""
+
+
+def test_quality_monitors_through_the_sdk(tmp_path: Path) -> None:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import NotFound
+    from databricks.sdk.service.catalog import MonitorRefreshInfoState
+
+    with served(tmp_path, bundle=MONITORED, **{"data.py": NB + DATA}) as (kiln, root, url, value):
+        kiln.run("bundle", "run", "data", cwd=root)
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
+        info = w.quality_monitors.get("main.ml.events")
+        assert info.drift_metrics_table_name == "main.ml.events_drift_metrics"
+        done = w.quality_monitors.run_refresh("main.ml.events")
+        assert done.state == MonitorRefreshInfoState.SUCCESS
+        assert [r.refresh_id for r in w.quality_monitors.list_refreshes("main.ml.events")
+                .refreshes] == [done.refresh_id]
+        again = w.quality_monitors.get_refresh("main.ml.events", str(done.refresh_id))
+        assert again.state == MonitorRefreshInfoState.SUCCESS
+        assert "events_profile_metrics" in {t.name for t in w.tables.list(
+            catalog_name="main", schema_name="ml")}
+        with pytest.raises(NotFound):
+            w.quality_monitors.get("main.ml.nope")

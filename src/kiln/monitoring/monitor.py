@@ -74,8 +74,8 @@ class Monitors:
         try:
             obj = self.ws.get(KIND, name)
         except NotFound:
-            raise KilnError(f"table {name} has no quality monitor in workspace "
-                            f"{self.ws.name}") from None
+            raise NotFound(f"table {name} has no quality monitor in workspace "
+                           f"{self.ws.name}") from None
         profile, drift = metric_tables(obj.settings)
         return {**obj.settings, "profile_metrics_table_name": profile,
                 "drift_metrics_table_name": drift, "status": "MONITOR_STATUS_ACTIVE"}

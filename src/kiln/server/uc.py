@@ -1,6 +1,7 @@
 """Unity Catalog REST (``/api/2.1/unity-catalog/...``) in Databricks' shapes: catalogs,
 schemas and tables from kiln's catalog, registered models, their versions and aliases from
-the workspace's MLflow registry (setting an alias goes through the approval policy)."""
+the workspace's MLflow registry (setting an alias goes through the approval policy), and
+a table's quality monitor with its refreshes (a refresh runs before the call answers)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any, Callable
 
 from kiln.catalog.names import parse_name
 from kiln.catalog.tables import Catalog
-from kiln.errors import NotFound
+from kiln.errors import KilnError, NotFound
 from kiln.models.registry import Registry
+from kiln.monitoring.monitor import Monitors
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -81,6 +83,38 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         name, alias = req.params["name"], req.params["alias"]
         registry(req).set_alias(name, alias, req.required("version_num", int), reason="REST API")
         return {"alias_name": alias, "version_num": req.required("version_num", int)}
+
+    def monitors(req: Request) -> Monitors:
+        return Monitors(ws_of(req))
+
+    def refresh_doc(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"refresh_id": doc["refresh_id"], "state": doc["state"],
+                "start_time_ms": doc.get("start_time_ms"),
+                "end_time_ms": doc.get("end_time_ms") or None,
+                "message": doc.get("message") or None, "trigger": "MANUAL"}
+
+    def run_refresh(req: Request) -> dict[str, Any]:
+        try:
+            info = monitors(req).refresh(req.params["name"])
+            return refresh_doc(info.__dict__)
+        except KilnError as e:  # a failed refresh is a refresh that failed, not an error
+            if not e.summary.startswith("refresh of the monitor"):
+                raise
+            return refresh_doc(monitors(req).refreshes(req.params["name"])[-1])
+
+    def get_refresh(req: Request) -> dict[str, Any]:
+        wanted = int(req.params["refresh"])
+        for doc in monitors(req).refreshes(req.params["name"]):
+            if doc["refresh_id"] == wanted:
+                return refresh_doc(doc)
+        raise NotFound(f"refresh {wanted} of the monitor on {req.params['name']} does not exist")
+
+    monitor = UC + "/tables/" + NAME + "/monitor"
+    r.add("GET", monitor, lambda req: monitors(req).get(req.params["name"]))
+    r.add("POST", monitor + "/refreshes", run_refresh)
+    r.add("GET", monitor + "/refreshes", lambda req: {
+        "refreshes": [refresh_doc(d) for d in reversed(monitors(req).refreshes(req.params["name"]))]})
+    r.add("GET", monitor + r"/refreshes/(?P<refresh>\d+)", get_refresh)
 
     r.add("GET", UC + "/catalogs", lambda req: {
         "catalogs": [{"name": c, "full_name": c} for c in cat_of(req).catalog_names()]})
