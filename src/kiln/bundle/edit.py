@@ -72,3 +72,25 @@ def edit_field(obj: Value, key: str, fn: Callable[[Value], Value]) -> Value:
         return obj
     new = fn(cur)
     return obj if new is cur else with_field(obj, key, new)
+
+
+def edit_in(obj: Value, keys: tuple[str, ...], fn: Callable[[Value], Value]) -> Value:
+    """``obj`` with ``fn`` applied to the map at ``keys`` (when there is one there)."""
+    if not obj.is_map:
+        return obj
+    sub = obj.get(keys[0])
+    if sub is None or not sub.is_map:
+        return obj
+    new = fn(sub) if len(keys) == 1 else edit_in(sub, keys[1:], fn)
+    return obj if new is sub else with_field(obj, keys[0], new)
+
+
+def edit_each(obj: Value, key: str, fn: Callable[[Value, int], Value]) -> Value:
+    """``obj`` with ``fn(item, position)`` applied to each map in its sequence ``key``."""
+    seq = obj.get(key) if obj.is_map else None
+    if seq is None or not seq.is_seq:
+        return obj
+    new = [fn(x, i) if x.is_map else x for i, x in enumerate(seq.v)]
+    if all(a is b for a, b in zip(new, seq.v)):
+        return obj
+    return with_field(obj, key, Value(new, seq.loc, seq.kloc))

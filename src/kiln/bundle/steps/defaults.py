@@ -18,11 +18,10 @@ dropped, without one the driver's pool is; a job cluster without ``autoscale`` s
 from __future__ import annotations
 
 import posixpath
-from typing import Callable
 
 from kiln.diag import Diagnostic
 from kiln.bundle.dyn.value import Value
-from kiln.bundle.edit import edit_field, edit_resources, get_str, set_default, with_field
+from kiln.bundle.edit import edit_each, edit_field, edit_resources, get_str, set_default, with_field
 from kiln.bundle.state import Loading
 
 
@@ -39,8 +38,8 @@ def default_settings(b: Loading) -> tuple[Loading, list[Diagnostic]]:
         r = set_default(r, "queue", {"enabled": True})
         for key in ("schedule", "trigger", "continuous"):
             r = edit_field(r, key, lambda s: set_default(s, "pause_status", "UNPAUSED"))
-        r = _each(r, "tasks", lambda t: edit_field(t, "new_cluster", _pool_fixup))
-        return _each(r, "job_clusters", lambda c: edit_field(c, "new_cluster", _job_cluster))
+        r = edit_each(r, "tasks", lambda t, _: edit_field(t, "new_cluster", _pool_fixup))
+        return edit_each(r, "job_clusters", lambda c, _: edit_field(c, "new_cluster", _job_cluster))
 
     def pipeline(_k: str, r: Value) -> Value:
         r = set_default(r, "edition", "ADVANCED")
@@ -86,14 +85,6 @@ def _defaults(r: Value, values: dict[str, object]) -> Value:
     for key, value in values.items():
         r = set_default(r, key, value)
     return r
-
-
-def _each(r: Value, key: str, fn: Callable[[Value], Value]) -> Value:
-    seq = r.get(key)
-    if seq is None or not seq.is_seq:
-        return r
-    items = [fn(x) if x.is_map else x for x in seq.v]
-    return with_field(r, key, Value(items, seq.loc, seq.kloc))
 
 
 def _clients(spec: Value) -> Value:

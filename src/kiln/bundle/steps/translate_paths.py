@@ -27,9 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kiln.diag import Diagnostic, Location, Path, Severity
+from kiln.diag import Diagnostic, Location, Path, Severity, format_path
 from kiln.bundle.dyn.value import Value
-from kiln.bundle.edit import edit_resources, get_str, with_field
+from kiln.bundle.edit import edit_each, edit_field, edit_in, edit_resources, get_str, with_field
 from kiln.bundle.state import Loading
 from kiln.notebook import syntax_error
 from kiln.pipspec import split_dependency
@@ -114,7 +114,7 @@ class _Translator:
             if not os.path.isfile(full):
                 raise _Stop(_error(f"file {lit} not found", value, path))
             if self.is_notebook(full):
-                raise _Stop(_error(f'expected a file for "{_dotted(path)}" but got a notebook: '
+                raise _Stop(_error(f'expected a file for "{format_path(path)}" but got a notebook: '
                                    f"file at {full} is a notebook", value, path))
             return f"{self.file_path}/{lit}"
         if kind == DIRECTORY:
@@ -140,7 +140,7 @@ class _Translator:
                                "expected\nto contain one of the following file extensions: "
                                f"[{exts}]", value, path))
         if not self.is_notebook(full):
-            raise _Stop(_error(f'expected a notebook for "{_dotted(path)}" but got a file: '
+            raise _Stop(_error(f'expected a notebook for "{format_path(path)}" but got a file: '
                                f"file at {full} is not a notebook", value, path,
                                "A .py notebook starts with the line "
                                "'# Databricks notebook source'."))
@@ -182,13 +182,6 @@ def _strip_notebook_ext(rel: str) -> str:
     return stem if ext.lower() in NOTEBOOK_EXTS else rel
 
 
-def _dotted(path: Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
 def _error(summary: str, value: Value, path: Path, detail: str = "") -> Diagnostic:
     return Diagnostic(Severity.ERROR, summary, detail, locations=(value.loc,), paths=(path,))
 
@@ -201,21 +194,21 @@ def _walk(config: Value, visit: Visit) -> Value:
             return j  # its paths are in the repository
         base = ("resources", "jobs", key)
         j = _tasks(j, base, visit)
-        return _each(j, "environments", lambda e, i: _at(e, ("spec",), lambda s: _dependencies(
+        return edit_each(j, "environments", lambda e, i: edit_in(e, ("spec",), lambda s: _dependencies(
             s, base + ("environments", i, "spec"), visit)))
 
     def pipeline(key: str, p: Value) -> Value:
         base = ("resources", "pipelines", key)
-        p = _field(p, "root_path", lambda v: visit(DIRECTORY, v, base + ("root_path",)))
-        p = _at(p, ("environment",), lambda e: _dependencies(e, base + ("environment",), visit))
+        p = edit_field(p, "root_path", lambda v: visit(DIRECTORY, v, base + ("root_path",)))
+        p = edit_in(p, ("environment",), lambda e: _dependencies(e, base + ("environment",), visit))
         return _libraries(p, base, visit)
 
     config = edit_resources(config, "jobs", job)
     config = edit_resources(config, "pipelines", pipeline)
-    config = edit_resources(config, "apps", lambda k, a: _field(
+    config = edit_resources(config, "apps", lambda k, a: edit_field(
         a, "source_code_path",
         lambda v: visit(DIRECTORY, v, ("resources", "apps", k, "source_code_path"))))
-    return edit_resources(config, "dashboards", lambda k, d: _field(
+    return edit_resources(config, "dashboards", lambda k, d: edit_field(
         d, "file_path", lambda v: visit(FILE, v, ("resources", "dashboards", k, "file_path"))))
 
 
@@ -226,16 +219,16 @@ def _task_fields(visit: Visit) -> list[Callable[[Value, Path], Value]]:
         return get_str(obj, "source") != "GIT"
 
     def simple(key: str, sub: str, kind: str) -> Callable[[Value, Path], Value]:
-        return lambda t, path: _at(t, (key,), lambda o: _field(
+        return lambda t, path: edit_in(t, (key,), lambda o: edit_field(
             o, sub, lambda v: visit(kind, v, path + (key, sub))) if local(o) else o)
 
     def sql(t: Value, path: Path) -> Value:
-        return _at(t, ("sql_task", "file"), lambda f: _field(
+        return edit_in(t, ("sql_task", "file"), lambda f: edit_field(
             f, "path", lambda v: visit(FILE, v, path + ("sql_task", "file", "path")))
             if local(f) else f)
 
     def requirements(t: Value, path: Path) -> Value:
-        return _each(t, "libraries", lambda lib, i: _field(
+        return edit_each(t, "libraries", lambda lib, i: edit_field(
             lib, "requirements", lambda v: visit(FILE, v, path + ("libraries", i, "requirements"))))
 
     return [simple("notebook_task", "notebook_path", NOTEBOOK),
@@ -246,21 +239,21 @@ def _task_fields(visit: Visit) -> list[Callable[[Value, Path], Value]]:
 def _tasks(j: Value, base: Path, visit: Visit) -> Value:
     fields = _task_fields(visit)
     for edit in fields:
-        j = _each(j, "tasks", lambda t, i, edit=edit: edit(t, base + ("tasks", i)))
+        j = edit_each(j, "tasks", lambda t, i, edit=edit: edit(t, base + ("tasks", i)))
     for edit in fields:
-        j = _each(j, "tasks", lambda t, i, edit=edit: _at(
+        j = edit_each(j, "tasks", lambda t, i, edit=edit: edit_in(
             t, ("for_each_task", "task"),
             lambda inner: edit(inner, base + ("tasks", i, "for_each_task", "task"))))
 
     def libraries(t: Value, i: int) -> Value:
         def one(lib: Value, n: int) -> Value:
             for key in ("whl", "jar", "egg"):
-                lib = _field(lib, key, lambda v, key=key: visit(
+                lib = edit_field(lib, key, lambda v, key=key: visit(
                     LIBRARY, v, base + ("tasks", i, "libraries", n, key)))
             return lib
-        return _each(t, "libraries", one)
+        return edit_each(t, "libraries", one)
 
-    return _each(j, "tasks", libraries)
+    return edit_each(j, "tasks", libraries)
 
 
 def _libraries(p: Value, base: Path, visit: Visit) -> Value:
@@ -269,7 +262,7 @@ def _libraries(p: Value, base: Path, visit: Visit) -> Value:
         return p
     out: list[Value] = []
     for i, lib in enumerate(libs.v):
-        lib = _at(lib, ("glob",), lambda g: _field(
+        lib = edit_in(lib, ("glob",), lambda g: edit_field(
             g, "include", lambda v: visit(GLOB, v, base + ("libraries", i, "glob", "include"))))
         expanded = [lib]
         for kind in (NOTEBOOK, FILE):
@@ -318,33 +311,3 @@ def is_local_dependency(target: str) -> bool:
         return False
     return target.startswith(("./", "../")) or target.endswith((".whl", ".txt")) \
         or target in (".", "..")
-
-
-def _field(obj: Value, key: str, fn: Callable[[Value], "Value | list[Value]"]) -> Value:
-    v = obj.get(key) if obj.is_map else None
-    if v is None:
-        return obj
-    new = fn(v)
-    assert isinstance(new, Value)
-    return obj if new is v else with_field(obj, key, new)
-
-
-def _at(obj: Value, keys: tuple[str, ...], fn: Callable[[Value], Value]) -> Value:
-    """``obj`` with ``fn`` applied to the map at ``keys`` (when there is one)."""
-    if not obj.is_map:
-        return obj
-    sub = obj.get(keys[0])
-    if sub is None or not sub.is_map:
-        return obj
-    new = fn(sub) if len(keys) == 1 else _at(sub, keys[1:], fn)
-    return obj if new is sub else with_field(obj, keys[0], new)
-
-
-def _each(obj: Value, key: str, fn: Callable[[Value, int], Value]) -> Value:
-    seq = obj.get(key) if obj.is_map else None
-    if seq is None or not seq.is_seq:
-        return obj
-    new = [fn(x, i) if x.is_map else x for i, x in enumerate(seq.v)]
-    if all(a is b for a, b in zip(new, seq.v)):
-        return obj
-    return with_field(obj, key, Value(new, seq.loc, seq.kloc))
