@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from kiln.errors import KilnError
@@ -18,6 +19,16 @@ from kiln.errors import KilnError
 HEADER = "# Databricks notebook source"
 SEPARATOR = "# COMMAND ----------"
 EXTENSIONS = (".py", ".ipynb")
+# Source notebooks of every language: extension and comment marker of their header line
+SOURCE_LANGUAGES = {"PYTHON": (".py", "# "), "SQL": (".sql", "-- "), "SCALA": (".scala", "// "),
+                    "R": (".r", "# ")}
+NOTEBOOK_EXTENSIONS = (".py", ".r", ".scala", ".sql", ".ipynb")  # the Databricks CLI's order
+_SOURCE_HEADER = re.compile(rb"^(#|--|//) Databricks notebook source")
+
+
+def is_source_notebook(head: bytes) -> bool:
+    """Whether a file's first bytes are a source notebook's header (any language)."""
+    return _SOURCE_HEADER.match(head) is not None
 
 
 @dataclass(frozen=True)

@@ -69,13 +69,15 @@ class JobsService:
         return best
 
     def _job(self, job_id: int, need: int) -> ObjectInfo:
-        job = self.ws.get("jobs", str(job_id))
+        return self._require(self.ws.get("jobs", str(job_id)), need, f"job {job_id}")
+
+    def _require(self, job: ObjectInfo, need: int, what: str) -> ObjectInfo:
         level = self._level(job)
         if level < CAN_VIEW:  # as Databricks: a job you may not see does not exist for you
-            raise NotFound(f"job {job_id} does not exist")
+            raise NotFound(f"{what} does not exist")
         if level < need:
             raise PermissionDenied(f"{self.ws.current_user()} needs {LEVELS[need]} on job "
-                                   f"{job_id} (has {LEVELS[level]})")
+                                   f"{job.id} (has {LEVELS[level]})")
         return job
 
     def list_jobs(self, *, offset: int = 0, limit: int = 25, name: str | None = None
@@ -150,23 +152,16 @@ class JobsService:
     def _run_job(self, run: dict[str, Any], need: int) -> None:
         """The permission ``need`` on the run's job (a deleted job's runs are open)."""
         try:
-            self._job(int(run["job_id"]), need)
+            job = self.ws.get("jobs", str(run["job_id"]))
         except NotFound:
-            if self._job_exists(int(run["job_id"])):
-                raise NotFound(f"run {run['run_id']} does not exist") from None
+            return
+        self._require(job, need, f"run {run['run_id']}")
 
     def _may_see_run(self, run: dict[str, Any]) -> bool:
         try:
             self._run_job(run, CAN_VIEW)
             return True
         except KilnError:
-            return False
-
-    def _job_exists(self, job_id: int) -> bool:
-        try:
-            self.ws.get("jobs", str(job_id))
-            return True
-        except NotFound:
             return False
 
     def run_output(self, run_id: int, task_key: str | None = None) -> dict[str, Any]:

@@ -103,8 +103,7 @@ class App:
         try:
             status, doc = 200, await self._handle(scope, receive, who)
         except KilnError as e:
-            status, doc = HTTP_STATUS.get(e.code, 400), {"error_code": e.code,
-                                                         "message": e.summary}
+            status, doc = HTTP_STATUS.get(e.code, 400), error_body(e)
         except Exception as e:  # noqa: BLE001 - a bug answers 500, never a dropped connection
             logging.getLogger("kiln.serving").exception("%s %s failed", scope.get("method"),
                                                         scope.get("path"))
@@ -117,11 +116,7 @@ class App:
                 detail["error_code"] = doc["error_code"]
             await asyncio.to_thread(self.audit, who[0], f"{scope['method']} {scope['path']}",
                                     detail)
-        body = orjson.dumps(doc if doc is not None else {})
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, status, doc if doc is not None else {})
 
     async def _handle(self, scope: dict[str, Any], receive: Any, who: list[str]) -> Any:
         path, method = scope["path"], scope["method"]
@@ -161,9 +156,18 @@ def authenticate(scope: dict[str, Any], user_for_token: Callable[[str], str | No
     return user
 
 
+def error_body(e: KilnError) -> dict[str, str]:
+    """Databricks' error body of a coded error."""
+    return {"error_code": e.code, "message": e.summary}
+
+
 async def reply_error(send: Any, e: KilnError) -> None:
-    body = orjson.dumps({"error_code": e.code, "message": e.summary})
-    await send({"type": "http.response.start", "status": HTTP_STATUS.get(e.code, 400),
+    await send_json(send, HTTP_STATUS.get(e.code, 400), error_body(e))
+
+
+async def send_json(send: Any, status: int, doc: Any) -> None:
+    body = orjson.dumps(doc)
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -57,8 +57,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         return {"tables": [table_doc(cat, t) for t in cat.list_tables(schema)]}
 
     def model_doc(m: Any) -> dict[str, Any]:
-        c, s, n = (m.name.split(".", 2) + ["", ""])[:3] if m.name.count(".") == 2 \
-            else ("", "", m.name)
+        c, s, n = _parts(m.name)
         return {"name": n, "catalog_name": c, "schema_name": s, "full_name": m.name,
                 "comment": m.description, "created_at": m.creation_timestamp,
                 "updated_at": m.last_updated_timestamp,
@@ -66,8 +65,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
                             for a, v in sorted((m.aliases or {}).items())]}
 
     def version_doc(mv: Any) -> dict[str, Any]:
-        c, s, n = (mv.name.split(".", 2) + ["", ""])[:3] if mv.name.count(".") == 2 \
-            else ("", "", mv.name)
+        c, s, n = _parts(mv.name)
         return {"model_name": n, "catalog_name": c, "schema_name": s,
                 "version": int(mv.version), "source": mv.source, "run_id": mv.run_id,
                 "status": "READY", "created_at": mv.creation_timestamp,
@@ -137,3 +135,10 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     r.add("GET", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", lambda req: version_doc(
         registry(req).resolve(req.params["name"], alias=req.params["alias"])))
     r.add("PUT", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", set_alias)
+
+
+def _parts(name: str) -> tuple[str, str, str]:
+    """(catalog, schema, name) of a Unity Catalog model name; a workspace model's name has
+    no catalog and schema."""
+    parts = name.split(".")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", name)

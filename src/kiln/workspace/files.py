@@ -8,15 +8,13 @@ that source file; anything else is a plain file at its path.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from kiln.errors import AlreadyExists, KilnError, NotFound
+from kiln.notebook import SOURCE_LANGUAGES, is_source_notebook
 from kiln.workspace import Workspace
 
-LANGUAGES = {"PYTHON": (".py", "# "), "SQL": (".sql", "-- "), "SCALA": (".scala", "// "),
-             "R": (".r", "# ")}
-_HEADER = re.compile(rb"^(#|--|//) Databricks notebook source")
+LANGUAGES = SOURCE_LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class WorkspaceFiles:
                 out.append(Entry(child, "DIRECTORY"))
                 continue
             stem, lang = _split_notebook_name(name)
-            if lang is not None and _HEADER.match(self.ws.read(child)[:64]):
+            if lang is not None and is_source_notebook(self.ws.read(child)[:64]):
                 out.append(Entry(path.rstrip("/") + "/" + stem, "NOTEBOOK", lang))
             else:
                 out.append(Entry(child, "FILE"))
@@ -78,7 +76,7 @@ class WorkspaceFiles:
                 raise KilnError(f"invalid language {language!r}: use one of "
                                 + ", ".join(LANGUAGES))
             ext, comment = LANGUAGES[language]
-            if not _HEADER.match(content):
+            if not is_source_notebook(content):
                 content = f"{comment}Databricks notebook source\n".encode() + content
             target = path + ext
         else:
@@ -108,7 +106,7 @@ class WorkspaceFiles:
         """(the source file, its language) of the notebook at ``path``, if there is one."""
         for language, (ext, _) in LANGUAGES.items():
             if self.ws.path_kind(path + ext) == "FILE" and \
-                    _HEADER.match(self.ws.read(path + ext)[:64]):
+                    is_source_notebook(self.ws.read(path + ext)[:64]):
                 return path + ext, language
         return None
 

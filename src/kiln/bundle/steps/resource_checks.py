@@ -19,10 +19,11 @@ import os
 import re
 
 from kiln.diag import Diagnostic, Location, Path, Severity, has_errors
-from kiln.bundle.dyn.value import Value, to_plain
+from kiln.bundle.dyn.value import Value, get_path, to_plain
 from kiln.bundle.edit import edit_resources, get_str, resources, with_field
 from kiln.bundle.refs import REF, parse_ref_path
 from kiln.bundle.state import Loading
+from kiln.bundle.steps.translate_paths import root_relative
 
 MANAGED = "it is managed by Declarative Automation Bundles"
 
@@ -157,8 +158,7 @@ class _Failed(Exception):
 def _serialized_space(root: str, key: str, r: Value) -> Value:
     fp, space = r.get("file_path"), r.get("serialized_space")
     if fp is not None and isinstance(fp.v, str):
-        rel = fp.v if os.path.isabs(fp.v) else os.path.normpath(os.path.join(
-            os.path.dirname(fp.loc.file) if fp.loc.file else "", fp.v))
+        rel = root_relative(fp).v
         try:
             with open(os.path.join(root, rel), encoding="utf-8") as f:
                 text = f.read()
@@ -184,12 +184,8 @@ def _volume_path(config: Value):  # type: ignore[no-untyped-def]
 def _resolved(config: Value, text: str) -> str:
     """A pure ``${resources...}`` reference to a field written in the bundle, else as is."""
     m = REF.fullmatch(text)
-    if m is None:
-        return text
-    cur: Value | None = config
-    for part in parse_ref_path(m.group(1)):
-        cur = cur.get(part) if cur is not None and isinstance(part, str) else None
-    return cur.v if cur is not None and isinstance(cur.v, str) else text
+    found = get_path(config, parse_ref_path(m.group(1))) if m is not None else None
+    return found.v if found is not None and isinstance(found.v, str) else text
 
 
 def _error(summary: str, loc: Location, path: Path) -> Diagnostic:

@@ -31,11 +31,9 @@ from kiln.diag import Diagnostic, Location, Path, Severity, format_path
 from kiln.bundle.dyn.value import Value
 from kiln.bundle.edit import edit_each, edit_field, edit_in, edit_resources, get_str, with_field
 from kiln.bundle.state import Loading
-from kiln.notebook import syntax_error
+from kiln.notebook import NOTEBOOK_EXTENSIONS, is_source_notebook, syntax_error
 from kiln.pipspec import split_dependency
 
-NOTEBOOK_EXTS = (".py", ".r", ".scala", ".sql", ".ipynb")
-_HEADER = re.compile(rb"^(#|--|//) Databricks notebook source")
 _REMOTE = re.compile(r"^([a-zA-Z][\w+.-]*:/|/)")
 _GLOB = re.compile(r"[*?\[]")
 
@@ -56,7 +54,7 @@ Visit = Callable[[str, Value, Path], "Value | list[Value]"]
 
 
 def translate_paths(b: Loading) -> tuple[Loading, list[Diagnostic]]:
-    normalized = _walk(b.config, lambda kind, v, p: _normalize(b.root, v))
+    normalized = _walk(b.config, lambda kind, v, p: root_relative(v))
     t = _Translator(b.root, get_str(b.config, "workspace", "file_path") or "")
     try:
         translated = _walk(normalized, t.visit)
@@ -65,7 +63,10 @@ def translate_paths(b: Loading) -> tuple[Loading, list[Diagnostic]]:
     return b.with_config(translated), []
 
 
-def _normalize(root: str, value: Value) -> Value:
+def root_relative(value: Value) -> Value:
+    """A local path, written relative to the file that holds it, as relative to the bundle
+    root (``../src/x.py`` in ``resources/jobs.yml`` is ``src/x.py``); remote and absolute
+    paths and references as they are."""
     if not isinstance(value.v, str) or is_remote(value.v) or not value.v:
         return value
     base = os.path.dirname(value.loc.file) if value.loc.file else ""
@@ -130,8 +131,8 @@ class _Translator:
         if not os.path.isfile(full):
             if os.path.splitext(lit)[1]:
                 raise _Stop(_error(f"notebook {lit} not found", value, path))
-            exts = ", ".join(NOTEBOOK_EXTS)
-            guess = next((lit + e for e in NOTEBOOK_EXTS if os.path.isfile(full + e)), None)
+            exts = ", ".join(NOTEBOOK_EXTENSIONS)
+            guess = next((lit + e for e in NOTEBOOK_EXTENSIONS if os.path.isfile(full + e)), None)
             if guess is not None:
                 raise _Stop(_error(f'notebook "{lit}" not found. Did you mean "{guess}"?\n'
                                    "Local notebook references are expected to contain one of "
@@ -164,10 +165,10 @@ class _Translator:
         hit = self._notebooks.get(full)
         if hit is None:
             hit = full.endswith(".ipynb")
-            if not hit and full.lower().endswith(NOTEBOOK_EXTS):
+            if not hit and full.lower().endswith(NOTEBOOK_EXTENSIONS):
                 try:
                     with open(full, "rb") as f:
-                        hit = bool(_HEADER.match(f.read(64)))
+                        hit = is_source_notebook(f.read(64))
                 except OSError:
                     hit = False
             self._notebooks[full] = hit
@@ -179,7 +180,7 @@ def _strip_notebook_ext(rel: str) -> str:
     if rel.endswith(".designer.ipynb"):
         return rel
     stem, ext = os.path.splitext(rel)
-    return stem if ext.lower() in NOTEBOOK_EXTS else rel
+    return stem if ext.lower() in NOTEBOOK_EXTENSIONS else rel
 
 
 def _error(summary: str, value: Value, path: Path, detail: str = "") -> Diagnostic:
