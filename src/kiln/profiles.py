@@ -10,6 +10,16 @@ from kiln.diag import Location
 from kiln.errors import KilnError
 
 
+_DATABRICKS_DOMAINS = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com",
+                      ".databricks.azure.cn", ".cloud.databricks.us")
+
+
+def is_databricks_host(host: str) -> bool:
+    """A Databricks cloud workspace URL (kiln uses its embedded workspace instead)."""
+    bare = host.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return bare.endswith(_DATABRICKS_DOMAINS)
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -49,6 +59,45 @@ def load_profiles(path: str) -> dict[str, Profile]:
         out[name] = Profile(name=name, **{k: str(v) for k, v in body.items()
                                           if k in ("workspace", "host", "user", "token")})
     return out
+
+
+def load_databrickscfg(path: str) -> dict[str, Profile]:
+    """The profiles of the Databricks CLI's ``~/.databrickscfg`` (INI sections with
+    ``host`` and ``token``; ``[DEFAULT]`` is a profile too when it has a host)."""
+    import configparser
+
+    if not os.path.exists(path):
+        return {}
+    parser = configparser.ConfigParser(interpolation=None, default_section="__none__")
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError) as e:
+        raise KilnError(f"cannot read {path}: {e}") from None
+    out = {}
+    for name in parser.sections():
+        body = parser[name]
+        if body.get("host"):
+            out[name] = Profile(name=name, host=body.get("host"), token=body.get("token"),
+                                user=body.get("username"))
+    return out
+
+
+def all_profiles(config_file: str, databricks_config_file: str) -> dict[str, Profile]:
+    """kiln's profiles, then the Databricks CLI's that kiln does not define."""
+    return {**load_databrickscfg(databricks_config_file), **load_profiles(config_file)}
+
+
+def token_for(host: str, profile: Profile | None, profiles: dict[str, Profile] | None,
+              env_token: str | None) -> str | None:
+    """The token for a kiln server: the profile's, else ``DATABRICKS_TOKEN``, else that of
+    the first profile with the same host (as the Databricks CLI matches profiles)."""
+    if profile is not None and profile.token:
+        return profile.token
+    if env_token:
+        return env_token
+    want = host.rstrip("/")
+    return next((p.token for p in (profiles or {}).values()
+                 if p.token and (p.host or "").rstrip("/") == want), None)
 
 
 def save_profile(path: str, profile: Profile) -> None:

@@ -77,3 +77,13 @@ class Settings:
     @property
     def config_file(self) -> str:
         return os.path.join(self.home, "config.toml")
+
+    @property
+    def databricks_config_file(self) -> str:
+        """``DATABRICKS_CONFIG_FILE``: the Databricks CLI's profiles (``~/.databrickscfg``)."""
+        return os.path.expanduser(self.env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg")
+
+    @property
+    def databricks_token(self) -> str | None:
+        """``DATABRICKS_TOKEN``: the token for a kiln server target without a profile."""
+        return self.env.get("DATABRICKS_TOKEN") or None

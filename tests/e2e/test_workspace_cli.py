@@ -59,8 +59,15 @@ def test_databricks_hosts_deploy_to_the_embedded_workspace(tmp_path: Path) -> No
     assert [o["name"] for o in kiln.objects("staging")] == ["j"]
     (root / "databricks.yml").write_text((root / "databricks.yml").read_text().replace(
         "https://adb-1234567890.12.azuredatabricks.net", "http://127.0.0.1:9"))
+    # an http host is a kiln server: without a token, or with nothing listening, a clear
+    # error at the host's line and nothing deployed
     proc = kiln.run("bundle", "deploy", cwd=root, ok=False)
-    assert proc.returncode == 1 and "connecting to a kiln server is not available" in proc.stderr
+    assert proc.returncode == 1 and "no token for the kiln server at http://127.0.0.1:9" \
+        in proc.stderr and "databricks.yml:2:" in proc.stderr
+    proc = kiln.run("bundle", "deploy", cwd=root, ok=False, DATABRICKS_TOKEN="dkea-x")
+    assert proc.returncode == 1 and "cannot reach the kiln server at http://127.0.0.1:9" \
+        in proc.stderr and "Traceback" not in proc.stderr
+    assert [o["name"] for o in kiln.objects("staging")] == ["j"]
 
 
 def test_deploy_on_a_terminal_shows_progress_and_asks(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
-"""The workspace service API, on the embedded (SQLite) implementation."""
+"""The embedded (SQLite) workspace: what is its own. What every deploy target does is
+in test_deploy_target_contract.py."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kiln.errors import KilnError
-from kiln.workspace import AlreadyExists, DeployState, LockHeld, NotFound
+from kiln.workspace import AlreadyExists
 from kiln.workspace.local import WorkspaceHome
 from kiln.workspace.local.db import HEAD
 
@@ -31,21 +31,6 @@ def test_new_database_is_migrated_to_head(tmp_path: Path, ws) -> None:
     assert {"objects", "deploy_locks", "deploy_state", "audit"} <= tables
 
 
-def test_jobs_get_integer_ids_and_round_trip(ws) -> None:
-    a = ws.create("jobs", "train", {"name": "train", "tasks": []})
-    b = ws.create("jobs", "score", {"name": "score"})
-    assert int(b.id) == int(a.id) + 1
-    assert ws.get("jobs", a.id).settings == {"name": "train", "tasks": []}
-    ws.update("jobs", a.id, "train2", {"name": "train2"})
-    assert ws.get("jobs", a.id).name == "train2"
-    assert [o.name for o in ws.list("jobs", name="score")] == ["score"]
-    ws.delete("jobs", a.id)
-    with pytest.raises(NotFound, match=f"job {a.id} does not exist in workspace dev"):
-        ws.get("jobs", a.id)
-    with pytest.raises(NotFound):
-        ws.delete("jobs", a.id)
-
-
 def test_catalog_objects_are_keyed_by_full_name(ws, tmp_path: Path) -> None:
     m = ws.create("registered_models", "churn", {"name": "churn", "catalog_name": "main",
                                                  "schema_name": "ml"})
@@ -57,41 +42,6 @@ def test_catalog_objects_are_keyed_by_full_name(ws, tmp_path: Path) -> None:
     assert (tmp_path / "workspaces/dev/volumes/main/ml/raw").is_dir()
 
 
-def test_one_object_per_bundle_address(ws) -> None:
-    ws.create("jobs", "a", {"name": "a"}, bundle_ref="/state#jobs.a")
-    with pytest.raises(AlreadyExists, match="jobs.a is already deployed as job"):
-        ws.create("jobs", "a", {"name": "a"}, bundle_ref="/state#jobs.a")
-    assert [o.bundle_ref for o in ws.list(bundle_ref_prefix="/state#")] == ["/state#jobs.a"]
-    assert ws.list(bundle_ref_prefix="/other#") == []
-
-
-def test_files(ws, tmp_path: Path) -> None:
-    src = tmp_path / "nb.py"
-    src.write_text("print(1)\n")
-    ws.upload("/Workspace/Users/a/files/nb.py", str(src))
-    ws.upload("/Workspace/Users/a/files/sub/x.txt", str(src))
-    assert ws.read("/Workspace/Users/a/files/nb.py") == b"print(1)\n"
-    assert ws.list_files("/Workspace/Users/a/files") == [
-        "/Workspace/Users/a/files/nb.py", "/Workspace/Users/a/files/sub/x.txt"]
-    ws.delete_path("/Workspace/Users/a/files/sub/x.txt")
-    assert not os.path.exists(ws.local_path("/Workspace/Users/a/files/sub"))  # no empty dirs
-    for bad in ("relative/path", "/Workspace/../../etc/passwd"):
-        with pytest.raises(KilnError):
-            ws.local_path(bad)
-
-
-def test_lock_is_exclusive_and_forceable(ws) -> None:
-    first = ws.acquire_lock("/state", "alice")
-    with pytest.raises(LockHeld, match="deploy lock acquired by alice"):
-        ws.acquire_lock("/state", "bob")
-    second = ws.acquire_lock("/state", "bob", force=True)
-    ws.release_lock("/state", first.lock_id)  # a stale holder cannot release the new lock
-    with pytest.raises(LockHeld, match="acquired by bob"):
-        ws.acquire_lock("/state", "carol")
-    ws.release_lock("/state", second.lock_id)
-    ws.acquire_lock("/state", "carol")
-
-
 def test_lock_of_a_dead_process_is_taken_over(ws) -> None:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True)
@@ -100,18 +50,6 @@ def test_lock_of_a_dead_process_is_taken_over(ws) -> None:
         c.exec_driver_sql("INSERT INTO deploy_locks VALUES ('/s', 'x', 'ghost', ?, ?, 0)",
                           (__import__("socket").gethostname(), dead))
     assert ws.acquire_lock("/s", "alice").holder == "alice"
-
-
-def test_state_serial_and_lineage(ws) -> None:
-    ws.write_state(DeployState("/s", "L1", 1, {"a": 1}))
-    ws.write_state(DeployState("/s", "L1", 2, {"a": 2}))
-    assert ws.read_state("/s") == DeployState("/s", "L1", 2, {"a": 2})
-    with pytest.raises(KilnError, match="refusing to write older serial 2"):
-        ws.write_state(DeployState("/s", "L1", 2, {"a": 3}))
-    with pytest.raises(KilnError, match="lineage mismatch"):
-        ws.write_state(DeployState("/s", "L2", 9, {}))
-    ws.delete_state("/s")
-    assert ws.read_state("/s") is None
 
 
 def test_workspaces_share_nothing(tmp_path: Path) -> None:

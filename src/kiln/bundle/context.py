@@ -37,6 +37,12 @@ class LookupsFactory(Protocol):
         ...
 
 
+class WhoAmI(Protocol):
+    def __call__(self, host: str, profile: str | None) -> str:
+        """The user a kiln server knows the target's token as (raises ``KilnError``)."""
+        ...
+
+
 @dataclass(frozen=True)
 class LoadContext:
     target: str | None = None
@@ -47,6 +53,7 @@ class LoadContext:
     profiles_file: str = "config.toml"
     lookups: Lookups | LookupsFactory | None = None
     profile: str | None = None  # -p: overrides the target's workspace.profile
+    whoami: WhoAmI | None = None  # the current user of a kiln server target
 
     def user_name(self) -> str:
         return self.default_user or f"{getpass.getuser()}@localhost"

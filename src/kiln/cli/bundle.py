@@ -61,7 +61,7 @@ def summary(target: str | None, var: tuple[str, ...], output: str) -> None:
     print_diagnostics(result.diagnostics)
     tree = result.plain()
     if result.ok:
-        ws = open_bundle_workspace(tree, ctx, create=False)
+        ws = open_bundle_workspace(tree, ctx, create=False, remote_ok=True)
         if ws is not None:
             from kiln.deploy.summary import annotate_deployment
 

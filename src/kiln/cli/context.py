@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kiln.bundle import LoadContext
 from kiln.errors import UsageError
-from kiln.profiles import load_profiles
+from kiln.profiles import all_profiles
 from kiln.settings import Settings
 
 
@@ -30,7 +30,7 @@ def load_context(target: str | None, var: tuple[str, ...], settings: Settings | 
         target=target or s.bundle_target,
         cli_vars=parse_vars(var),
         env=s.env,
-        profiles=load_profiles(s.config_file),
+        profiles=all_profiles(s.config_file, s.databricks_config_file),
         default_user=s.user,
         profiles_file=s.config_file,
     )

@@ -69,7 +69,7 @@ def _bundle_and_workspace(target: str | None, var: tuple[str, ...]):  # type: ig
     tree = bundle_tree(result.bundle)
     require_deployable(result.bundle, also=result.diagnostics)
     print_diagnostics([*result.diagnostics, *not_deployed(tree)])
-    ws = open_bundle_workspace(tree, ctx)
+    ws = open_bundle_workspace(tree, ctx, remote_ok=True)
     assert ws is not None
     return result.bundle, ws
 

@@ -117,7 +117,8 @@ def _finish(doc: dict[str, Any], ws: Any = None) -> None:
         st = t.get("state", {})
         if st.get("result_state") in ("FAILED", "TIMEDOUT") and t.get("error"):
             echo(f"  {t['task_key']}: {t['error']}")
-            tail = _log_tail(ws, doc["run_id"], t["task_key"]) if ws is not None else []
+            tail = t.get("log_tail") or (_log_tail(ws, doc["run_id"], t["task_key"])
+                                         if ws is not None else [])
             if tail:
                 echo("    last lines of its output:")
                 for line in tail:
@@ -154,17 +155,61 @@ def bundle_run(key: str, target: str | None, var: tuple[str, ...], params: str |
     if key not in ((tree.get("resources") or {}).get("jobs") or {}):
         jobs = sorted(((tree.get("resources") or {}).get("jobs") or {}))
         raise KilnError(f"no job {key} in the bundle", detail="Jobs: " + (", ".join(jobs) or "none"))
-    ws = open_bundle_workspace(tree, ctx, create=False)
+    ws = open_bundle_workspace(tree, ctx, create=False, remote_ok=True)
     deployed = deployed_objects(ws, state_id(tree)) if ws is not None else {}
     job = deployed.get(f"jobs.{key}")
     if ws is None or job is None:
         raise KilnError(f"jobs.{key} is not deployed to target {result.bundle.target}; "
                         "run 'kiln bundle deploy' first")
     pparams = python_params.split() if python_params else None
+    from kiln.workspace.remote import RemoteWorkspace
+
+    if isinstance(ws, RemoteWorkspace):
+        _run_on_server(ws, int(job.id), _parse_params(params), pparams, no_wait)
+        return
     if no_wait:
         _start_detached(ws, int(job.id), _parse_params(params), pparams)
         return
     _run_and_finish(ws, int(job.id), _parse_params(params), pparams)
+
+
+def _run_on_server(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]
+                   python_params: list[str] | None, no_wait: bool) -> None:
+    """Run the job on the kiln server: run-now, then follow its tasks until it ends. Ctrl-C
+    cancels the run there."""
+    import time
+
+    from kiln.workspace.remote import RemoteJobs
+
+    jobs = RemoteJobs(ws.client)
+    run_id = jobs.run_now(job_id, params, python_params)
+    echo(f"Run URL: {ws.url('runs', str(run_id))}")
+    if no_wait:
+        echo(f"Run {run_id} started")
+        return
+    seen: dict[str, str] = {}
+    try:
+        while True:
+            doc = jobs.get_run(run_id)
+            for t in doc.get("tasks") or []:
+                st = t.get("state") or {}
+                shown = st.get("result_state") or st.get("life_cycle_state") or "PENDING"
+                if seen.get(t["task_key"]) != shown:
+                    seen[t["task_key"]] = shown
+                    echo(f"  {t['task_key']}: {shown}")
+            if doc["state"]["life_cycle_state"] in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED"):
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        jobs.cancel_run(run_id)
+        echo(f"Run {run_id}: cancel requested")
+        sys.exit(130)
+    for t in doc.get("tasks") or []:  # a failed task's own output: its error and log tail
+        if (t.get("state") or {}).get("result_state") in ("FAILED", "TIMEDOUT"):
+            logs = jobs.run_output(t["run_id"]).get("logs") or ""
+            t["error"] = t.get("error") or "failed"
+            t["log_tail"] = logs.splitlines()[-5:]
+    _finish(doc)
 
 
 def _start_detached(ws, job_id: int, params: dict[str, str],  # type: ignore[no-untyped-def]

@@ -23,6 +23,14 @@ def _serve(target: str | None, workspace: str | None, host: str, port: int,
     from kiln.models.store import mlflow_env
     from kiln.serving.server import serve
 
+    if only is None and workspace is not None and target is None:
+        # a server's workspace is made on its first start
+        from kiln.settings import Settings
+        from kiln.workspace.local.home import WorkspaceHome
+
+        home = WorkspaceHome(Settings.from_env().home)
+        if not home.exists(workspace):
+            home.open(workspace, Settings.from_env().user or "kiln").close()
     ws = open_where(target, workspace)
     os.environ.update(mlflow_env(ws.local_root()))
     log_dir = os.path.join(ws.local_root(), "serving")

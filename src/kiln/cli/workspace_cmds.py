@@ -7,7 +7,7 @@ import click
 from kiln.cli.render import echo, output_opt, print_json, print_rows
 from kiln.cli.workspaces import open_where, where_opts, ws_opt
 from kiln.errors import KilnError
-from kiln.profiles import load_profiles
+from kiln.profiles import all_profiles, is_databricks_host
 from kiln.settings import Settings
 
 
@@ -92,14 +92,23 @@ def auth() -> None:
 
 
 @auth.command()
-@click.option("-p", "--profile", help="A profile of $KILN_HOME/config.toml.")
+@click.option("-p", "--profile", help="A profile of $KILN_HOME/config.toml or ~/.databrickscfg "
+              "(a kiln server's profile: the user its token belongs to).")
 def whoami(profile: str | None) -> None:
     """Print the current user."""
     s = Settings.from_env()
     if profile:
-        prof = load_profiles(s.config_file).get(profile)
+        profiles = all_profiles(s.config_file, s.databricks_config_file)
+        prof = profiles.get(profile)
         if prof is None:
-            raise KilnError(f"profile {profile} is not defined in {s.config_file}")
+            raise KilnError(f"profile {profile} is not defined in {s.config_file} or "
+                            f"{s.databricks_config_file}")
+        if prof.host and prof.host.startswith(("http://", "https://")) \
+                and not is_databricks_host(prof.host):
+            from kiln.workspace.remote import open_remote
+
+            echo(open_remote(prof.host, prof, profiles, s.databricks_token).current_user())
+            return
         if prof.user:
             echo(prof.user)
             return
@@ -111,13 +120,14 @@ def whoami(profile: str | None) -> None:
 @auth.command(name="profiles")
 @output_opt
 def profiles_cmd(output: str) -> None:
-    """List the profiles of $KILN_HOME/config.toml and whether their workspace exists."""
+    """List the profiles of $KILN_HOME/config.toml and ~/.databrickscfg, and whether their
+    workspace exists."""
     s, home = _home()
     rows = [{"name": p.name, "workspace": p.workspace or ("" if p.host else p.name),
              "host": p.host or "", "user": p.user or "",
              # a server is not reached from here: its validity is unknown (null)
              "valid": None if p.host else home.exists(p.workspace or p.name)}
-            for p in load_profiles(s.config_file).values()]
+            for p in all_profiles(s.config_file, s.databricks_config_file).values()]
     print_rows(output, "profiles", rows, empty=f"No profiles in {s.config_file}",
                header=f"{'NAME':16} {'WORKSPACE / HOST':32} {'USER':28} VALID",
                line=lambda r: f"{r['name']:16} {r['host'] or r['workspace']:32} "

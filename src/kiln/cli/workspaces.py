@@ -11,9 +11,8 @@ import click
 from kiln.bundle import LoadContext, LoadResult, find_root, load_bundle
 from kiln.cli.context import load_context
 from kiln.errors import ConfigError, KilnError
-from kiln.profiles import load_profiles
+from kiln.profiles import all_profiles, load_profiles
 from kiln.settings import Settings
-from kiln.workspace import Workspace
 
 
 def lookups_factory(settings: Settings, default_user: str):  # type: ignore[no-untyped-def]
@@ -21,7 +20,8 @@ def lookups_factory(settings: Settings, default_user: str):  # type: ignore[no-u
         from kiln.workspace.connect import WorkspaceLookups, connect
 
         ws = connect(kiln_home=settings.home, target=target, user=default_user, host=host,
-                     profile=profile, profiles=load_profiles(settings.config_file), create=False)
+                     profile=profile, profiles=profiles_of(settings), create=False,
+                     env_token=settings.databricks_token, remote_ok=True)
         if ws is None:
             raise KilnError(f"workspace {target} does not exist yet (deploy the bundle first)")
         return WorkspaceLookups(ws)
@@ -29,10 +29,27 @@ def lookups_factory(settings: Settings, default_user: str):  # type: ignore[no-u
     return factory
 
 
+def whoami_factory(settings: Settings, profiles: Any):  # type: ignore[no-untyped-def]
+    """Asks a kiln server target who its token's user is (once per host and profile)."""
+    seen: dict[tuple[str, str | None], str] = {}
+
+    def whoami(host: str, profile: str | None) -> str:
+        from kiln.workspace.remote import open_remote
+
+        if (host, profile) not in seen:
+            prof = profiles.get(profile) if profile else None
+            seen[host, profile] = open_remote(host, prof, profiles,
+                                              settings.databricks_token).current_user()
+        return seen[host, profile]
+
+    return whoami
+
+
 def load_for_target(target: str | None, var: tuple[str, ...]) -> tuple[LoadResult, LoadContext]:
     settings = Settings.from_env()
     ctx = load_context(target, var, settings)
-    ctx = replace(ctx, lookups=lookups_factory(settings, ctx.user_name()))
+    ctx = replace(ctx, lookups=lookups_factory(settings, ctx.user_name()),
+                  whoami=whoami_factory(settings, ctx.profiles))
     return load_bundle(os.getcwd(), ctx), ctx
 
 
@@ -41,8 +58,15 @@ def require_ok(result: LoadResult) -> None:
         raise ConfigError(result.diagnostics)
 
 
-def open_bundle_workspace(tree: dict[str, Any], ctx: LoadContext, create: bool = True
-                          ) -> Workspace | None:
+def profiles_of(settings: Settings):  # type: ignore[no-untyped-def]
+    """kiln's profiles and the Databricks CLI's (``~/.databrickscfg``)."""
+    return all_profiles(settings.config_file, settings.databricks_config_file)
+
+
+def open_bundle_workspace(tree: dict[str, Any], ctx: LoadContext, create: bool = True,
+                          remote_ok: bool = False):  # type: ignore[no-untyped-def]
+    """The target's workspace: an embedded ``Workspace``, or with ``remote_ok`` a kiln
+    server's ``RemoteWorkspace`` (other commands refuse a server target clearly)."""
     from kiln.workspace.connect import connect
 
     settings = Settings.from_env(ctx.env)
@@ -50,7 +74,7 @@ def open_bundle_workspace(tree: dict[str, Any], ctx: LoadContext, create: bool =
     return connect(kiln_home=settings.home, target=tree["bundle"]["target"],
                    user=(ws.get("current_user") or {}).get("userName") or ctx.user_name(),
                    host=ws.get("host"), profile=ws.get("profile"), profiles=ctx.profiles,
-                   create=create)
+                   create=create, env_token=settings.databricks_token, remote_ok=remote_ok)
 
 
 def _meta() -> dict[str, Any]:

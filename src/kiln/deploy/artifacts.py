@@ -20,7 +20,7 @@ from typing import Any
 
 from kiln.events import Event, Listener
 from kiln.errors import KilnError
-from kiln.workspace import Workspace
+from kiln.workspace import DeployTarget
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def destinations(artifact_path: str, built: list[Built]) -> dict[str, str]:
             for b in built for rel in b.files}
 
 
-def upload_artifacts(ws: Workspace, root: str, mapping: dict[str, str]) -> None:
+def upload_artifacts(ws: DeployTarget, root: str, mapping: dict[str, str]) -> None:
     for rel, dest in sorted(mapping.items()):
         ws.upload(dest, os.path.join(root, rel))
 

@@ -45,7 +45,7 @@ from kiln.workspace import (
     LockInfo,
     ObjectInfo,
     StateConflict,
-    Workspace,
+    DeployTarget,
 )
 
 STATE_VERSION = 1
@@ -80,7 +80,7 @@ def bundle_ref(sid: str, address: str) -> str:
     return f"{sid}#{address}"
 
 
-def deployed_objects(ws: Workspace, sid: str) -> dict[str, ObjectInfo]:
+def deployed_objects(ws: DeployTarget, sid: str) -> dict[str, ObjectInfo]:
     """The objects this bundle target owns in the workspace, by address."""
     prefix = sid + "#"
     return {o.bundle_ref[len(prefix):]: o  # type: ignore[index]
@@ -97,7 +97,7 @@ def require_deployable(bundle: Bundle, also: list[Diagnostic] | None = None) -> 
     bundle.config  # noqa: B018 - raises ConfigError with the typed models' diagnostics
 
 
-def plan_for(bundle: Bundle, ws: Workspace) -> Plan:
+def plan_for(bundle: Bundle, ws: DeployTarget) -> Plan:
     require_deployable(bundle)
     tree = bundle_tree(bundle)
     return make_plan(desired_resources(tree), deployed_objects(ws, state_id(tree)))
@@ -108,7 +108,7 @@ def bundle_tree(bundle: Bundle) -> dict[str, Any]:
     return to_plain(bundle.tree)
 
 
-def deploy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions(),
+def deploy(bundle: Bundle, ws: DeployTarget, opts: DeployOptions = DeployOptions(),
            emit: Listener = ignore) -> DeployResult:
     require_deployable(bundle)
     tree = bundle_tree(bundle)
@@ -175,7 +175,7 @@ def deploy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions(),
             ws.release_lock(sid, lock.lock_id)
 
 
-def destroy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions(),
+def destroy(bundle: Bundle, ws: DeployTarget, opts: DeployOptions = DeployOptions(),
             emit: Listener = ignore) -> Plan:
     tree = bundle_tree(bundle)
     sid = state_id(tree)
@@ -206,7 +206,7 @@ def destroy(bundle: Bundle, ws: Workspace, opts: DeployOptions = DeployOptions()
 
 # steps ---------------------------------------------------------------------------------
 
-def _lock(ws: Workspace, tree: dict[str, Any], sid: str, opts: DeployOptions) -> LockInfo | None:
+def _lock(ws: DeployTarget, tree: dict[str, Any], sid: str, opts: DeployOptions) -> LockInfo | None:
     lock_cfg = ((tree.get("bundle") or {}).get("deployment") or {}).get("lock") or {}
     if lock_cfg.get("enabled") is False:
         return None
@@ -245,7 +245,7 @@ def _local_libraries(root: str, tree: dict[str, Any]) -> list[Built]:
     return [Built("libraries", sorted(set(files)))] if files else []
 
 
-def _apply(ws: Workspace, sid: str, desired: dict[str, Desired], plan: Plan,
+def _apply(ws: DeployTarget, sid: str, desired: dict[str, Desired], plan: Plan,
            actual: dict[str, ObjectInfo], emit: Listener) -> dict[str, ObjectInfo]:
     deployed = {a.address: actual[a.address] for a in plan.actions if a.op in ("skip", "update")}
     by_address = {a.address: a for a in plan.actions}
@@ -272,7 +272,7 @@ def _apply(ws: Workspace, sid: str, desired: dict[str, Desired], plan: Plan,
     return deployed
 
 
-def _delete(ws: Workspace, rtype: str, ident: str) -> None:
+def _delete(ws: DeployTarget, rtype: str, ident: str) -> None:
     """Delete a deployed object; catalog containers go with what they hold."""
     if rtype in ("catalogs", "schemas", "volumes"):
         from kiln.catalog import Catalog
@@ -282,7 +282,7 @@ def _delete(ws: Workspace, rtype: str, ident: str) -> None:
         ws.delete(rtype, ident)
 
 
-def _write_state(ws: Workspace, tree: dict[str, Any], state: DeployState, applied: bool
+def _write_state(ws: DeployTarget, tree: dict[str, Any], state: DeployState, applied: bool
                  ) -> None:
     """Record the deploy; a concurrent deploy that got there first is said plainly."""
     try:
@@ -291,7 +291,7 @@ def _write_state(ws: Workspace, tree: dict[str, Any], state: DeployState, applie
         raise _lost(tree, applied) from None
 
 
-def _still_ours(ws: Workspace, tree: dict[str, Any], sid: str, serial: int,
+def _still_ours(ws: DeployTarget, tree: dict[str, Any], sid: str, serial: int,
                 applied: bool = False) -> None:
     """Stop if another deploy has written the state since this one did."""
     current = ws.read_state(sid)

@@ -7,12 +7,12 @@ from typing import Any
 from kiln.deploy.deployer import deployed_objects, state_id
 from kiln.deploy.plan import make_plan
 from kiln.deploy.resources import desired_resources
-from kiln.workspace import Workspace
+from kiln.workspace import DeployTarget
 
 _STATUS = {"create": "created", "update": "updated", "recreate": "updated", "delete": "deleted"}
 
 
-def annotate_deployment(tree: dict[str, Any], ws: Workspace) -> None:
+def annotate_deployment(tree: dict[str, Any], ws: DeployTarget) -> None:
     """Add ``id``, ``url`` and ``modified_status`` to the resources of a plain tree."""
     actual = deployed_objects(ws, state_id(tree))
     plan = make_plan(desired_resources(tree), actual)

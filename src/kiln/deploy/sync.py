@@ -18,7 +18,7 @@ from typing import Any
 import pathspec
 
 from kiln.errors import KilnError
-from kiln.workspace import Workspace
+from kiln.workspace import DeployTarget
 
 ALWAYS_IGNORED = [".git/", ".databricks/", "__pycache__/", ".venv/", "venv/", ".kiln/",
                   ".pytest_cache/", ".mypy_cache/", ".DS_Store"]
@@ -86,7 +86,7 @@ def plan_sync(local: Manifest, previous: Manifest, remote: set[str]) -> tuple[li
     return uploads, deletes
 
 
-def sync_files(ws: Workspace, root: str, file_path: str, local: Manifest,
+def sync_files(ws: DeployTarget, root: str, file_path: str, local: Manifest,
                previous: Manifest) -> SyncResult:
     prefix = file_path.rstrip("/") + "/"
     remote = {p[len(prefix):] for p in ws.list_files(file_path)}

@@ -80,6 +80,13 @@ class JobsService:
                                    f"{job.id} (has {LEVELS[level]})")
         return job
 
+    def may_see(self, job: ObjectInfo) -> bool:
+        return self._level(job) >= CAN_VIEW
+
+    def require_manage(self, job_id: int) -> None:
+        """CAN_MANAGE on the job (to change or delete it), else NotFound/PermissionDenied."""
+        self._job(job_id, CAN_MANAGE)
+
     def list_jobs(self, *, offset: int = 0, limit: int = 25, name: str | None = None
                   ) -> tuple[list[dict[str, Any]], bool]:
         """One page of jobs (by id), and whether there are more."""

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
 from kiln.workspace.files import WorkspaceFiles
-from kiln.server import uc
+from kiln.server import deploy_api, uc
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -74,6 +74,7 @@ def build_router(ws: Workspace) -> Router:
     _workspace_files(r, lambda req: WorkspaceFiles(ws.as_user(req.user)))
     _secrets(r, lambda req: ws.as_user(req.user))
     uc.add_routes(r, lambda req: ws.as_user(req.user))
+    deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
     return r
 
 
@@ -88,7 +89,7 @@ def _workspace_files(r: Router, files_of: Callable[[Request], WorkspaceFiles]) -
         if fmt != "SOURCE" or language is None:
             language = None
         files_of(req).import_(req.required("path"), _unbase64(req.arg("content", "")),
-                      language=language, overwrite=bool(req.arg("overwrite", False)))
+                      language=language, overwrite=req.arg("overwrite", False, bool))
         return {}
 
     def export(req: Request) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def _workspace_files(r: Router, files_of: Callable[[Request], WorkspaceFiles]) -
         "objects": [e.document() for e in files_of(req).list(req.required("path"))]})
     r.add("POST", base + "/mkdirs", lambda req: files_of(req).mkdirs(req.required("path")))
     r.add("POST", base + "/delete", lambda req: files_of(req).delete(
-        req.required("path"), bool(req.arg("recursive", False))))
+        req.required("path"), req.arg("recursive", False, bool)))
     r.add("POST", base + "/import", import_)
     r.add("GET", base + "/export", export)
 

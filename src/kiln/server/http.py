@@ -39,6 +39,10 @@ class Request:
             value = self.body[name]
         else:
             return default
+        if value is None:  # JSON null: not given
+            return default
+        if kind is bool:
+            return _flag(name, value)
         try:
             return kind(value)
         except (TypeError, ValueError):
@@ -49,6 +53,15 @@ class Request:
         if value is None:
             raise KilnError(f"missing required parameter: {name}")
         return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A JSON boolean, or ``true``/``false`` in a query string."""
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise KilnError(f"invalid value for {name}: {value!r} (true or false)")
 
 
 Handler = Callable[[Request], Any]
@@ -156,9 +169,12 @@ def authenticate(scope: dict[str, Any], user_for_token: Callable[[str], str | No
     return user
 
 
-def error_body(e: KilnError) -> dict[str, str]:
-    """Databricks' error body of a coded error."""
-    return {"error_code": e.code, "message": e.summary}
+def error_body(e: KilnError) -> dict[str, Any]:
+    """Databricks' error body of a coded error; the error's kind (``LockHeld``, ...) is the
+    reason of its ErrorInfo detail, so that kiln's own client raises the same kind."""
+    return {"error_code": e.code, "message": e.summary,
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                         "reason": type(e).__name__, "domain": "kiln"}]}
 
 
 async def reply_error(send: Any, e: KilnError) -> None:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
         KINDS,
         AlreadyExists,
         DeployState,
+        DeployTarget,
         LineageEntry,
         LockHeld,
         LockInfo,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
         Workspace,
     )
 
-__all__ = ["KINDS", "AlreadyExists", "DeployState", "LineageEntry", "LockHeld", "LockInfo",
+__all__ = ["KINDS", "AlreadyExists", "DeployState", "DeployTarget", "LineageEntry", "LockHeld", "LockInfo",
            "NotFound", "ObjectInfo", "StateConflict", "Workspace"]
 
 

@@ -2,7 +2,8 @@
 
 Every part of kiln talks to a workspace through this interface only; the in-process
 implementation (``kiln.workspace.local``) keeps everything in a directory with a SQLite
-metadata database, and an HTTP implementation will speak to ``kiln server``. The shapes
+metadata database; ``kiln.workspace.remote`` speaks to a ``kiln server`` for what a
+deploy needs (``DeployTarget``). The shapes
 follow the Databricks REST API: jobs have an integer ``job_id`` and ``settings``; Unity
 Catalog objects are keyed by their full name; experiments by ``experiment_id``.
 
@@ -77,19 +78,16 @@ class LineageEntry:
     ts: int = 0
 
 
-class Workspace(ABC):
-    """One environment. Implementations must make each call atomic."""
+class DeployTarget(ABC):
+    """What a deploy needs of a workspace: who acts, its objects, its files, the deploy
+    state and lock, and the audit log. Implemented in-process (every ``Workspace``) and
+    over HTTP (``kiln.workspace.remote``, a kiln server). Each call is atomic."""
 
     name: str
 
     # identity ----------------------------------------------------------------------
     @abstractmethod
     def current_user(self) -> str: ...
-
-    @abstractmethod
-    def as_user(self, user: str) -> "Workspace":
-        """The same workspace, acting for ``user`` (what it creates and audits is theirs):
-        a server answers each request as the user of its token."""
 
     @abstractmethod
     def url(self, kind: str, id: str) -> str:
@@ -143,14 +141,6 @@ class Workspace(ABC):
     def list_dir(self, path: str) -> list[tuple[str, bool]]:
         """The entries directly in a directory: (name, is a directory), by name."""
 
-    @abstractmethod
-    def local_path(self, path: str) -> str | None:
-        """Where a workspace path lives on this machine, if it does."""
-
-    @abstractmethod
-    def local_root(self) -> str | None:
-        """The directory holding this workspace on this machine (None when remote)."""
-
     # deployments -------------------------------------------------------------------
     @abstractmethod
     def acquire_lock(self, state_id: str, holder: str, *, force: bool = False) -> LockInfo: ...
@@ -167,6 +157,31 @@ class Workspace(ABC):
 
     @abstractmethod
     def delete_state(self, state_id: str) -> None: ...
+
+    # audit -------------------------------------------------------------------------
+    @abstractmethod
+    def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for implementations
+        pass
+
+
+class Workspace(DeployTarget):
+    """One environment, in this process: everything a deploy needs, and the job engine's,
+    secrets', tokens' and lineage's stores. Implementations must make each call atomic."""
+
+    @abstractmethod
+    def as_user(self, user: str) -> "Workspace":
+        """The same workspace, acting for ``user`` (what it creates and audits is theirs):
+        a server answers each request as the user of its token."""
+
+    @abstractmethod
+    def local_path(self, path: str) -> str | None:
+        """Where a workspace path lives on this machine, if it does."""
+
+    @abstractmethod
+    def local_root(self) -> str | None:
+        """The directory holding this workspace on this machine (None when remote)."""
 
     # job runs ----------------------------------------------------------------------
     @abstractmethod
@@ -267,9 +282,6 @@ class Workspace(ABC):
 
     # audit -------------------------------------------------------------------------
     @abstractmethod
-    def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...
-
-    @abstractmethod
     def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
         """The newest entries first (of one target, when given)."""
 
@@ -281,6 +293,3 @@ class Workspace(ABC):
     def lineage(self, *, entity: str | None = None, job_run_ids: list[int] | None = None,
                 mlflow_run_ids: list[str] | None = None) -> list[LineageEntry]:
         """Entries about an entity, or made by any of the given job or MLflow runs."""
-
-    def close(self) -> None:  # noqa: B027 - optional for implementations
-        pass

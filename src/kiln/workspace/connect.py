@@ -1,7 +1,8 @@
 """Which workspace a bundle target (or a CLI command) talks to.
 
 ``workspace.profile`` names a profile of ``$KILN_HOME/config.toml`` (its ``workspace``
-name, ``host`` and ``user``); ``workspace.host`` set to ``http://...`` means a kiln server; a Databricks cloud host
+name, ``host`` and ``user``); ``workspace.host`` set to ``http://...`` means a kiln server (its token from the
+profile, ``DATABRICKS_TOKEN`` or a ``~/.databrickscfg`` profile of that host); a Databricks cloud host
 (``*.azuredatabricks.net``, ``*.cloud.databricks.com``, ...) and no host at all mean the
 embedded workspace named after the target, so bundles written for Databricks deploy
 locally unchanged.
@@ -12,18 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kiln.errors import KilnError
-from kiln.profiles import Profile
-from kiln.workspace.api import NotFound, Workspace
-
-
-_DATABRICKS_DOMAINS = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com",
-                      ".databricks.azure.cn", ".cloud.databricks.us")
-
-
-def is_databricks_host(host: str) -> bool:
-    """A Databricks cloud workspace URL (kiln uses its embedded workspace instead)."""
-    bare = host.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    return bare.endswith(_DATABRICKS_DOMAINS)
+from kiln.profiles import Profile, is_databricks_host
+from kiln.workspace.api import DeployTarget, NotFound
 
 
 def workspace_name(target: str, profile: Profile | None) -> str:
@@ -34,21 +25,31 @@ def workspace_name(target: str, profile: Profile | None) -> str:
 
 def connect(*, kiln_home: str, target: str, user: str, host: str | None = None,
             profile: str | None = None, profiles: Mapping[str, Profile] | None = None,
-            create: bool = True) -> Workspace | None:
-    """The workspace; with ``create=False``, None when it does not exist yet."""
+            create: bool = True, env_token: str | None = None, remote_ok: bool = False
+            ) -> DeployTarget | None:
+    """The workspace; with ``create=False``, None when it does not exist yet. A kiln
+    server's workspace (an ``http://`` host) is a ``RemoteWorkspace``, for the commands
+    that work through a server (``remote_ok``); the others are refused clearly."""
     prof = None
     if profile:
         prof = (profiles or {}).get(profile)
         if prof is None:
-            raise KilnError(f"profile {profile} is not defined in {kiln_home}/config.toml")
+            raise KilnError(f"profile {profile} is not defined in {kiln_home}/config.toml "
+                            "or ~/.databrickscfg")
         host = host or prof.host
         user = prof.user or user
     if host and is_databricks_host(host):
         host = None  # a bundle written for Databricks: kiln runs it in its own workspace
     if host and host.startswith(("http://", "https://")):
-        raise KilnError(f"workspace host {host}: connecting to a kiln server is not available "
-                        "in this version of kiln; leave workspace.host unset to use the "
-                        "embedded workspace")
+        if not remote_ok:
+            raise KilnError(f"target {target} is the kiln server at {host}: this command "
+                            "works on an embedded workspace",
+                            detail="Through a server: kiln bundle validate, plan, deploy, "
+                                   "summary, run and destroy, or the server's REST API "
+                                   "(databricks-sdk, MLflow).")
+        from kiln.workspace.remote import open_remote
+
+        return open_remote(host, prof, profiles or {}, env_token)
     from kiln.workspace.local.home import WorkspaceHome  # SQLAlchemy: only when needed
 
     home = WorkspaceHome(kiln_home)
@@ -63,7 +64,7 @@ class WorkspaceLookups:
 
     _KINDS = {"job": "jobs"}
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: DeployTarget) -> None:
         self.ws = ws
 
     def resolve(self, kind: str, name: str) -> str:

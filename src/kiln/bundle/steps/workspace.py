@@ -1,7 +1,8 @@
 """The workspace section: current user and the bundle's workspace paths.
 
-The current user comes from the target's ``workspace.profile`` (``$KILN_HOME/config.toml``),
-else ``KILN_USER``, else ``<os user>@localhost``. ``root_path`` defaults to
+The current user is the one a kiln server target's token belongs to; else it comes from
+the target's ``workspace.profile`` (``$KILN_HOME/config.toml``), else ``KILN_USER``, else
+``<os user>@localhost``. ``root_path`` defaults to
 ``~/.bundle/<bundle name>/<target>`` (written out, as the CLI does); ``~/`` expands to
 ``/Workspace/Users/<userName>/``; ``file_path``, ``artifact_path``, ``resource_path`` and
 ``state_path`` default under it.
@@ -10,6 +11,8 @@ else ``KILN_USER``, else ``<os user>@localhost``. ``root_path`` defaults to
 from __future__ import annotations
 
 from kiln.diag import Diagnostic, Severity
+from kiln.errors import KilnError
+from kiln.profiles import is_databricks_host
 from kiln.bundle.context import short_name
 from kiln.bundle.dyn.value import NIL_LOC, Value, from_plain, set_path
 from kiln.bundle.edit import get_str
@@ -39,6 +42,14 @@ def define_workspace(b: Loading) -> tuple[Loading, list[Diagnostic]]:
             user = profile.user or user
             if profile.host and "host" not in ws_map:
                 ws_map["host"] = Value(profile.host)
+    host = ws_map.get("host")
+    if b.ctx.whoami is not None and host is not None and isinstance(host.v, str) \
+            and host.v.startswith(("http://", "https://")) and not is_databricks_host(host.v):
+        try:  # a kiln server: the current user is its token's, as the CLI asks the host
+            user = b.ctx.whoami(host.v, prof.v if prof is not None else None)
+        except KilnError as e:
+            diags.append(Diagnostic(Severity.ERROR, e.summary, e.detail,
+                                    locations=(host.loc,), paths=(("workspace", "host"),)))
     ws_map["current_user"] = from_plain({"userName": user, "short_name": short_name(user)})
 
     root = ws_map.get("root_path")
