@@ -13,6 +13,7 @@ import re
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from kiln.catalog.grants import Grants
 from kiln.catalog.names import FullName, parse_name
 from kiln.errors import KilnError
 from kiln.run_context import RunContext
@@ -26,11 +27,18 @@ MODES = ("append", "overwrite", "merge")
 
 class Catalog:
     """The tables of one workspace. With a ``context`` (task code), reads and writes are
-    recorded as lineage of the job run and of the active MLflow run."""
+    recorded as lineage of the job run and of the active MLflow run.
 
-    def __init__(self, ws: Workspace, context: RunContext | None = None) -> None:
+    Every call is checked against the current user's privileges (``kiln.catalog.grants``):
+    reading needs SELECT, writing MODIFY (a new table CREATE_TABLE on its schema), and
+    both USE_CATALOG and USE_SCHEMA; lists show what the user may use. Only kiln's own
+    engine processes (the Spark catalog server) pass ``check=False``."""
+
+    def __init__(self, ws: Workspace, context: RunContext | None = None,
+                 check: bool = True) -> None:
         self.ws = ws
         self.context = context
+        self.grants = Grants(ws) if check else None
         root = ws.local_root()
         if root is None:
             raise KilnError(f"workspace {ws.name} is not on this machine")
@@ -43,11 +51,19 @@ class Catalog:
         except NotFound:
             return None
 
-    def location(self, table: str) -> str:
+    def _require(self, kind: str, name: str, privilege: str) -> None:
+        if self.grants is not None:
+            self.grants.require_on(kind, name, privilege)
+
+    def _may(self, kind: str, name: str, *privileges: str) -> bool:
+        return self.grants is None or self.grants.may(kind, name, *privileges)
+
+    def location(self, table: str, privilege: str = "SELECT") -> str:
         name = parse_name(table)
         info = self._info(name)
         if info is None:
             raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
+        self._require("table", str(name), privilege)
         return str(info["location"])
 
     def _require_schema(self, name: FullName) -> None:
@@ -59,28 +75,38 @@ class Catalog:
                                "bundle with a schemas resource.")
 
     # containers ----------------------------------------------------------------------
-    def catalog_names(self) -> list[str]:
-        """Catalogs that exist: created ones and those their schemas name."""
+    def catalog_names(self, check: bool = True) -> list[str]:
+        """Catalogs that exist (created ones and those their schemas name) and that the
+        user may use (all of them with ``check=False``)."""
         names = {o.id for o in self.ws.list("catalogs")}
         names |= {o.id.split(".", 1)[0] for o in self.ws.list("schemas")}
-        return sorted(names)
+        return sorted(n for n in names if not check or self._may("catalog", n, "USE_CATALOG"))
 
     def schema(self, catalog: str, schema: str) -> dict[str, Any] | None:
+        """The schema's settings (None if it does not exist); using it needs USE_CATALOG
+        and USE_SCHEMA."""
+        full = f"{catalog}.{schema}".lower()
         try:
-            return self.ws.get("schemas", f"{catalog}.{schema}".lower()).settings
+            settings = self.ws.get("schemas", full).settings
         except NotFound:
             return None
+        self._require("schema", full, "USE_SCHEMA")
+        return settings
 
     def schema_names(self, catalog: str) -> list[str]:
         prefix = catalog.lower() + "."
+        if catalog.lower() in self.catalog_names(check=False):
+            self._require("catalog", catalog.lower(), "USE_CATALOG")
         return sorted(o.id[len(prefix):] for o in self.ws.list("schemas")
-                      if o.id.startswith(prefix))
+                      if o.id.startswith(prefix) and self._may("schema", o.id, "USE_SCHEMA"))
 
     def create_schema(self, catalog: str, schema: str, comment: str | None = None) -> None:
         """Create ``catalog.schema``; the catalog must exist (as on Databricks)."""
         catalog, schema = catalog.lower(), schema.lower()
-        if catalog not in self.catalog_names():
+        if catalog not in self.catalog_names(check=False):
             raise NotFound(f"catalog {catalog} does not exist in workspace {self.ws.name}")
+        self._require("catalog", catalog, "USE_CATALOG")
+        self._require("catalog", catalog, "CREATE_SCHEMA")
         settings: dict[str, Any] = {"name": schema, "catalog_name": catalog}
         if comment:
             settings["comment"] = comment
@@ -93,6 +119,8 @@ class Catalog:
         held stays visible by any path (what a bundle destroy or a removed resource
         means)."""
         ident = ident.lower()
+        if self.grants is not None:
+            self.grants.require_manage(kind[:-1], ident)
         if kind == "catalogs":
             for schema in self.schema_names(ident):
                 self.delete("schemas", f"{ident}.{schema}")
@@ -117,8 +145,16 @@ class Catalog:
         return os.path.join(self.root, catalog.lower(), schema.lower())
 
     def table_info(self, table: str) -> dict[str, Any] | None:
-        """The registered table (location, type, columns), or None."""
-        return self._info(parse_name(table))
+        """The registered table (location, type, columns), or None; seeing it needs
+        SELECT or MODIFY on it."""
+        name = parse_name(table)
+        info = self._info(name)
+        if info is not None and not self._may("table", str(name), "SELECT", "MODIFY"):
+            self._require("table", str(name), "SELECT")
+        return info
+
+    def _require_create_table(self, name: FullName) -> None:
+        self._require("schema", f"{name.catalog}.{name.schema}", "CREATE_TABLE")
 
     def register(self, table: str, location: str, columns: list[dict[str, str]]) -> None:
         """Register a Delta table another engine (Spark) created at ``location``; it is
@@ -127,6 +163,7 @@ class Catalog:
         if self._info(name) is not None:
             raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
         self._require_schema(name)
+        self._require_create_table(name)
         where = os.path.abspath(location)
         managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
         self.ws.create("tables", name.name, {
@@ -138,7 +175,8 @@ class Catalog:
 
     def list_tables(self, schema: str | None = None) -> list[str]:
         ids = [o.id for o in self.ws.list("tables")]
-        return sorted(i for i in ids if schema is None or i.startswith(schema.lower() + "."))
+        return sorted(i for i in ids if (schema is None or i.startswith(schema.lower() + "."))
+                      and self._may("table", i, "SELECT", "MODIFY"))
 
     # data ----------------------------------------------------------------------------
     def write(self, table: str, data: Any, mode: str = "append",
@@ -162,6 +200,7 @@ class Catalog:
         arrow = _to_arrow(data)
         if info is None:
             self._require_schema(name)
+            self._require_create_table(name)
             if mode == "merge":
                 raise KilnError(f"table {name} does not exist: merge needs an existing table")
             managed = location is None
@@ -178,6 +217,7 @@ class Catalog:
                                                        "location": where})
             self._lineage(name, 0, "write", always=True)
             return 0
+        self._require("table", str(name), "MODIFY")
         location = str(info["location"])
         dt = DeltaTable(location)
         evolving = evolve and mode == "append"
@@ -215,6 +255,7 @@ class Catalog:
         if self._info(name) is not None:
             raise KilnError(f"table {name} already exists in workspace {self.ws.name}")
         self._require_schema(name)
+        self._require_create_table(name)
         where = os.path.abspath(location)
         try:
             schema = DeltaTable(where).schema().to_arrow()
@@ -283,6 +324,8 @@ class Catalog:
         info = self._info(name)
         if info is None:
             raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
+        if self.grants is not None:
+            self.grants.require_manage("table", str(name))
         self.ws.delete("tables", str(name))
         if info.get("table_type") == "MANAGED":
             shutil.rmtree(str(info["location"]), ignore_errors=True)
@@ -306,6 +349,7 @@ class Catalog:
             info = self._info(name)
             if info is None:
                 return None
+            self._require("table", str(name), "SELECT")
             dt = DeltaTable(str(info["location"]))
             alias = f"{name.catalog}__{name.schema}__{name.name}"
             if as_of is not None:  # VERSION AS OF n | TIMESTAMP AS OF 'time'

@@ -14,6 +14,7 @@ from kiln.cli.bundle import bundle
 from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
 from kiln.cli.clusters import clusters
 from kiln.cli.demo import demo_cmd
+from kiln.cli.identity import grants, groups, service_principals, users
 from kiln.cli.models import experiments, lineage_cmd, models
 from kiln.cli.monitors import quality_monitors
 from kiln.cli.runs import jobs, runs, scheduler
@@ -78,6 +79,10 @@ cli.add_command(serving_endpoints)
 cli.add_command(tokens)
 cli.add_command(quality_monitors)
 cli.add_command(audit)
+cli.add_command(users)
+cli.add_command(groups)
+cli.add_command(service_principals)
+cli.add_command(grants)
 cli.add_command(jobs)
 cli.add_command(runs)
 cli.add_command(secrets)

@@ -274,10 +274,12 @@ def _apply(ws: DeployTarget, sid: str, desired: dict[str, Desired], plan: Plan,
 
 def _delete(ws: DeployTarget, rtype: str, ident: str) -> None:
     """Delete a deployed object; catalog containers go with what they hold."""
-    if rtype in ("catalogs", "schemas", "volumes"):
+    from kiln.workspace import Workspace
+
+    if rtype in ("catalogs", "schemas", "volumes") and isinstance(ws, Workspace):
         from kiln.catalog import Catalog
 
-        Catalog(ws).delete(rtype, ident)
+        Catalog(ws).delete(rtype, ident)  # (a kiln server does this itself)
     else:
         ws.delete(rtype, ident)
 

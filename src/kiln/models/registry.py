@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from kiln.catalog.grants import Grants
 from kiln.catalog.names import parse_name
 from kiln.errors import KilnError, NotFound
 from kiln.models import store
@@ -41,22 +42,32 @@ def model_name(name: str) -> str:
 
 
 class Registry:
+    """Models are Unity Catalog functions to the grants: reading one (its versions and
+    aliases) needs EXECUTE on it and USE_CATALOG/USE_SCHEMA above it; moving its aliases
+    needs ownership or MANAGE (``kiln.catalog.grants``)."""
+
     def __init__(self, ws: Workspace) -> None:
         root = ws.local_root()
         if root is None:
             raise KilnError(f"workspace {ws.name} is not on this machine")
         self.ws = ws
         self.client = store.client(root)
+        self.grants = Grants(ws)
 
     # reading -------------------------------------------------------------------------
-    def models(self) -> list[Any]:
-        return sorted(self.client.search_registered_models(max_results=1000),
+    def models(self, check: bool = True) -> list[Any]:
+        """The registered models the user may use (all with ``check=False``)."""
+        found = self.client.search_registered_models(max_results=1000)
+        return sorted((m for m in found if not check
+                       or self.grants.may("function", m.name, "EXECUTE")),
                       key=lambda m: m.name)
 
     def model(self, name: str) -> Any:
         name = model_name(name)
         with self._errors(f"registered model {name}"):
-            return self.client.get_registered_model(name)
+            found = self.client.get_registered_model(name)
+        self.grants.require_on("function", name, "EXECUTE")
+        return found
 
     def versions(self, name: str) -> list[Any]:
         name = self.model(name).name
@@ -141,6 +152,8 @@ class Registry:
         it), under the model's lock; the version the alias pointed at before."""
         name = model_name(name)
         _check_alias(alias)
+        self.model(name)
+        self.grants.require_manage("function", name)
         with self.locked(name):
             mv = self.version(name, version)
             missing = self.missing_approval(name, alias, mv)
@@ -164,6 +177,8 @@ class Registry:
 
     def delete_alias(self, name: str, alias: str, *, reason: str = "") -> None:
         name = model_name(name)
+        self.model(name)
+        self.grants.require_manage("function", name)
         with self.locked(name):
             held = self.by_alias(name, alias)
             if held is None:

@@ -1,5 +1,5 @@
-"""The REST API of ``kiln server``, path by path, in Databricks' shapes: the current
-user (SCIM ``Me``), Jobs 2.2 (jobs list/get/delete/run-now, runs get/list/cancel),
+"""The REST API of ``kiln server``, path by path, in Databricks' shapes: identities
+(SCIM, ``kiln.server.scim``), Jobs 2.2 (jobs list/get/delete/run-now, runs get/list/cancel),
 workspace files (import/export/list/mkdirs/delete/get-status), secrets and Unity
 Catalog (``kiln.server.uc``). Each handler
 only moves data between the request and a service."""
@@ -12,7 +12,8 @@ from typing import Any, Callable
 from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
 from kiln.workspace.files import WorkspaceFiles
-from kiln.server import deploy_api, uc
+from kiln.identity import Identities
+from kiln.server import deploy_api, scim, uc
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -26,11 +27,6 @@ def build_router(ws: Workspace) -> Router:
 
     def jobs_of(req: Request) -> JobsService:
         return JobsService(ws.as_user(req.user))
-
-    def me(req: Request) -> dict[str, Any]:
-        return {"userName": req.user, "displayName": req.user, "id": req.user,
-                "active": True, "emails": [{"value": req.user, "primary": True}],
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}
 
     def jobs_list(req: Request) -> dict[str, Any]:
         offset = int(req.arg("page_token", "0") or 0)
@@ -57,7 +53,6 @@ def build_router(ws: Workspace) -> Router:
                               req.arg("python_params", None, list))
         return {"run_id": run_id, "number_in_job": run_id}
 
-    r.add("GET", "/api/2.0/preview/scim/v2/Me", me)
     r.add("GET", JOBS + "/list", jobs_list)
     r.add("GET", JOBS + "/get", lambda req: jobs_of(req).get_job(req.required("job_id", int)))
     r.add("POST", JOBS + "/delete", lambda req: jobs_of(req).delete_job(req.required("job_id", int)))
@@ -75,6 +70,7 @@ def build_router(ws: Workspace) -> Router:
     _secrets(r, lambda req: ws.as_user(req.user))
     uc.add_routes(r, lambda req: ws.as_user(req.user))
     deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
+    scim.add_routes(r, lambda req: Identities(ws.as_user(req.user)))
     return r
 
 

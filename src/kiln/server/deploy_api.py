@@ -15,6 +15,7 @@ import base64
 from dataclasses import asdict
 from typing import Any, Callable
 
+from kiln.catalog.tables import Catalog
 from kiln.errors import KilnError, NotFound
 from kiln.jobs.service import JobsService
 from kiln.server.http import Request, Router
@@ -63,7 +64,10 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
 
     def delete(req: Request) -> dict[str, Any]:
         ws, kind, ident = managed(req)
-        ws.delete(kind, ident)
+        if kind in ("catalogs", "schemas", "volumes"):  # with everything they hold
+            Catalog(ws).delete(kind, ident)
+        else:
+            ws.delete(kind, ident)
         return {}
 
     r.add("GET", BASE + "/objects/get", get)

@@ -43,6 +43,11 @@ class Request:
             return default
         if kind is bool:
             return _flag(name, value)
+        if kind in (list, dict):
+            if not isinstance(value, kind):
+                raise KilnError(f"invalid value for {name}: a JSON "
+                                f"{'array' if kind is list else 'object'} is needed")
+            return value
         try:
             return kind(value)
         except (TypeError, ValueError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from kiln.catalog.grants import Grants, securable_type
 from kiln.catalog.names import parse_name
 from kiln.catalog.tables import Catalog
 from kiln.errors import KilnError, NotFound
@@ -113,6 +114,22 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     r.add("GET", monitor + "/refreshes", lambda req: {
         "refreshes": [refresh_doc(d) for d in reversed(monitors(req).refreshes(req.params["name"]))]})
     r.add("GET", monitor + r"/refreshes/(?P<refresh>\d+)", get_refresh)
+
+    def grants(req: Request) -> Grants:
+        return Grants(ws_of(req))
+
+    securable = r"/(?P<type>[a-z_]+)/(?P<name>[^/]+)"
+    r.add("GET", UC + "/permissions" + securable, lambda req: {
+        "privilege_assignments": grants(req).get(securable_type(req.params["type"]),
+                                                 req.params["name"], req.arg("principal"))})
+    r.add("PATCH", UC + "/permissions" + securable, lambda req: {
+        "privilege_assignments": grants(req).update(securable_type(req.params["type"]),
+                                                    req.params["name"],
+                                                    req.arg("changes", [], list))})
+    r.add("GET", UC + "/effective-permissions" + securable, lambda req: {
+        "privilege_assignments": grants(req).effective(securable_type(req.params["type"]),
+                                                       req.params["name"],
+                                                       req.arg("principal"))})
 
     r.add("GET", UC + "/catalogs", lambda req: {
         "catalogs": [{"name": c, "full_name": c} for c in cat_of(req).catalog_names()]})

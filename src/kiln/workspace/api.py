@@ -280,6 +280,39 @@ class Workspace(DeployTarget):
     def user_for_token(self, value: str) -> str | None:
         """The user a valid, unexpired token belongs to."""
 
+    # identities and grants (the rules are kiln.identity's and kiln.catalog.grants') --
+    @abstractmethod
+    def principals(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Users, groups and service principals (``name``, ``kind``, ``display_name``,
+        ``active``, ``created_at``), by name."""
+
+    @abstractmethod
+    def add_principal(self, name: str, kind: str, display_name: str | None = None,
+                      exist_ok: bool = False) -> None:
+        """Add a principal; ``AlreadyExists`` if the name is taken (unless ``exist_ok``)."""
+
+    @abstractmethod
+    def delete_principal(self, name: str) -> None:
+        """Remove a principal, its memberships and its grants (``NotFound`` if absent)."""
+
+    @abstractmethod
+    def group_members(self, group: str) -> list[str]: ...
+
+    @abstractmethod
+    def groups_of(self, member: str) -> list[str]: ...
+
+    @abstractmethod
+    def set_membership(self, group: str, member: str, present: bool) -> None: ...
+
+    @abstractmethod
+    def grants_on(self, securables: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+        """(securable type, full name, principal, privilege) of the given securables."""
+
+    @abstractmethod
+    def change_grants(self, securable_type: str, full_name: str, principal: str,
+                      add: list[str], remove: list[str]) -> None:
+        """Add and remove a principal's privileges on a securable, at once."""
+
     # audit -------------------------------------------------------------------------
     @abstractmethod
     def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import sqlite3
 
 from sqlalchemy import Engine, create_engine, event
 
-HEAD = "0006"
+HEAD = "0007"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 

@@ -122,3 +122,27 @@ monitor_refreshes = Table(
     Column("refresh_id", Integer, primary_key=True),  # 1, 2, ... per monitor
     Column("doc", Text, nullable=False),  # the refresh (JSON): state, times, windows, alerts
 )
+
+principals = Table(
+    "principals", metadata,
+    Column("name", String, primary_key=True),
+    Column("kind", String, nullable=False),  # USER | GROUP | SERVICE_PRINCIPAL
+    Column("display_name", String, nullable=True),
+    Column("active", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_name", String, primary_key=True),
+    Column("member", String, primary_key=True),
+)
+Index("ix_group_members_member", group_members.c.member)
+
+grants = Table(
+    "grants", metadata,
+    Column("securable_type", String, primary_key=True),  # catalog, schema, table, ...
+    Column("full_name", String, primary_key=True),
+    Column("principal", String, primary_key=True),
+    Column("privilege", String, primary_key=True),
+)

@@ -533,6 +533,7 @@ class LocalWorkspace(Workspace):
 
         value = "dkea" + secrets.token_hex(16)
         token_id = uuid.uuid4().hex
+        self.add_principal(user, "USER", exist_ok=True)  # a token's owner is a user here
         now = _now()
         with self.engine.begin() as c:
             c.execute(insert(t.tokens).values(
@@ -562,6 +563,80 @@ class LocalWorkspace(Workspace):
         if row is None or (row.expires_at is not None and row.expires_at < _now()):
             return None
         return str(row.user)
+
+    # identities and grants ---------------------------------------------------------
+    def principals(self, kind: str | None = None) -> list[dict[str, Any]]:
+        q = select(t.principals).order_by(t.principals.c.name)
+        if kind is not None:
+            q = q.where(t.principals.c.kind == kind)
+        with self.engine.connect() as c:
+            return [{"name": r.name, "kind": r.kind, "display_name": r.display_name,
+                     "active": bool(r.active), "created_at": r.created_at}
+                    for r in c.execute(q)]
+
+    def add_principal(self, name: str, kind: str, display_name: str | None = None,
+                      exist_ok: bool = False) -> None:
+        with self.engine.begin() as c:
+            row = c.execute(select(t.principals.c.kind).where(
+                t.principals.c.name == name)).first()
+            if row is not None:
+                if exist_ok and row.kind == kind:
+                    return
+                raise AlreadyExists(f"{row.kind.lower().replace('_', ' ')} {name} already "
+                                    f"exists in workspace {self.name}")
+            c.execute(insert(t.principals).values(name=name, kind=kind,
+                                                  display_name=display_name, active=1,
+                                                  created_at=_now()))
+
+    def delete_principal(self, name: str) -> None:
+        with self.engine.begin() as c:
+            res = c.execute(delete(t.principals).where(t.principals.c.name == name))
+            if res.rowcount == 0:
+                raise NotFound(f"principal {name} does not exist in workspace {self.name}")
+            c.execute(delete(t.group_members).where(or_(
+                t.group_members.c.member == name, t.group_members.c.group_name == name)))
+            c.execute(delete(t.grants).where(t.grants.c.principal == name))
+
+    def group_members(self, group: str) -> list[str]:
+        with self.engine.connect() as c:
+            return [r.member for r in c.execute(select(t.group_members.c.member).where(
+                t.group_members.c.group_name == group).order_by(t.group_members.c.member))]
+
+    def groups_of(self, member: str) -> list[str]:
+        with self.engine.connect() as c:
+            return [r.group_name for r in c.execute(select(t.group_members.c.group_name).where(
+                t.group_members.c.member == member).order_by(t.group_members.c.group_name))]
+
+    def set_membership(self, group: str, member: str, present: bool) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(t.group_members).where(t.group_members.c.group_name == group,
+                                                    t.group_members.c.member == member))
+            if present:
+                c.execute(insert(t.group_members).values(group_name=group, member=member))
+
+    def grants_on(self, securables: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+        if not securables:
+            return []
+        g = t.grants.c
+        q = select(g.securable_type, g.full_name, g.principal, g.privilege).where(or_(*(
+            (g.securable_type == kind) & (g.full_name == name) for kind, name in securables)))
+        with self.engine.connect() as c:
+            return [tuple(r) for r in c.execute(q.order_by(g.principal, g.privilege))]
+
+    def change_grants(self, securable_type: str, full_name: str, principal: str,
+                      add: list[str], remove: list[str]) -> None:
+        g = t.grants.c
+        with self.engine.begin() as c:
+            key = (g.securable_type == securable_type) & (g.full_name == full_name) & \
+                (g.principal == principal)
+            if remove:
+                c.execute(delete(t.grants).where(key, g.privilege.in_(remove)))
+            have = {r.privilege for r in c.execute(select(g.privilege).where(key))}
+            for privilege in dict.fromkeys(add):
+                if privilege not in have:
+                    c.execute(insert(t.grants).values(
+                        securable_type=securable_type, full_name=full_name,
+                        principal=principal, privilege=privilege))
 
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
         with self.engine.begin() as c:

@@ -1,0 +1,94 @@
+"""Who is who in a workspace: users, groups and service principals, and who is an admin.
+
+Every user belongs to the group ``users`` (and ``account users``), as on Databricks. The
+members of the group ``admins`` are the workspace's admins: they pass every permission
+check. While ``admins`` has no members, every user is an admin: a workspace on one
+laptop has one user, and grants change nothing there until someone is made admin
+(``kiln groups add-member admins <user>``). From then on, everyone else acts only within
+their grants and permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.errors import KilnError, NotFound
+from kiln.workspace import Workspace
+
+ADMINS = "admins"
+BUILTIN_GROUPS = ("users", "account users")
+KINDS = ("USER", "GROUP", "SERVICE_PRINCIPAL")
+
+
+class Identities:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def is_admin(self, user: str | None = None) -> bool:
+        user = user or self.ws.current_user()
+        admins = self.ws.group_members(ADMINS)
+        return not admins or user in admins or any(
+            g in admins for g in self.ws.groups_of(user))
+
+    def principals_of(self, user: str | None = None) -> set[str]:
+        """The names a grant may name to reach ``user``: theirs, their groups' (and the
+        groups those are in), and the built-in groups."""
+        user = user or self.ws.current_user()
+        out, todo = {user, *BUILTIN_GROUPS}, [user]
+        while todo:
+            for g in self.ws.groups_of(todo.pop()):
+                if g not in out:
+                    out.add(g)
+                    todo.append(g)
+        return out
+
+    def require_admin(self, what: str) -> None:
+        if not self.is_admin():
+            from kiln.errors import PermissionDenied
+
+            raise PermissionDenied(f"only workspace admins may {what} "
+                                   f"({self.ws.current_user()} is not in {ADMINS})")
+
+    def add(self, name: str, kind: str, display_name: str | None = None) -> None:
+        if kind not in KINDS:
+            raise KilnError(f"unknown principal kind {kind!r}: one of {', '.join(KINDS)}")
+        if not name or name in BUILTIN_GROUPS:
+            raise KilnError(f"{name!r} cannot be the name of a new principal")
+        self.require_admin(f"add {kind.lower().replace('_', ' ')}s")
+        self.ws.add_principal(name, kind, display_name)
+        self.ws.audit("principals.create", name, {"kind": kind})
+
+    def delete(self, name: str) -> None:
+        self.require_admin("delete principals")
+        self.ws.delete_principal(name)
+        self.ws.audit("principals.delete", name)
+
+    def get(self, name: str) -> dict[str, Any]:
+        found = next((p for p in self.ws.principals() if p["name"] == name), None)
+        if found is None:
+            raise NotFound(f"principal {name} does not exist")
+        if found["kind"] == "GROUP":
+            found = {**found, "members": self.ws.group_members(name)}
+        else:
+            found = {**found, "groups": self.ws.groups_of(name)}
+        return found
+
+    def list(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return self.ws.principals(kind)
+
+    def set_membership(self, group: str, member: str, present: bool) -> None:
+        """Add ``member`` (a user, service principal or group) to ``group``, or remove it.
+        The group ``admins`` exists without being created."""
+        kinds = {p["name"]: p["kind"] for p in self.ws.principals()}
+        if group != ADMINS and kinds.get(group) != "GROUP":
+            raise NotFound(f"group {group} does not exist")
+        if present and member not in kinds:
+            raise NotFound(f"principal {member} does not exist",
+                           detail="Add it first: kiln users create / kiln groups create / "
+                                  "kiln service-principals create.")
+        if present and member == group:
+            raise KilnError(f"group {group} cannot be a member of itself")
+        self.require_admin(f"change the members of {group}")  # while none: everyone may
+        self.ws.set_membership(group, member, present)
+        self.ws.audit("groups.add_member" if present else "groups.remove_member", group,
+                      {"member": member})
