@@ -17,7 +17,7 @@ from kiln.catalog.grants import Grants
 from kiln.catalog.names import FullName, parse_name
 from kiln.errors import KilnError
 from kiln.run_context import RunContext
-from kiln.workspace import AlreadyExists, LineageEntry, NotFound, Workspace
+from kiln.workspace import AlreadyExists, LineageEntry, NotFound, ObjectInfo, Workspace
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -113,14 +113,73 @@ class Catalog:
         info = self.ws.create("schemas", schema, settings)
         self.ws.audit("schemas.create", info.id)
 
-    def delete(self, kind: str, ident: str) -> None:
+    def create_catalog(self, name: str, comment: str | None = None) -> None:
+        """A new catalog: workspace admins create catalogs (as metastore admins do)."""
+        name = name.lower()
+        if self.grants is not None:
+            self.grants.ids.require_admin("create catalogs")
+        self._create("catalogs", name, {"name": name}, comment)
+
+    def create_volume(self, catalog: str, schema: str, name: str,
+                      comment: str | None = None) -> None:
+        """A new managed volume in an existing schema (CREATE_VOLUME on it)."""
+        full = FullName(catalog.lower(), schema.lower(), name.lower())
+        self._require_schema(full)
+        self._require("schema", f"{full.catalog}.{full.schema}", "CREATE_VOLUME")
+        self._create("volumes", full.name, {"name": full.name, "catalog_name": full.catalog,
+                                            "schema_name": full.schema}, comment)
+
+    def _create(self, kind: str, name: str, settings: dict[str, Any],
+                comment: str | None) -> None:
+        info = self.ws.create(kind, name, {**settings, **({"comment": comment} if comment
+                                                          else {})})
+        self.ws.audit(f"{kind}.create", info.id)
+
+    def volumes(self, schema: str | None = None) -> list[str]:
+        """The volumes (of a schema) the user may read or write."""
+        return sorted(o.id for o in self.ws.list("volumes")
+                      if (schema is None or o.id.startswith(schema.lower() + "."))
+                      and self._may("volume", o.id, "READ_VOLUME", "WRITE_VOLUME"))
+
+    def container(self, kind: str, ident: str) -> ObjectInfo:
+        """A catalog, schema or volume, if the user may use it."""
+        ident = ident.lower()
+        try:
+            info = self.ws.get(kind, ident)
+        except NotFound:
+            if kind != "catalogs" or ident not in self.catalog_names(check=False):
+                raise
+            info = ObjectInfo("catalogs", ident, ident, {"name": ident})  # named by schemas
+        need = {"catalogs": "USE_CATALOG", "schemas": "USE_SCHEMA",
+                "volumes": "READ_VOLUME"}[kind]
+        if not self._may(kind[:-1], ident, need, "WRITE_VOLUME" if kind == "volumes"
+                         else need):
+            self._require(kind[:-1], ident, need)
+        return info
+
+    def require_path(self, path: str, write: bool) -> None:
+        """A workspace path under ``/Volumes/<c>/<s>/<v>/`` needs READ_VOLUME (to read)
+        or WRITE_VOLUME (to write) on its volume; other paths are not the catalog's."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 4 and parts[0] == "Volumes":
+            self._require("volume", ".".join(parts[1:4]).lower(),
+                          "WRITE_VOLUME" if write else "READ_VOLUME")
+
+    def delete(self, kind: str, ident: str, cascade: bool = True) -> None:
         """Delete a catalog, schema or volume with everything it holds: its schemas,
         volumes (their files too) and tables (a managed table's data too), so nothing it
         held stays visible by any path (what a bundle destroy or a removed resource
-        means)."""
+        means). Without ``cascade`` a container that holds anything is refused."""
         ident = ident.lower()
         if self.grants is not None:
             self.grants.require_manage(kind[:-1], ident)
+        if not cascade:
+            held = [o.id for k in ("schemas", "volumes", "tables") for o in self.ws.list(k)
+                    if o.id.startswith(ident + ".")]
+            if held:
+                raise KilnError(f"{kind[:-1]} {ident} is not empty: it holds {held[0]}"
+                                + (f" and {len(held) - 1} more" if len(held) > 1 else ""),
+                                detail="Delete what it holds first.")
         if kind == "catalogs":
             for schema in self.schema_names(ident):
                 self.delete("schemas", f"{ident}.{schema}")

@@ -8,7 +8,6 @@ import orjson
 
 from kiln.cli.render import document_opt, echo, output_opt, print_json
 from kiln.cli.workspaces import open_workspace, ws_opt
-from kiln.errors import KilnError
 
 
 def _catalog(workspace: str | None):  # type: ignore[no-untyped-def]
@@ -133,17 +132,23 @@ def tables_delete(name: str, workspace: str | None) -> None:
 
 
 def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-def]
-    """list/create/delete for a kind of catalog container, named with ``parts`` parts."""
+    """list/get/create/delete for a kind of catalog container, named with ``parts`` parts;
+    the rules (and the privileges they need) are the catalog service's."""
     group = click.Group(name=kind, help=f"Unity Catalog {kind} of a workspace.")
 
     @group.command(name="list")
+    @click.argument("parent", required=False)
     @ws_opt
     @output_opt
-    def list_cmd(workspace: str | None, output: str) -> None:
-        ws = open_workspace(workspace)
-        # every catalog in use, also those only named by their schemas
-        ids = (_catalog(workspace).catalog_names() if kind == "catalogs"
-               else [o.id for o in ws.list(kind)])
+    def list_cmd(parent: str | None, workspace: str | None, output: str) -> None:
+        cat = _catalog(workspace)
+        if kind == "catalogs":  # every catalog in use, also those only named by schemas
+            ids = cat.catalog_names()
+        elif kind == "schemas":
+            ids = [f"{c}.{s}" for c in ([parent.lower()] if parent else cat.catalog_names())
+                   for s in cat.schema_names(c)]
+        else:
+            ids = cat.volumes(parent)
         if output == "json":
             print_json({kind: [{"full_name": i} for i in ids]})
             return
@@ -158,7 +163,7 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
         from kiln.catalog.names import _parts
 
         ident = ".".join(_parts(name, noun, parts)).lower()
-        info = open_workspace(workspace).get(kind, ident)
+        info = _catalog(workspace).container(kind, ident)
         print_json({"full_name": info.id, **info.settings, "created_by": info.creator,
                     "created_at": info.created_at})
 
@@ -170,29 +175,21 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
         from kiln.catalog.names import _parts
 
         got = _parts(name, noun, parts)
-        settings: dict[str, object] = {"name": got[-1]}
-        if parts >= 2:
-            settings["catalog_name"] = got[0]
-        if parts == 3:
-            settings["schema_name"] = got[1]
-        if comment:
-            settings["comment"] = comment
-        ws = open_workspace(workspace)
-        info = ws.create(kind, got[-1], settings)
-        ws.audit(f"{kind}.create", info.id)
-        echo(f"Created {noun} {info.id}")
+        cat = _catalog(workspace)
+        if kind == "catalogs":
+            cat.create_catalog(got[0], comment)
+        elif kind == "schemas":
+            cat.create_schema(got[0], got[1], comment)
+        else:
+            cat.create_volume(got[0], got[1], got[2], comment)
+        echo(f"Created {noun} {'.'.join(got).lower()}")
 
     @group.command(name="delete")
     @click.argument("name")
     @ws_opt
     def delete_cmd(name: str, workspace: str | None) -> None:
-        ws = open_workspace(workspace)
         ident = name.lower()
-        if kind == "schemas" and any(t.startswith(ident + ".") for t in
-                                     (o.id for o in ws.list("tables"))):
-            raise KilnError(f"schema {ident} is not empty: delete its tables first")
-        ws.delete(kind, ident)
-        ws.audit(f"{kind}.delete", ident)
+        _catalog(workspace).delete(kind, ident, cascade=False)
         echo(f"Deleted {noun} {ident}")
 
     return group

@@ -8,7 +8,7 @@ import json
 
 import click
 
-from kiln.cli.render import echo, output_opt, print_json, print_rows
+from kiln.cli.render import document_opt, echo, output_opt, print_json, print_rows
 from kiln.cli.workspaces import open_workspace, ws_opt
 from kiln.errors import UsageError
 
@@ -52,13 +52,15 @@ def _principal_group(name: str, kind: str, what: str) -> click.Group:
     @group.command(name="get")
     @click.argument("principal")
     @ws_opt
+    @document_opt
     def get_cmd(principal: str, workspace: str | None) -> None:
         print_json(_ids(workspace).get(principal), sort_keys=False)
 
     list_cmd.help = f"List the {what}s."
     create_cmd.help = f"Add a {what}."
     delete_cmd.help = f"Remove a {what}, its memberships and its grants."
-    get_cmd.help = f"Show a {what} and its groups (a group: its members)."
+    get_cmd.help = (f"Show a {what} and its members." if kind == "GROUP"
+                    else f"Show a {what} and the groups it is in.")
     return group
 
 
@@ -108,6 +110,7 @@ _securable = click.argument("securable_type")
 @click.argument("full_name")
 @click.option("--principal", default=None, help="Only this principal's privileges.")
 @ws_opt
+@document_opt
 def get_cmd(securable_type: str, full_name: str, principal: str | None,
             workspace: str | None) -> None:
     """The privileges granted on a securable (JSON, as the REST API answers)."""
@@ -122,6 +125,7 @@ def get_cmd(securable_type: str, full_name: str, principal: str | None,
 @click.argument("full_name")
 @click.option("--principal", default=None, help="Only this principal's privileges.")
 @ws_opt
+@document_opt
 def get_effective(securable_type: str, full_name: str, principal: str | None,
                   workspace: str | None) -> None:
     """The privileges that hold on a securable, with those inherited from its containers."""
@@ -138,7 +142,7 @@ def get_effective(securable_type: str, full_name: str, principal: str | None,
               help='{"changes": [{"principal": "...", "add": [...], "remove": [...]}]}')
 @ws_opt
 def update_cmd(securable_type: str, full_name: str, doc: str, workspace: str | None) -> None:
-    """Grant and revoke privileges, as ``databricks grants update`` takes them."""
+    """Grant and revoke privileges (the --json document of 'databricks grants update')."""
     from kiln.catalog.grants import securable_type as kind
 
     try:

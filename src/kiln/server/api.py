@@ -13,7 +13,7 @@ from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
 from kiln.workspace.files import WorkspaceFiles
 from kiln.identity import Identities
-from kiln.server import deploy_api, scim, uc
+from kiln.server import deploy_api, files_api, scim, uc
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -70,6 +70,7 @@ def build_router(ws: Workspace) -> Router:
     _secrets(r, lambda req: ws.as_user(req.user))
     uc.add_routes(r, lambda req: ws.as_user(req.user))
     deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
+    files_api.add_routes(r, lambda req: ws.as_user(req.user))
     scim.add_routes(r, lambda req: Identities(ws.as_user(req.user)))
     return r
 

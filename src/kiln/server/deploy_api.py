@@ -76,18 +76,26 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     r.add("POST", BASE + "/objects/update", update)
     r.add("POST", BASE + "/objects/delete", delete)
 
+    def volume_checked(req: Request, write: bool) -> Workspace:
+        """The workspace, once a volume path's privilege is checked (READ/WRITE_VOLUME)."""
+        ws = ws_of(req)
+        Catalog(ws).require_path(req.required("path"), write)
+        return ws
+
     def write(req: Request) -> dict[str, Any]:
         try:
             content = base64.b64decode(req.required("content"), validate=True)
         except ValueError:
             raise KilnError("content must be base64") from None
-        ws_of(req).write(req.required("path"), content)
+        ws = volume_checked(req, write=True)
+        ws.write(req.required("path"), content)
         return {}
 
     r.add("POST", BASE + "/files/write", write)
     r.add("GET", BASE + "/files/read", lambda req: {
-        "content": base64.b64encode(ws_of(req).read(req.required("path"))).decode()})
-    r.add("POST", BASE + "/files/delete", lambda req: ws_of(req).delete_path(
+        "content": base64.b64encode(volume_checked(req, False).read(
+            req.required("path"))).decode()})
+    r.add("POST", BASE + "/files/delete", lambda req: volume_checked(req, True).delete_path(
         req.required("path"), req.arg("recursive", False, bool)))
     r.add("GET", BASE + "/files/list-all", lambda req: {
         "files": ws_of(req).list_files(req.required("path"))})

@@ -30,6 +30,7 @@ class Request:
     body: dict[str, Any]
     user: str = ""
     params: dict[str, str] = field(default_factory=dict)  # from the route's pattern
+    raw: bytes = b""  # an application/octet-stream body (the Files API's)
 
     def arg(self, name: str, default: Any = None, kind: type = str) -> Any:
         """A parameter from the query string, else the JSON body."""
@@ -149,23 +150,31 @@ class App:
         user = self._authenticate(scope)
         who.append(user)
         raw = await _read_body(receive)
-        try:
-            body = orjson.loads(raw) if raw.strip() else {}
-        except orjson.JSONDecodeError:
-            raise KilnError("the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise KilnError("the request body must be a JSON object")
+        content_type = _header(scope, b"content-type")
+        if content_type.startswith("application/octet-stream"):
+            body: Any = {}
+        else:
+            try:
+                body, raw = (orjson.loads(raw) if raw.strip() else {}), b""
+            except orjson.JSONDecodeError:
+                raise KilnError("the request body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise KilnError("the request body must be a JSON object")
         request = Request(method, path, parse_qs(scope.get("query_string", b"").decode()),
-                          body, user, params)
+                          body, user, params, raw)
         return await asyncio.to_thread(handler, request)
 
     def _authenticate(self, scope: dict[str, Any]) -> str:
         return authenticate(scope, self.user_for_token)
 
 
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == name), "")
+
+
 def authenticate(scope: dict[str, Any], user_for_token: Callable[[str], str | None]) -> str:
     """The user of the request's bearer token, or ``Unauthenticated``."""
-    header = next((v.decode() for k, v in scope.get("headers", ()) if k == b"authorization"), "")
+    header = _header(scope, b"authorization")
     if not header.lower().startswith("bearer "):
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
     user = user_for_token(header[7:].strip())
@@ -187,9 +196,12 @@ async def reply_error(send: Any, e: KilnError) -> None:
 
 
 async def send_json(send: Any, status: int, doc: Any) -> None:
-    body = orjson.dumps(doc)
+    """A JSON reply; a handler's ``bytes`` go out as they are (the Files API's)."""
+    raw = isinstance(doc, bytes)
+    body = doc if raw else orjson.dumps(doc)
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
+                "headers": [(b"content-type", b"application/octet-stream" if raw
+                             else b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 

@@ -131,8 +131,47 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
                                                        req.params["name"],
                                                        req.arg("principal"))})
 
+    def catalog_doc(cat: Catalog, name: str) -> dict[str, Any]:
+        info = cat.container("catalogs", name)
+        return {"name": name, "full_name": name, "comment": info.settings.get("comment"),
+                "owner": info.creator or None}
+
+    def create_catalog(req: Request) -> dict[str, Any]:
+        cat, name = cat_of(req), req.required("name").lower()
+        cat.create_catalog(name, req.arg("comment"))
+        return catalog_doc(cat, name)
+
+    def volume_doc(cat: Catalog, full: str) -> dict[str, Any]:
+        info = cat.container("volumes", full)
+        name = parse_name(full)
+        return {"name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
+                "full_name": str(name), "volume_type": "MANAGED", "owner": info.creator,
+                "comment": info.settings.get("comment"),
+                "storage_location": "/Volumes/" + str(name).replace(".", "/")}
+
+    def create_volume(req: Request) -> dict[str, Any]:
+        cat = cat_of(req)
+        if req.arg("volume_type", "MANAGED") != "MANAGED":
+            raise KilnError("kiln's volumes are MANAGED")
+        c, s, n = (req.required(k).lower() for k in ("catalog_name", "schema_name", "name"))
+        cat.create_volume(c, s, n, req.arg("comment"))
+        return volume_doc(cat, f"{c}.{s}.{n}")
+
+    def list_volumes(req: Request) -> dict[str, Any]:
+        cat = cat_of(req)
+        schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
+        cat.schema(*schema.split("."))  # USE_CATALOG and USE_SCHEMA
+        return {"volumes": [volume_doc(cat, v) for v in cat.volumes(schema)]}
+
     r.add("GET", UC + "/catalogs", lambda req: {
-        "catalogs": [{"name": c, "full_name": c} for c in cat_of(req).catalog_names()]})
+        "catalogs": [catalog_doc(cat_of(req), c) for c in cat_of(req).catalog_names()]})
+    r.add("POST", UC + "/catalogs", create_catalog)
+    r.add("GET", UC + "/catalogs/" + NAME, lambda req: catalog_doc(cat_of(req),
+                                                                   req.params["name"].lower()))
+    r.add("GET", UC + "/volumes", list_volumes)
+    r.add("POST", UC + "/volumes", create_volume)
+    r.add("GET", UC + "/volumes/" + NAME, lambda req: volume_doc(cat_of(req),
+                                                                 req.params["name"].lower()))
     def list_schemas(req: Request) -> dict[str, Any]:
         cat, catalog = cat_of(req), req.required("catalog_name").lower()
         return {"schemas": [schema_doc(cat, catalog, s) for s in cat.schema_names(catalog)]}

@@ -31,10 +31,21 @@ class Entry:
 
 
 class WorkspaceFiles:
+    """The workspace tree (``/Workspace/...``, ``/Shared/...``). Volume files are the
+    catalog's: they go through the Files API, under their volume's privileges."""
+
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
+    @staticmethod
+    def _check(path: str) -> str:
+        parts = [p for p in path.split("/") if p]
+        if parts and parts[0] == "Volumes":
+            raise KilnError(f"{path} is a volume path: use the Files API (/api/2.0/fs/files)")
+        return path
+
     def status(self, path: str) -> Entry:
+        self._check(path)
         kind = self.ws.path_kind(path)
         if kind == "DIRECTORY":
             return Entry(path, "DIRECTORY")
@@ -46,6 +57,7 @@ class WorkspaceFiles:
         raise NotFound(f"Path ({path}) doesn't exist.")
 
     def list(self, path: str) -> list[Entry]:
+        self._check(path)
         if self.ws.path_kind(path) != "DIRECTORY":
             raise NotFound(f"Path ({path}) doesn't exist or is not a directory.")
         out = []
@@ -62,6 +74,7 @@ class WorkspaceFiles:
         return out
 
     def export(self, path: str) -> bytes:
+        self._check(path)
         notebook = self._notebook_file(path)
         if notebook is not None:
             return self.ws.read(notebook[0])
@@ -71,6 +84,7 @@ class WorkspaceFiles:
 
     def import_(self, path: str, content: bytes, *, language: str | None = None,
                 overwrite: bool = False) -> None:
+        self._check(path)
         if language is not None:
             if language not in LANGUAGES:
                 raise KilnError(f"invalid language {language!r}: use one of "
@@ -88,9 +102,11 @@ class WorkspaceFiles:
         self.ws.audit("workspace.import", path)
 
     def mkdirs(self, path: str) -> None:
+        self._check(path)
         self.ws.mkdirs(path)
 
     def delete(self, path: str, recursive: bool = False) -> None:
+        self._check(path)
         notebook = self._notebook_file(path)
         target = notebook[0] if notebook is not None and self.ws.path_kind(path) is None \
             else path
