@@ -12,7 +12,6 @@ from kiln.cli.render import document_opt, echo, output_opt, print_json
 from kiln.cli.workspaces import open_where, where_opts
 from kiln.errors import KilnError, UsageError
 
-KIND = "model_serving_endpoints"
 SERVER_SETTING = "serving.server"
 
 
@@ -89,17 +88,25 @@ def serve_cmd(name: str, target: str | None, workspace: str | None, host: str, p
     _serve(target, workspace, host, port, [name], max_wait_ms)
 
 
+def _endpoints(target: str | None, workspace: str | None):  # type: ignore[no-untyped-def]
+    from kiln.serving.endpoints import Endpoints
+
+    return Endpoints(open_where(target, workspace))
+
+
 @serving_endpoints.command(name="list")
 @where_opts
 @output_opt
 def list_cmd(target: str | None, workspace: str | None, output: str) -> None:
     """The endpoints and what they serve."""
-    ws = open_where(target, workspace)
+    from kiln.serving.endpoints import state_of
+
+    eps = _endpoints(target, workspace)
     if output == "json":
-        print_json({"endpoints": [{"name": o.id, **_state(ws, o.id)} for o in ws.list(KIND)]})
+        print_json({"endpoints": [{"name": o.id, **state_of(eps.ws, o.id)} for o in eps.list()]})
         return
-    for o in ws.list(KIND):
-        state = _state(ws, o.id)
+    for o in eps.list():
+        state = state_of(eps.ws, o.id)
         ready = (state.get("state") or {}).get("ready", "NOT_SERVED")
         served = ", ".join(f"{e['entity_name']} v{e['entity_version']} "
                            f"({e['traffic_percentage']}%)"
@@ -113,11 +120,13 @@ def list_cmd(target: str | None, workspace: str | None, output: str) -> None:
 @document_opt
 def get_cmd(name: str, target: str | None, workspace: str | None) -> None:
     """The endpoint's config and state (what a running server serves, and why not)."""
-    ws = open_where(target, workspace)
-    obj = ws.get(KIND, name)
+    from kiln.serving.endpoints import state_of
+
+    eps = _endpoints(target, workspace)
+    obj = eps.get(name)
     print_json({"name": name, "config": obj.settings.get("config") or {},
                 "ai_gateway": obj.settings.get("ai_gateway"),
-                "creator": obj.creator, **_state(ws, name)})
+                "creator": obj.creator, **state_of(eps.ws, name)})
 
 
 @serving_endpoints.command(name="delete")
@@ -125,9 +134,7 @@ def get_cmd(name: str, target: str | None, workspace: str | None) -> None:
 @where_opts
 def delete_cmd(name: str, target: str | None, workspace: str | None) -> None:
     """Delete an endpoint (a running server stops serving it)."""
-    ws = open_where(target, workspace)
-    ws.delete(KIND, name)
-    ws.audit("serving_endpoints.delete", name)
+    _endpoints(target, workspace).delete(name)
     echo(f"Deleted serving endpoint {name}")
 
 
@@ -138,18 +145,13 @@ def delete_cmd(name: str, target: str | None, workspace: str | None) -> None:
 @where_opts
 def update_config_cmd(name: str, doc: str, target: str | None, workspace: str | None) -> None:
     """Replace the endpoint's config; a running server switches with zero downtime."""
-    from kiln.serving import config as cfg
-
-    ws = open_where(target, workspace)
-    obj = ws.get(KIND, name)
     try:
         new = json.loads(doc)
     except ValueError as e:
         raise UsageError(f"--json is not valid JSON: {e}") from None
-    settings = {**obj.settings, "config": {**(obj.settings.get("config") or {}), **new}}
-    cfg.parse(name, settings, obj.creator)  # refuse a config the server could not use
-    ws.update(KIND, name, obj.name, settings)
-    ws.audit("serving_endpoints.update_config", name, {"config": new})
+    if not isinstance(new, dict):
+        raise UsageError("--json must be a JSON object (the endpoint's config)")
+    _endpoints(target, workspace).update_config(name, new)
     echo(f"Updated the config of serving endpoint {name}")
 
 
@@ -188,9 +190,9 @@ def query_cmd(name: str, doc: str, url: str | None, token: str | None, target: s
 @where_opts
 def logs_cmd(name: str, tail: int, target: str | None, workspace: str | None) -> None:
     """The serving log lines about the endpoint."""
-    ws = open_where(target, workspace)
-    ws.get(KIND, name)
-    path = os.path.join(ws.local_root(), "serving", "server.log")
+    eps = _endpoints(target, workspace)
+    eps.get(name)
+    path = os.path.join(eps.ws.local_root(), "serving", "server.log")
     if not os.path.exists(path):
         echo("(no server has run for this workspace yet)")
         return
@@ -198,13 +200,6 @@ def logs_cmd(name: str, tail: int, target: str | None, workspace: str | None) ->
         lines = [ln.rstrip("\n") for ln in f if f"endpoint {name}:" in ln]
     for ln in lines[-tail:]:
         echo(ln)
-
-
-def _state(ws, name: str) -> dict:  # type: ignore[no-untyped-def]
-    from kiln.serving.runtime import state_key
-
-    raw = ws.get_setting(state_key(name))
-    return json.loads(raw) if raw else {"state": {"ready": "NOT_SERVED"}}
 
 
 def _server_url(ws) -> str:  # type: ignore[no-untyped-def]

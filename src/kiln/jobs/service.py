@@ -5,10 +5,11 @@ Documents are in the Jobs API 2.2 shapes (``job_id``, ``settings``, ``created_ti
 them. Mutations are audited here, once.
 
 Job permissions are enforced for the workspace's current user (a server's request user):
-a job with a ``permissions`` list lets its creator and the principals listed act up to
-their level (CAN_VIEW: see it and its runs; CAN_MANAGE_RUN: run and cancel; CAN_MANAGE:
-change and delete; IS_OWNER); the group ``users`` is everyone. A job without a list is
-open to every user of the workspace.
+a job with a ``permissions`` list (``kiln.acl``) lets its creator, workspace admins and
+the principals listed act up to their level (CAN_VIEW: see it and its runs;
+CAN_MANAGE_RUN: run and cancel; CAN_MANAGE: change and delete; IS_OWNER); a group's
+level holds for its members and ``users`` is everyone. A job without a list is open to
+every user of the workspace.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kiln import acl
 from kiln.errors import KilnError, NotFound, PermissionDenied
+from kiln.identity import Identities
 from kiln.workspace import ObjectInfo, Workspace
 
 
@@ -52,21 +55,29 @@ CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE = 0, 1, 2
 class JobsService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
+        self._who: tuple[set[str], bool] | None = None  # the user's principals, admin
 
     def _level(self, job: ObjectInfo) -> int:
         """The current user's permission level on ``job`` (an index into LEVELS; -1: none)."""
-        perms = job.settings.get("permissions")
-        user = self.ws.current_user()
-        if not perms or job.creator == user:
-            return len(LEVELS) - 1
-        best = -1
-        for p in perms if isinstance(perms, list) else []:
-            if not isinstance(p, dict) or p.get("level") not in LEVELS:
-                continue
-            if user in (p.get("user_name"), p.get("service_principal_name")) or \
-                    p.get("group_name") == "users":
-                best = max(best, LEVELS.index(p["level"]))
-        return best
+        if self._who is None:
+            ids = Identities(self.ws)
+            self._who = (ids.principals_of(), ids.is_admin())
+        return acl.level(job.settings.get("permissions"), LEVELS, creator=job.creator,
+                         user=self.ws.current_user(), principals=self._who[0],
+                         admin=self._who[1])
+
+    def permissions(self, job_id: int) -> dict[str, Any]:
+        job = self._job(job_id, CAN_VIEW)
+        return acl.document("job", job.id, job.settings.get("permissions"), job.creator, LEVELS)
+
+    def set_permissions(self, job_id: int, entries: list[Any], *, replace: bool
+                        ) -> dict[str, Any]:
+        """Replace (PUT) or update (PATCH) the job's access control list: CAN_MANAGE."""
+        job = self._job(job_id, CAN_MANAGE)
+        perms = acl.changed(job.settings.get("permissions"), entries, LEVELS, replace=replace)
+        self.ws.update("jobs", job.id, job.name, {**job.settings, "permissions": perms})
+        self.ws.audit("jobs.set_permissions", job.id, {"access_control_list": perms})
+        return self.permissions(job_id)
 
     def _job(self, job_id: int, need: int) -> ObjectInfo:
         return self._require(self.ws.get("jobs", str(job_id)), need, f"job {job_id}")

@@ -13,7 +13,8 @@ from kiln.errors import KilnError
 from kiln.jobs.service import JobsService
 from kiln.workspace.files import WorkspaceFiles
 from kiln.identity import Identities
-from kiln.server import deploy_api, files_api, scim, uc
+from kiln.server import deploy_api, files_api, scim, serving_api, uc
+from kiln.serving.endpoints import Endpoints
 from kiln.server.http import Request, Router
 from kiln.workspace import Workspace
 
@@ -66,11 +67,24 @@ def build_router(ws: Workspace) -> Router:
     r.add("GET", JOBS + "/runs/get-output", lambda req: jobs_of(req).run_output(
         req.required("run_id", int)))
     r.add("POST", JOBS + "/runs/cancel", lambda req: jobs_of(req).cancel_run(req.required("run_id", int)))
+    perms = "/api/2.0/permissions"
+    for method, replace in (("PUT", True), ("PATCH", False)):
+        r.add(method, perms + r"/jobs/(?P<id>\d+)", lambda req, replace=replace: jobs_of(
+            req).set_permissions(int(req.params["id"]), req.arg("access_control_list", [], list),
+                                 replace=replace))
+        r.add(method, perms + "/serving-endpoints/(?P<id>[^/]+)",
+              lambda req, replace=replace: Endpoints(ws.as_user(req.user)).set_permissions(
+                  req.params["id"], req.arg("access_control_list", [], list), replace=replace))
+    r.add("GET", perms + r"/jobs/(?P<id>\d+)", lambda req: jobs_of(req).permissions(
+        int(req.params["id"])))
+    r.add("GET", perms + "/serving-endpoints/(?P<id>[^/]+)", lambda req: Endpoints(
+        ws.as_user(req.user)).permissions(req.params["id"]))
     _workspace_files(r, lambda req: WorkspaceFiles(ws.as_user(req.user)))
     _secrets(r, lambda req: ws.as_user(req.user))
     uc.add_routes(r, lambda req: ws.as_user(req.user))
     deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
     files_api.add_routes(r, lambda req: ws.as_user(req.user))
+    serving_api.add_routes(r, lambda req: Endpoints(ws.as_user(req.user)))
     scim.add_routes(r, lambda req: Identities(ws.as_user(req.user)))
     return r
 

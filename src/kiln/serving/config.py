@@ -160,6 +160,8 @@ def _allowed(settings: dict[str, Any]) -> frozenset[str]:
     """Users who may query: those with CAN_QUERY or CAN_MANAGE in the permissions."""
     users = set()
     for p in settings.get("permissions") or []:
+        if p.get("level") in ("CAN_QUERY", "CAN_MANAGE") and p.get("group_name") == "users":
+            return frozenset()  # everyone may query
         if p.get("level") in ("CAN_QUERY", "CAN_MANAGE"):
             who = p.get("user_name") or p.get("service_principal_name") or p.get("group_name")
             if who:

@@ -1,0 +1,119 @@
+"""Serving endpoints of a workspace, as the CLI and ``kiln server`` both manage them.
+
+An endpoint is a workspace object (kind ``model_serving_endpoints``) whose settings hold
+Databricks' endpoint document (``config`` with ``served_entities`` and
+``traffic_config``, ``ai_gateway``, ``permissions``); a running server reads them and
+switches to a new config with zero downtime. Every config is checked as the server will
+read it before it is stored. Its state is what the server that serves it last wrote.
+
+Permissions, as on Databricks: CAN_QUERY lets a user query the endpoint (and see it),
+CAN_MANAGE change and delete it; its creator and workspace admins hold every level, and
+a permission to the group ``users`` is everyone's. An endpoint without a permission list
+is open to every user of the workspace.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kiln import acl
+from kiln.errors import KilnError, NotFound, PermissionDenied
+from kiln.identity import Identities
+from kiln.serving import config as cfg
+from kiln.workspace import ObjectInfo, Workspace
+
+KIND = "model_serving_endpoints"
+LEVELS = ("CAN_VIEW", "CAN_QUERY", "CAN_MANAGE")
+
+
+def state_of(ws: Workspace, name: str) -> dict[str, Any]:
+    """What the serving server wrote about the endpoint (``state``, ``served_entities``)."""
+    from kiln.serving.runtime import state_key
+
+    raw = ws.get_setting(state_key(name))
+    return json.loads(raw) if raw else {"state": {"ready": "NOT_SERVED"}}
+
+
+class Endpoints:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def _level(self, obj: ObjectInfo) -> int:
+        """The current user's level on the endpoint (index into LEVELS; -1: none)."""
+        ids = Identities(self.ws)
+        return acl.level(obj.settings.get("permissions"), LEVELS, creator=obj.creator,
+                         user=self.ws.current_user(), principals=ids.principals_of(),
+                         admin=ids.is_admin())
+
+    def permissions(self, name: str) -> dict[str, Any]:
+        obj = self._endpoint(name, "CAN_VIEW")
+        return acl.document("serving-endpoint", obj.id, obj.settings.get("permissions"),
+                            obj.creator, LEVELS)
+
+    def set_permissions(self, name: str, entries: list[Any], *, replace: bool
+                        ) -> dict[str, Any]:
+        """Replace (PUT) or update (PATCH) who may view, query and manage: CAN_MANAGE."""
+        obj = self._endpoint(name, "CAN_MANAGE")
+        perms = acl.changed(obj.settings.get("permissions"), entries, LEVELS, replace=replace)
+        self.ws.update(KIND, obj.id, obj.name, {**obj.settings, "permissions": perms})
+        self.ws.audit("serving_endpoints.set_permissions", obj.id,
+                      {"access_control_list": perms})
+        return self.permissions(name)
+
+    def _endpoint(self, name: str, need: str) -> ObjectInfo:
+        try:
+            obj = self.ws.get(KIND, name)
+        except NotFound:
+            raise NotFound(f"Endpoint with name '{name}' does not exist.") from None
+        level = self._level(obj)
+        if level < 0:
+            raise NotFound(f"Endpoint with name '{name}' does not exist.")
+        if level < LEVELS.index(need):
+            raise PermissionDenied(f"{self.ws.current_user()} needs {need} on serving "
+                                   f"endpoint {name} (has {LEVELS[level]})")
+        return obj
+
+    def document(self, obj: ObjectInfo) -> dict[str, Any]:
+        """Databricks' endpoint document, with the state the server reported."""
+        state = state_of(self.ws, obj.id)
+        ready = (state.get("state") or {}).get("ready", "NOT_SERVED")
+        return {"name": obj.id, "id": obj.id, "creator": obj.creator,
+                "creation_timestamp": obj.created_at,
+                "last_updated_timestamp": obj.updated_at,
+                "config": obj.settings.get("config") or {},
+                "ai_gateway": obj.settings.get("ai_gateway"),
+                "permission_level": LEVELS[max(self._level(obj), 0)],
+                "state": {"ready": "READY" if ready == "READY" else "NOT_READY",
+                          "config_update": "NOT_UPDATING"},
+                "served_entities": state.get("served_entities") or []}
+
+    def list(self) -> list[ObjectInfo]:
+        return [o for o in self.ws.list(KIND) if self._level(o) >= 0]
+
+    def get(self, name: str) -> ObjectInfo:
+        return self._endpoint(name, "CAN_VIEW")
+
+    def create(self, name: str, settings: dict[str, Any]) -> ObjectInfo:
+        """A new endpoint from Databricks' create request (``config``, ``ai_gateway``, ...)."""
+        if not name:
+            raise KilnError("an endpoint needs a name")
+        settings = {**settings, "name": name}
+        cfg.parse(name, settings, self.ws.current_user())  # as the server will read it
+        obj = self.ws.create(KIND, name, settings)
+        self.ws.audit("serving_endpoints.create", name, {"config": settings.get("config")})
+        return obj
+
+    def update_config(self, name: str, config: dict[str, Any]) -> ObjectInfo:
+        """Replace the fields of the endpoint's config that ``config`` gives."""
+        obj = self._endpoint(name, "CAN_MANAGE")
+        settings = {**obj.settings, "config": {**(obj.settings.get("config") or {}), **config}}
+        cfg.parse(name, settings, obj.creator)  # refuse a config the server could not use
+        updated = self.ws.update(KIND, name, obj.name, settings)
+        self.ws.audit("serving_endpoints.update_config", name, {"config": config})
+        return updated
+
+    def delete(self, name: str) -> None:
+        self._endpoint(name, "CAN_MANAGE")
+        self.ws.delete(KIND, name)
+        self.ws.audit("serving_endpoints.delete", name)
