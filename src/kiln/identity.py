@@ -1,11 +1,13 @@
 """Who is who in a workspace: users, groups and service principals, and who is an admin.
 
 Every user belongs to the group ``users`` (and ``account users``), as on Databricks. The
-members of the group ``admins`` are the workspace's admins: they pass every permission
-check. While ``admins`` has no members, every user is an admin: a workspace on one
-laptop has one user, and grants change nothing there until someone is made admin
-(``kiln groups add-member admins <user>``). From then on, everyone else acts only within
-their grants and permissions.
+members of the group ``admins`` (directly or through a group) are the workspace's
+admins: they pass every permission check and manage identities.
+
+While ``admins`` has no members the workspace is unmanaged: a workspace on one laptop has
+one user, so Unity Catalog privileges are not enforced and anyone may manage identities
+until someone is made admin (``kiln groups add-member admins <user>``). Object ACLs (a
+job's or endpoint's ``permissions``) hold either way.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ class Identities:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
+    def managed(self) -> bool:
+        """Whether the workspace has admins (and so enforces Unity Catalog privileges)."""
+        return bool(self.ws.group_members(ADMINS))
+
     def is_admin(self, user: str | None = None) -> bool:
-        user = user or self.ws.current_user()
-        admins = self.ws.group_members(ADMINS)
-        return not admins or user in admins or any(
-            g in admins for g in self.ws.groups_of(user))
+        """A member of ``admins``, directly or through a group."""
+        return ADMINS in self.principals_of(user)
 
     def principals_of(self, user: str | None = None) -> set[str]:
         """The names a grant may name to reach ``user``: theirs, their groups' (and the
@@ -43,7 +47,8 @@ class Identities:
         return out
 
     def require_admin(self, what: str) -> None:
-        if not self.is_admin():
+        """Only admins, once the workspace has any."""
+        if self.managed() and not self.is_admin():
             from kiln.errors import PermissionDenied
 
             raise PermissionDenied(f"only workspace admins may {what} "

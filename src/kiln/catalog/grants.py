@@ -5,7 +5,7 @@ A privilege granted on a catalog holds for everything in it, one on a schema for
 everything in the schema. An object's owner (who created it) holds every privilege on it,
 and so on what it contains. Using anything in a schema also needs ``USE_CATALOG`` on its
 catalog and ``USE_SCHEMA`` on the schema, as on Databricks. Workspace admins pass every
-check (``kiln.identity``: while the group ``admins`` is empty, every user is one).
+check; while the workspace has no admins, privileges are not enforced (``kiln.identity``).
 Grants name users, groups and service principals; a grant to a group holds for its
 members, and ``users`` is everyone.
 """
@@ -69,8 +69,9 @@ class Grants:
 
     # checks ------------------------------------------------------------------------
     def is_admin(self) -> bool:
+        """An admin, or anyone while the workspace has no admins (nothing is enforced)."""
         if self._admin is None:
-            self._admin = self.ids.is_admin()
+            self._admin = not self.ids.managed() or self.ids.is_admin()
         return self._admin
 
     def _principals(self) -> set[str]:
