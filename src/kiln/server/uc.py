@@ -55,6 +55,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     def list_tables(req: Request) -> dict[str, Any]:
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
         cat = cat_of(req)
+        schema_doc(cat, *schema.split("."))  # it exists, and USE_CATALOG and USE_SCHEMA
         return {"tables": [table_doc(cat, t) for t in cat.list_tables(schema)]}
 
     def model_doc(m: Any) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     def list_volumes(req: Request) -> dict[str, Any]:
         cat = cat_of(req)
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
-        cat.schema(*schema.split("."))  # USE_CATALOG and USE_SCHEMA
+        schema_doc(cat, *schema.split("."))  # it exists, and USE_CATALOG and USE_SCHEMA
         return {"volumes": [volume_doc(cat, v) for v in cat.volumes(schema)]}
 
     r.add("GET", UC + "/catalogs", lambda req: {

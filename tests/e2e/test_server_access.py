@@ -1,0 +1,182 @@
+"""Identities and privileges on a shared kiln server, through the official SDK: users with
+different grants see different catalogs, schemas, tables, volumes and models; a missing
+privilege is a 403 on every kind of resource; paths cannot climb out of their tree."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import Kiln
+from tests.e2e.test_server_api import MLFLOW_CLIENT
+from tests.e2e.test_server_target import kiln_server, token_of
+
+pytestmark = pytest.mark.e2e
+
+
+def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import NotFound, PermissionDenied
+    from databricks.sdk.service.catalog import PermissionsChange, Privilege, VolumeType
+    from databricks.sdk.service.iam import User
+    from databricks.sdk.service.serving import (
+        EndpointCoreConfigInput,
+        ServedEntityInput,
+        ServingEndpointAccessControlRequest,
+        ServingEndpointPermissionLevel,
+    )
+    from deltalake import write_deltalake
+
+    admin = Kiln(tmp_path / "server-home", user="admin@example.com")
+    with kiln_server(admin, tmp_path) as url:
+        tokens = {u: token_of(admin, tmp_path, f"{u}@example.com")
+                  for u in ("admin", "alice", "bob", "carol")}
+
+        def client(user: str) -> WorkspaceClient:
+            return WorkspaceClient(host=url, token=tokens[user], auth_type="pat")
+
+        w, alice, bob, carol = (client(u) for u in ("admin", "alice", "bob", "carol"))
+        # before there is an admin nothing is enforced; then the admin group is the admin's
+        admin.run("groups", "add-member", "admins", "admin@example.com", "-w", "shared",
+                  cwd=tmp_path)
+        with pytest.raises(PermissionDenied):  # only admins manage identities now
+            alice.users.create(user_name="mallory@example.com")
+        w.users.create(user_name="dave@example.com")
+        assert "dave@example.com" in {u.user_name for u in w.users.list()}
+
+        w.catalogs.create(name="main")
+        for schema in ("sales", "hr", "ml"):
+            w.schemas.create(name=schema, catalog_name="main")
+        for full, rows in (("main.sales.orders", 3), ("main.hr.salaries", 2)):
+            where = tmp_path / "data" / full
+            write_deltalake(str(where), pa.table({"id": list(range(rows))}))
+            admin.run("tables", "create", full, "--location", str(where), "-w", "shared",
+                      cwd=tmp_path)
+        w.volumes.create(catalog_name="main", schema_name="sales", name="raw",
+                         volume_type=VolumeType.MANAGED)
+        w.files.upload("/Volumes/main/sales/raw/a.csv", io.BytesIO(b"id\n1\n"))
+        proc = subprocess.run([sys.executable, "-c", MLFLOW_CLIENT, url], text=True,
+                              capture_output=True, timeout=300,
+                              env={**admin.env(), "MLFLOW_TRACKING_TOKEN": tokens["admin"]})
+        assert proc.returncode == 0, proc.stderr  # main.ml.remote v1 @champion
+
+        def change(securable: str, name: str, who: str, *privileges: Privilege) -> None:
+            w.grants.update(securable, name, changes=[PermissionsChange(
+                principal=who, add=list(privileges))])
+
+        change("catalog", "main", "alice@example.com", Privilege.USE_CATALOG)
+        change("schema", "main.sales", "alice@example.com", Privilege.USE_SCHEMA,
+               Privilege.SELECT)
+        change("catalog", "main", "bob@example.com", Privilege.USE_CATALOG)
+        change("schema", "main.hr", "bob@example.com", Privilege.USE_SCHEMA, Privilege.SELECT)
+
+        # two users, two views of the same catalog; carol has no grants and sees none
+        assert [c.name for c in alice.catalogs.list()] == ["main"]
+        assert [c.name for c in carol.catalogs.list()] == []
+        assert [s.name for s in alice.schemas.list(catalog_name="main")] == ["sales"]
+        assert [s.name for s in bob.schemas.list(catalog_name="main")] == ["hr"]
+        assert [t.full_name for t in alice.tables.list("main", "sales")] == ["main.sales.orders"]
+        assert [t.full_name for t in bob.tables.list("main", "hr")] == ["main.hr.salaries"]
+        assert [m.full_name for m in alice.registered_models.list()] == []
+        assert {m.full_name for m in w.registered_models.list()} == {"main.ml.remote"}
+
+        # a missing privilege is a 403, resource type by resource type
+        denied = [
+            lambda: carol.catalogs.get("main"),                              # catalog
+            lambda: alice.schemas.create(name="mine", catalog_name="main"),  # CREATE_SCHEMA
+            lambda: alice.schemas.get("main.hr"),                            # schema
+            lambda: list(alice.tables.list("main", "hr")),                   # USE_SCHEMA
+            lambda: alice.tables.get("main.hr.salaries"),                    # table
+            lambda: bob.tables.get("main.sales.orders"),
+            lambda: alice.volumes.read("main.sales.raw"),                    # volume
+            lambda: alice.files.download("/Volumes/main/sales/raw/a.csv"),   # volume files
+            lambda: alice.registered_models.get("main.ml.remote"),           # model
+            lambda: alice.model_versions.get_by_alias("main.ml.remote", "champion"),
+            lambda: alice.grants.update("schema", "main.sales", changes=[    # grants
+                PermissionsChange(principal="alice@example.com", add=[Privilege.MODIFY])]),
+            lambda: alice.catalogs.create(name="other"),                     # admins only
+        ]
+        for i, call in enumerate(denied):
+            with pytest.raises(PermissionDenied):
+                call()
+                pytest.fail(f"call {i} was not denied")
+
+        # granting opens exactly what was granted
+        change("volume", "main.sales.raw", "alice@example.com", Privilege.READ_VOLUME)
+        assert alice.files.download("/Volumes/main/sales/raw/a.csv").contents.read() == \
+            b"id\n1\n"
+        with pytest.raises(PermissionDenied):
+            alice.files.upload("/Volumes/main/sales/raw/b.csv", io.BytesIO(b"no"), overwrite=True)
+        with pytest.raises(NotFound):  # grants name principals that exist
+            change("catalog", "main", "analysts", Privilege.USE_CATALOG)
+        w.groups.create(display_name="analysts")
+        change("catalog", "main", "analysts", Privilege.USE_CATALOG)
+        change("schema", "main.ml", "analysts", Privilege.USE_SCHEMA, Privilege.EXECUTE)
+        with pytest.raises(PermissionDenied):
+            alice.registered_models.get("main.ml.remote")
+        group = next(g for g in w.groups.list() if g.display_name == "analysts")
+        from databricks.sdk.service.iam import Patch, PatchOp
+
+        w.groups.patch(group.id, operations=[Patch(op=PatchOp.ADD, path="members",
+                                                   value=[{"value": "alice@example.com"}])])
+        assert alice.registered_models.get("main.ml.remote").full_name == "main.ml.remote"
+        assert alice.model_versions.get_by_alias("main.ml.remote", "champion").version == 1
+        with pytest.raises(PermissionDenied):  # moving an alias needs MANAGE
+            alice.registered_models.set_alias("main.ml.remote", "challenger", 1)
+        effective = w.grants.get_effective("table", "main.sales.orders",
+                                           principal="alice@example.com")
+        assert {(p.privilege.value, p.inherited_from_name)
+                for a in effective.privilege_assignments for p in a.privileges} == {
+            ("USE_CATALOG", "main"), ("USE_SCHEMA", "main.sales"), ("SELECT", "main.sales")}
+
+        # endpoints: CAN_QUERY decides who may query
+        w.serving_endpoints.create(name="remote", config=EndpointCoreConfigInput(name="remote",
+            served_entities=[ServedEntityInput(entity_name="main.ml.remote",
+                                               entity_version="1", workload_size="Small",
+                                               scale_to_zero_enabled=False)]))
+        w.serving_endpoints.set_permissions("remote", access_control_list=[
+            ServingEndpointAccessControlRequest(
+                user_name="bob@example.com",
+                permission_level=ServingEndpointPermissionLevel.CAN_QUERY)])
+        assert [e.name for e in bob.serving_endpoints.list()] == ["remote"]
+        assert [e.name for e in alice.serving_endpoints.list()] == []
+        with pytest.raises(NotFound):
+            alice.serving_endpoints.get("remote")
+        with pytest.raises(PermissionDenied):
+            bob.serving_endpoints.update_config("remote", served_entities=[ServedEntityInput(
+                entity_name="main.ml.remote", entity_version="1", workload_size="Small",
+                scale_to_zero_enabled=False)])
+        w.serving_endpoints.delete("remote")
+
+        # identities through SCIM: the admin sees everyone, a user sees himself
+        assert alice.current_user.me().groups[0].display == "analysts"
+        assert isinstance(w.users.get("dave@example.com"), User)
+
+        # paths cannot climb out of their tree (sent as they are: clients would tidy them)
+        def raw(method: str, path: str, body: bytes, kind: str) -> tuple[int, str]:
+            con = http.client.HTTPConnection(url.split("//", 1)[1], timeout=30)
+            con.request(method, path, body=body, headers={
+                "Authorization": f"Bearer {tokens['admin']}", "Content-Type": kind})
+            resp = con.getresponse()
+            return resp.status, resp.read().decode()
+
+        octets = "application/octet-stream"
+        for path in ("/Volumes/main/sales/raw/../../hr/x", "/Volumes/main/sales/raw/%2e%2e/x",
+                     "/Volumes/main/sales/raw/./x"):
+            status, text = raw("PUT", f"/api/2.0/fs/files{path}", b"x", octets)
+            assert status == 400 and "'..'" in text, (path, text)
+        for path in ("/Workspace/Users/x/../../../etc/passwd", "/Volumes/main/sales/raw/../x"):
+            status, text = raw("POST", "/api/2.0/workspace/import", json.dumps(
+                {"path": path, "content": "eA==", "format": "AUTO"}).encode(), "application/json")
+            assert status == 400, (path, text)
+            status, text = raw("POST", "/api/2.0/kiln/files/write", json.dumps(
+                {"path": path, "content": "eA=="}).encode(), "application/json")
+            assert status == 400, (path, text)
+        assert not (tmp_path / "server-home" / "etc").exists()
