@@ -97,3 +97,33 @@ class Identities:
         self.ws.set_membership(group, member, present)
         self.ws.audit("groups.add_member" if present else "groups.remove_member", group,
                       {"member": member})
+
+    # personal access tokens --------------------------------------------------------
+    def create_token(self, comment: str = "", lifetime_s: int | None = None,
+                     user: str | None = None) -> dict[str, Any]:
+        """A token of ``user`` (the current user's unless an admin names another): its
+        value is in the answer once and only its hash is kept."""
+        me = self.ws.current_user()
+        user = user or me
+        if user != me:
+            self.require_admin("create tokens for other users")
+        if lifetime_s is not None and lifetime_s <= 0:
+            raise KilnError(f"lifetime_seconds must be positive, not {lifetime_s}")
+        token_id, value = self.ws.create_token(user, comment, lifetime_s)
+        info = next(t for t in self.ws.list_tokens() if t["token_id"] == token_id)
+        return {"token_value": value, "token_info": info}
+
+    def tokens(self, everyone: bool = False) -> list[dict[str, Any]]:
+        """The current user's tokens (every user's for an admin who asks)."""
+        mine = self.ws.current_user()
+        if everyone:
+            self.require_admin("list every user's tokens")
+        return [t for t in self.ws.list_tokens() if everyone or t["created_by"] == mine]
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke one of the current user's tokens (an admin: anyone's)."""
+        found = next((t for t in self.ws.list_tokens() if t["token_id"] == token_id), None)
+        if found is None or not (found["created_by"] == self.ws.current_user()
+                                 or not self.managed() or self.is_admin()):
+            raise NotFound(f"token {token_id} does not exist")
+        self.ws.delete_token(token_id)

@@ -328,3 +328,48 @@ def test_quality_monitors_through_the_sdk(tmp_path: Path) -> None:
             catalog_name="main", schema_name="ml")}
         with pytest.raises(NotFound):
             w.quality_monitors.get("main.ml.nope")
+
+
+def test_tokens_job_updates_and_one_time_runs_through_the_sdk(tmp_path: Path) -> None:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import Unauthenticated
+    from databricks.sdk.service import jobs as j
+
+    with served(tmp_path, "dbutils.notebook.exit('once')\n") as (kiln, root, url, value):
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
+        made = w.tokens.create(comment="ci", lifetime_seconds=600)
+        ci = WorkspaceClient(host=url, token=made.token_value, auth_type="pat")
+        assert ci.current_user.me().user_name == "alice@example.com"
+        assert made.token_info.token_id in {t.token_id for t in w.tokens.list()}
+        bob = WorkspaceClient(host=url, token=token(kiln, root, "bob@example.com"),
+                              auth_type="pat")
+        assert made.token_info.token_id not in {t.token_id for t in bob.tokens.list()}
+        w.tokens.delete(made.token_info.token_id)
+        with pytest.raises(Unauthenticated):  # revoked: refused at once
+            ci.current_user.me()
+
+        job = {x.settings.name: x for x in w.jobs.list()}["hello"]
+        path = job.settings.tasks[0].notebook_task.notebook_path
+        w.jobs.update(job.job_id, new_settings=j.JobSettings(
+            timeout_seconds=600, tasks=[j.Task(task_key="greet", timeout_seconds=300,
+                                               notebook_task=j.NotebookTask(path))]),
+            fields_to_remove=["parameters"])
+        got = w.jobs.get(job.job_id).settings
+        assert got.timeout_seconds == 600 and not got.parameters
+        assert [(t.task_key, t.timeout_seconds) for t in got.tasks] == [("greet", 300)]
+
+        run = w.jobs.submit(run_name="once", tasks=[j.SubmitTask(
+            task_key="t", notebook_task=j.NotebookTask(path))]).result()
+        assert run.state.result_state == j.RunResultState.SUCCESS
+
+        def run_as(run_id: int) -> str:  # not in this SDK's Run: read the raw document
+            return w.api_client.do("GET", "/api/2.2/jobs/runs/get",
+                                   query={"run_id": run_id})["run_as_user_name"]
+
+        assert run_as(run.run_id) == "alice@example.com"
+        assert w.jobs.get_run_output(run.tasks[0].run_id).notebook_output.result == "once"
+        assert "once" not in {x.settings.name for x in w.jobs.list()}
+        # a job runs as its owner whoever starts it (bob may: no permissions on it)
+        started = bob.jobs.run_now(job.job_id).result()
+        assert run_as(started.run_id) == "alice@example.com"
+        assert started.creator_user_name == "bob@example.com"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import click
 
@@ -228,20 +227,23 @@ def tokens() -> None:
 def tokens_create(comment: str, lifetime_seconds: int | None, user: str | None,
                   target: str | None, workspace: str | None) -> None:
     """Create a token; its value is shown once."""
-    ws = open_where(target, workspace)
-    token_id, value = ws.create_token(user or ws.current_user(), comment, lifetime_seconds)
-    print_json({"token_info": {"token_id": token_id, "comment": comment,
-                               "expiry_time": -1 if not lifetime_seconds else
-                               int((time.time() + lifetime_seconds) * 1000)},
-                "token_value": value})
+    from kiln.identity import Identities
+
+    made = Identities(open_where(target, workspace)).create_token(comment, lifetime_seconds,
+                                                                  user)
+    print_json({"token_info": made["token_info"], "token_value": made["token_value"]})
 
 
 @tokens.command(name="list")
 @where_opts
 @document_opt
 def tokens_list(target: str | None, workspace: str | None) -> None:
-    """Tokens of the workspace (never their values)."""
-    print_json(open_where(target, workspace).list_tokens())
+    """Tokens of the workspace (never their values): the current user's, every user's
+    for an admin (or in a workspace without admins)."""
+    from kiln.identity import Identities
+
+    ids = Identities(open_where(target, workspace))
+    print_json(ids.tokens(everyone=not ids.managed() or ids.is_admin()))
 
 
 @tokens.command(name="revoke")
@@ -249,5 +251,7 @@ def tokens_list(target: str | None, workspace: str | None) -> None:
 @where_opts
 def tokens_revoke(token_id: str, target: str | None, workspace: str | None) -> None:
     """Revoke a token."""
-    open_where(target, workspace).delete_token(token_id)
+    from kiln.identity import Identities
+
+    Identities(open_where(target, workspace)).revoke_token(token_id)
     echo(f"Revoked token {token_id}")

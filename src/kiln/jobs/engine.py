@@ -51,13 +51,14 @@ class Engine:
                 python_params: list[str] | None = None) -> dict[str, Any]:
         job = self.ws.get("jobs", str(job_id))
         return _Run(self, int(job_id), job.settings, job_parameters or {},
-                    python_params).execute()
+                    python_params, owner=job.creator).execute()
 
     def submit(self, job_id: int, job_parameters: dict[str, str] | None = None,
                python_params: list[str] | None = None) -> int:
         """Record a PENDING run for another process to ``execute`` (``--no-wait``)."""
         job = self.ws.get("jobs", str(job_id))
-        return _Run(self, int(job_id), job.settings, job_parameters or {}, python_params).run_id
+        return _Run(self, int(job_id), job.settings, job_parameters or {}, python_params,
+                    owner=job.creator).run_id
 
     def execute(self, run_id: int) -> dict[str, Any]:
         """Execute a run recorded by ``submit``; this process becomes its runner."""
@@ -68,15 +69,22 @@ class Engine:
         job = self.ws.get("jobs", str(doc["job_id"]))
         params = {p["name"]: p["value"] for p in doc.get("job_parameters", [])}
         return _Run(self, int(doc["job_id"]), job.settings, params, doc.get("python_params"),
-                    run_id=run_id, start=doc["start_time"]).execute()
+                    run_id=run_id, start=doc["start_time"], owner=job.creator,
+                    starter=doc.get("creator_user_name")).execute()
 
 
 class _Run:
     def __init__(self, engine: Engine, job_id: int, settings: dict[str, Any],
                  overrides: dict[str, str], python_params: list[str] | None,
-                 run_id: int | None = None, start: int | None = None) -> None:
+                 run_id: int | None = None, start: int | None = None, owner: str = "",
+                 starter: str | None = None) -> None:
         self.e = engine
-        self.ws = engine.ws
+        # who the run's tasks act as: the job's run_as identity, else its owner (as on
+        # Databricks), else whoever started it
+        run_as = settings.get("run_as") or {}
+        self.identity = (run_as.get("user_name") or run_as.get("service_principal_name")
+                         or owner or engine.ws.current_user())
+        self.ws = engine.ws.as_user(self.identity)
         self.job_id = job_id
         self.settings = settings
         self.tasks = {t["task_key"]: t for t in in_order(settings.get("tasks") or [])}
@@ -96,6 +104,8 @@ class _Run:
         start = start or _now()
         self.doc: dict[str, Any] = {
             "job_id": job_id, "run_name": settings.get("name", ""), "start_time": start,
+            "creator_user_name": starter or engine.ws.current_user(),
+            "run_as_user_name": self.identity,
             "state": {"life_cycle_state": states.PENDING, "state_message": ""},
             "job_parameters": [{"name": k, "value": v} for k, v in self.parameters.items()],
             "tasks": [{"task_key": k, "state": {"life_cycle_state": states.PENDING},

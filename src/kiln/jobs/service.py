@@ -48,6 +48,7 @@ def job_document(o: ObjectInfo) -> dict[str, Any]:
             "creator_user_name": o.creator}
 
 
+ONE_TIME = "kiln_one_time_run"  # a job made by runs/submit: not listed with the jobs
 LEVELS = ("CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER")
 CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE = 0, 1, 2
 
@@ -104,7 +105,7 @@ class JobsService:
         if not 0 < limit <= 100:
             raise KilnError(f"limit must be between 1 and 100, not {limit}")
         objs = [o for o in self.ws.list("jobs") if (name is None or o.name == name)
-                and self._level(o) >= CAN_VIEW]
+                and not o.settings.get(ONE_TIME) and self._level(o) >= CAN_VIEW]
         objs.sort(key=lambda o: int(o.id))
         page = objs[offset:offset + limit]
         return [job_document(o) for o in page], offset + limit < len(objs)
@@ -144,6 +145,44 @@ class JobsService:
             if len(kinds) != 1:
                 raise KilnError(f'task "{t["task_key"]}" needs exactly one task type '
                                 "(notebook_task, spark_python_task, ...)")
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any],
+                   fields_to_remove: list[Any]) -> None:
+        """Change part of a job's settings, as Jobs ``update`` does: top-level fields are
+        replaced, ``tasks`` and ``job_clusters`` are merged by key, and
+        ``fields_to_remove`` names top-level fields or ``tasks/<key>``,
+        ``job_clusters/<key>``."""
+        job = self._job(job_id, CAN_MANAGE)
+        settings = dict(job.settings)
+        for field, key in (("tasks", "task_key"), ("job_clusters", "job_cluster_key")):
+            if field in new_settings:
+                merged = {e.get(key): e for e in settings.get(field) or []}
+                merged.update({e.get(key): e for e in new_settings[field] or []
+                               if isinstance(e, dict)})
+                new_settings = {**new_settings, field: list(merged.values())}
+        settings.update(new_settings)
+        for name in fields_to_remove:
+            field, _, key = str(name).partition("/")
+            if key and field in ("tasks", "job_clusters"):
+                k = "task_key" if field == "tasks" else "job_cluster_key"
+                settings[field] = [e for e in settings.get(field) or [] if e.get(k) != key]
+            else:
+                settings.pop(field, None)
+        self._check(settings)
+        name = str(settings.get("name") or "Untitled")
+        self.ws.update("jobs", str(job_id), name, {**settings, "name": name})
+        self.ws.audit("jobs.update", str(job_id), {"fields": sorted(new_settings),
+                                                   "removed": [str(f) for f in fields_to_remove]})
+
+    def submit_run(self, request: dict[str, Any]) -> int:
+        """A one-time run (Jobs ``runs/submit``): its tasks run as a job that is not listed
+        with the workspace's jobs; the run id at once."""
+        settings = {k: v for k, v in request.items() if k not in ("run_name", "idempotency_token")}
+        settings["name"] = str(request.get("run_name") or "Untitled")
+        settings[ONE_TIME] = True
+        self._check(settings)
+        info = self.ws.create("jobs", settings["name"], settings)
+        return self.run_now(int(info.id))
 
     def delete_job(self, job_id: int) -> None:
         self._job(job_id, CAN_MANAGE)

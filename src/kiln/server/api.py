@@ -67,6 +67,20 @@ def build_router(ws: Workspace) -> Router:
     r.add("GET", JOBS + "/runs/get-output", lambda req: jobs_of(req).run_output(
         req.required("run_id", int)))
     r.add("POST", JOBS + "/runs/cancel", lambda req: jobs_of(req).cancel_run(req.required("run_id", int)))
+    def ids_of(req: Request) -> Identities:
+        return Identities(ws.as_user(req.user))
+
+    r.add("POST", "/api/2.0/token/create", lambda req: ids_of(req).create_token(
+        req.arg("comment", ""), req.arg("lifetime_seconds", None, int)))
+    r.add("GET", "/api/2.0/token/list", lambda req: {"token_infos": ids_of(req).tokens()})
+    r.add("POST", "/api/2.0/token/delete", lambda req: ids_of(req).revoke_token(
+        req.required("token_id")))
+    r.add("POST", JOBS + "/update", lambda req: jobs_of(req).update_job(
+        req.required("job_id", int), req.arg("new_settings", {}, dict),
+        req.arg("fields_to_remove", [], list)))
+    r.add("POST", JOBS + "/runs/submit", lambda req: {"run_id": jobs_of(req).submit_run(
+        {k: v for k, v in req.body.items()})})
+
     perms = "/api/2.0/permissions"
     for method, replace in (("PUT", True), ("PATCH", False)):
         r.add(method, perms + r"/jobs/(?P<id>\d+)", lambda req, replace=replace: jobs_of(
@@ -85,7 +99,7 @@ def build_router(ws: Workspace) -> Router:
     deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
     files_api.add_routes(r, lambda req: ws.as_user(req.user))
     serving_api.add_routes(r, lambda req: Endpoints(ws.as_user(req.user)))
-    scim.add_routes(r, lambda req: Identities(ws.as_user(req.user)))
+    scim.add_routes(r, ids_of)
     return r
 
 
