@@ -23,7 +23,7 @@ class FullName(NamedTuple):
         return f"{self.catalog}.{self.schema}.{self.name}"
 
 
-def _parts(text: str, what: str, count: int) -> list[str]:
+def split_name(text: str, what: str, count: int) -> list[str]:
     if not isinstance(text, str) or not text:
         raise KilnError(f"invalid {what} name {text!r}: expected {_shape(count)}")
     parts = [p[1:-1] if len(p) >= 2 and p[0] == p[-1] == "`" else p for p in text.split(".")]
@@ -37,7 +37,7 @@ def _parts(text: str, what: str, count: int) -> list[str]:
 
 
 def parse_name(text: str, what: str = "table") -> FullName:
-    return FullName(*_parts(text, what, 3))
+    return FullName(*split_name(text, what, 3))
 
 
 def _shape(count: int) -> str:

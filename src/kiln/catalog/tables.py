@@ -14,7 +14,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from kiln.catalog.grants import Grants
-from kiln.catalog.names import FullName, parse_name
+from kiln.catalog.names import FullName, parse_name, split_name
 from kiln.errors import KilnError
 from kiln.run_context import RunContext
 from kiln.workspace import AlreadyExists, LineageEntry, NotFound, ObjectInfo, Workspace
@@ -102,7 +102,7 @@ class Catalog:
 
     def create_schema(self, catalog: str, schema: str, comment: str | None = None) -> None:
         """Create ``catalog.schema``; the catalog must exist (as on Databricks)."""
-        catalog, schema = catalog.lower(), schema.lower()
+        catalog, schema = split_name(f"{catalog}.{schema}", "schema", 2)
         if catalog not in self.catalog_names(check=False):
             raise NotFound(f"catalog {catalog} does not exist in workspace {self.ws.name}")
         self._require("catalog", catalog, "USE_CATALOG")
@@ -115,7 +115,7 @@ class Catalog:
 
     def create_catalog(self, name: str, comment: str | None = None) -> None:
         """A new catalog: workspace admins create catalogs (as metastore admins do)."""
-        name = name.lower()
+        (name,) = split_name(name, "catalog", 1)
         if self.grants is not None and not self.grants.is_admin():
             self.grants.ids.require_admin("create catalogs")
         self._create("catalogs", name, {"name": name}, comment)
@@ -123,7 +123,7 @@ class Catalog:
     def create_volume(self, catalog: str, schema: str, name: str,
                       comment: str | None = None) -> None:
         """A new managed volume in an existing schema (CREATE_VOLUME on it)."""
-        full = FullName(catalog.lower(), schema.lower(), name.lower())
+        full = FullName(*split_name(f"{catalog}.{schema}.{name}", "volume", 3))
         self._require_schema(full)
         self._require("schema", f"{full.catalog}.{full.schema}", "CREATE_VOLUME")
         self._create("volumes", full.name, {"name": full.name, "catalog_name": full.catalog,
@@ -170,7 +170,8 @@ class Catalog:
         volumes (their files too) and tables (a managed table's data too), so nothing it
         held stays visible by any path (what a bundle destroy or a removed resource
         means). Without ``cascade`` a container that holds anything is refused."""
-        ident = ident.lower()
+        ident = ".".join(split_name(ident, kind[:-1], {"catalogs": 1, "schemas": 2,
+                                                       "volumes": 3}[kind]))
         if self.grants is not None:
             self.grants.require_manage(kind[:-1], ident)
         if not cascade:

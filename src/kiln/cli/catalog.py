@@ -160,9 +160,9 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
     @ws_opt
     @document_opt
     def get_cmd(name: str, workspace: str | None) -> None:
-        from kiln.catalog.names import _parts
+        from kiln.catalog.names import split_name
 
-        ident = ".".join(_parts(name, noun, parts)).lower()
+        ident = ".".join(split_name(name, noun, parts)).lower()
         info = _catalog(workspace).container(kind, ident)
         print_json({"full_name": info.id, **info.settings, "created_by": info.creator,
                     "created_at": info.created_at})
@@ -172,9 +172,9 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
     @click.option("--comment", default=None)
     @ws_opt
     def create_cmd(name: str, comment: str | None, workspace: str | None) -> None:
-        from kiln.catalog.names import _parts
+        from kiln.catalog.names import split_name
 
-        got = _parts(name, noun, parts)
+        got = split_name(name, noun, parts)
         cat = _catalog(workspace)
         if kind == "catalogs":
             cat.create_catalog(got[0], comment)

@@ -16,6 +16,7 @@ from kiln.identity import Identities
 from kiln.server import deploy_api, files_api, scim, serving_api, uc
 from kiln.serving.endpoints import Endpoints
 from kiln.server.http import Request, Router
+from kiln.server.openapi import describe
 from kiln.workspace import Workspace
 
 JOBS = "/api/2.[12]/jobs"
@@ -30,7 +31,7 @@ def build_router(ws: Workspace) -> Router:
         return JobsService(ws.as_user(req.user))
 
     def jobs_list(req: Request) -> dict[str, Any]:
-        offset = int(req.arg("page_token", "0") or 0)
+        offset = _page_token(req)
         limit = req.arg("limit", 25, int)
         page, more = jobs_of(req).list_jobs(offset=offset, limit=limit, name=req.arg("name"))
         out: dict[str, Any] = {"jobs": page, "has_more": more}
@@ -39,7 +40,7 @@ def build_router(ws: Workspace) -> Router:
         return out
 
     def runs_list(req: Request) -> dict[str, Any]:
-        offset = int(req.arg("page_token", "0") or 0)
+        offset = _page_token(req)
         limit = req.arg("limit", 25, int)
         page, more = jobs_of(req).list_runs(job_id=req.arg("job_id", None, int), offset=offset,
                                     limit=limit)
@@ -95,6 +96,7 @@ def build_router(ws: Workspace) -> Router:
         ws.as_user(req.user)).permissions(req.params["id"]))
     _workspace_files(r, lambda req: WorkspaceFiles(ws.as_user(req.user)))
     _secrets(r, lambda req: ws.as_user(req.user))
+    r.add("GET", "/api/openapi.json", lambda req: describe(r))
     uc.add_routes(r, lambda req: ws.as_user(req.user))
     deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
     files_api.add_routes(r, lambda req: ws.as_user(req.user))
@@ -153,6 +155,14 @@ def _secrets(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         "secrets": [{"key": k} for k in ws_of(req).list_secrets(req.required("scope"))]})
     # no /secrets/get: a secret's value reaches tasks only (dbutils.secrets), never a
     # response
+
+
+def _page_token(req: Request) -> int:
+    """Where a page starts: the ``next_page_token`` of the page before."""
+    raw = req.arg("page_token") or "0"
+    if not raw.isdigit():
+        raise KilnError(f"invalid page_token: {raw!r}")
+    return int(raw)
 
 
 def _unbase64(text: str) -> bytes:

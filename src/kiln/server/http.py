@@ -44,15 +44,20 @@ class Request:
             return default
         if kind is bool:
             return _flag(name, value)
+        if kind is str and not isinstance(value, str):
+            raise KilnError(f"invalid value for {name}: a string is needed, not {value!r}")
         if kind in (list, dict):
             if not isinstance(value, kind):
                 raise KilnError(f"invalid value for {name}: a JSON "
                                 f"{'array' if kind is list else 'object'} is needed")
             return value
         try:
-            return kind(value)
+            out = kind(value)
         except (TypeError, ValueError):
             raise KilnError(f"invalid value for {name}: {value!r}") from None
+        if kind is int and not -2**63 <= out < 2**63:
+            raise KilnError(f"invalid value for {name}: {value!r} is out of range")
+        return out
 
     def required(self, name: str, kind: type = str) -> Any:
         value = self.arg(name, None, kind)
@@ -198,7 +203,13 @@ async def reply_error(send: Any, e: KilnError) -> None:
 async def send_json(send: Any, status: int, doc: Any) -> None:
     """A JSON reply; a handler's ``bytes`` go out as they are (the Files API's)."""
     raw = isinstance(doc, bytes)
-    body = doc if raw else orjson.dumps(doc)
+    try:
+        body = doc if raw else orjson.dumps(doc)
+    except (TypeError, orjson.JSONEncodeError) as e:  # a bug: an answer JSON cannot hold
+        logging.getLogger("kiln.serving").error("cannot encode an answer: %s", e)
+        status, body = 500, orjson.dumps({"error_code": ErrorCode.INTERNAL_ERROR,
+                                          "message": "internal error: the answer cannot be "
+                                                     "encoded"})
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/octet-stream" if raw
                              else b"application/json"),

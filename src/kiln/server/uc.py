@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from kiln.catalog.grants import Grants, securable_type
-from kiln.catalog.names import parse_name
+from kiln.catalog.names import parse_name, split_name
 from kiln.catalog.tables import Catalog
 from kiln.errors import KilnError, NotFound
 from kiln.models.registry import Registry
@@ -55,7 +55,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     def list_tables(req: Request) -> dict[str, Any]:
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
         cat = cat_of(req)
-        schema_doc(cat, *schema.split("."))  # it exists, and USE_CATALOG and USE_SCHEMA
+        schema_doc(cat, *split_name(schema, "schema", 2))  # exists; USE_CATALOG, USE_SCHEMA
         return {"tables": [table_doc(cat, t) for t in cat.list_tables(schema)]}
 
     def model_doc(m: Any) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     def list_volumes(req: Request) -> dict[str, Any]:
         cat = cat_of(req)
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
-        schema_doc(cat, *schema.split("."))  # it exists, and USE_CATALOG and USE_SCHEMA
+        schema_doc(cat, *split_name(schema, "schema", 2))  # exists; USE_CATALOG, USE_SCHEMA
         return {"volumes": [volume_doc(cat, v) for v in cat.volumes(schema)]}
 
     r.add("GET", UC + "/catalogs", lambda req: {
@@ -179,8 +179,10 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
 
     r.add("GET", UC + "/schemas", list_schemas)
     r.add("POST", UC + "/schemas", create_schema)
-    r.add("GET", UC + "/schemas/" + NAME, lambda req: schema_doc(
-        cat_of(req), *req.params["name"].lower().split(".", 1)))
+    def get_schema(req: Request) -> dict[str, Any]:
+        return schema_doc(cat_of(req), *split_name(req.params["name"], "schema", 2))
+
+    r.add("GET", UC + "/schemas/" + NAME, get_schema)
     r.add("GET", UC + "/tables", list_tables)
     r.add("GET", UC + "/tables/" + NAME, lambda req: table_doc(cat_of(req), req.params["name"]))
     r.add("GET", UC + "/models", list_models)

@@ -98,8 +98,11 @@ class Endpoints:
         """A new endpoint from Databricks' create request (``config``, ``ai_gateway``, ...)."""
         if not name:
             raise KilnError("an endpoint needs a name")
+        for key in ("config", "ai_gateway"):
+            if not isinstance(settings.get(key) or {}, dict):
+                raise KilnError(f"{key} of serving endpoint {name} must be an object")
         settings = {**settings, "name": name}
-        cfg.parse(name, settings, self.ws.current_user())  # as the server will read it
+        _parse(name, settings, self.ws.current_user())  # as the server will read it
         obj = self.ws.create(KIND, name, settings)
         self.ws.audit("serving_endpoints.create", name, {"config": settings.get("config")})
         return obj
@@ -108,7 +111,7 @@ class Endpoints:
         """Replace the fields of the endpoint's config that ``config`` gives."""
         obj = self._endpoint(name, "CAN_MANAGE")
         settings = {**obj.settings, "config": {**(obj.settings.get("config") or {}), **config}}
-        cfg.parse(name, settings, obj.creator)  # refuse a config the server could not use
+        _parse(name, settings, obj.creator)  # refuse a config the server could not use
         updated = self.ws.update(KIND, name, obj.name, settings)
         self.ws.audit("serving_endpoints.update_config", name, {"config": config})
         return updated
@@ -117,3 +120,13 @@ class Endpoints:
         self._endpoint(name, "CAN_MANAGE")
         self.ws.delete(KIND, name)
         self.ws.audit("serving_endpoints.delete", name)
+
+
+def _parse(name: str, settings: dict[str, Any], creator: str) -> None:
+    """Check a config as the server will read it; a field of the wrong JSON type is the
+    request's error, not the server's."""
+    try:
+        cfg.parse(name, settings, creator)
+    except (AttributeError, TypeError, ValueError) as e:
+        raise KilnError(f"invalid config of serving endpoint {name}: a field has the wrong "
+                        f"type ({e})") from None
