@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 def workspace() -> "LocalWorkspace":
     directory = Settings.from_env().workspace_dir
-    if not directory or not os.path.exists(os.path.join(directory, "metadata.db")):
+    from kiln.workspace.local.database import exists
+
+    if not directory or not exists(directory):
         raise KilnError("no workspace: this works inside kiln job tasks, or in a session "
                         "bound to one with eval \"$(kiln env -t TARGET)\"")
     return workspace_at(directory)

@@ -156,3 +156,43 @@ def wheel_package(dist: str, module: str, code: str, scripts: dict[str, str]) ->
         f"pkg/src/{module}/__init__.py": code,
         ".gitignore": "pkg/dist/\npkg/build/\n*.egg-info/\n",
     }
+
+
+class Postgres:
+    """A throwaway PostgreSQL server on 127.0.0.1 (``scripts/postgres.sh``), with a new
+    database per ``database()``."""
+
+    SCRIPT = Path(__file__).parents[2] / "scripts" / "postgres.sh"
+
+    def __init__(self) -> None:
+        import socket
+        import tempfile
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        # not under pytest's tmp dirs: as root, the server runs as the postgres user
+        self.dir = tempfile.mkdtemp(prefix="kiln-pg-")
+        os.chmod(self.dir, 0o755)
+        subprocess.run(["bash", str(self.SCRIPT), "install"], check=True)
+        subprocess.run(["bash", str(self.SCRIPT), "start", self.dir, str(self.port)],
+                       check=True, timeout=120)
+        self.count = 0
+
+    def database(self) -> str:
+        import psycopg
+
+        self.count += 1
+        name = f"kiln_{os.getpid()}_{self.count}"
+        with psycopg.connect(self.url("postgres"), autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        return f"postgresql://kiln@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        import shutil
+
+        subprocess.run(["bash", str(self.SCRIPT), "stop", self.dir], timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -45,9 +45,12 @@ CHECK = NB + ("if dbutils.widgets.get('fail') == 'yes':\n"
 
 
 @contextlib.contextmanager
-def kiln_server(admin: Kiln, cwd: Path) -> Iterator[str]:
-    """``kiln server -w shared`` (the workspace is made on its first start); its URL."""
-    proc = subprocess.Popen([kiln_exe(), "server", "-w", "shared", "--port", "0"], cwd=cwd,
+def kiln_server(admin: Kiln, cwd: Path, db: str | None = None) -> Iterator[str]:
+    """``kiln server -w shared`` (the workspace is made on its first start, its metadata
+    in the PostgreSQL database ``db`` if given); its URL."""
+    extra = ["--db", db] if db else []
+    proc = subprocess.Popen([kiln_exe(), "server", "-w", "shared", "--port", "0", *extra],
+                            cwd=cwd,
                             env=admin.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     line, deadline = "", time.monotonic() + 120

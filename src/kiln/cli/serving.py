@@ -15,20 +15,28 @@ SERVER_SETTING = "serving.server"
 
 
 def _serve(target: str | None, workspace: str | None, host: str, port: int,
-           only: list[str] | None, max_wait_ms: float) -> None:
+           only: list[str] | None, max_wait_ms: float, db: str | None = None) -> None:
     import logging
 
     from kiln.models.store import mlflow_env
     from kiln.serving.server import serve
 
     if only is None and workspace is not None and target is None:
-        # a server's workspace is made on its first start
+        # a server's workspace is made on its first start, its metadata where --db says
         from kiln.settings import Settings
+        from kiln.workspace.local import database
         from kiln.workspace.local.home import WorkspaceHome
 
         home = WorkspaceHome(Settings.from_env().home)
         if not home.exists(workspace):
+            if db is not None:
+                database.record(home.path(workspace), db)
             home.open(workspace, Settings.from_env().user or "kiln").close()
+        elif db is not None and database.url_of(home.path(workspace)) != db:
+            raise UsageError(f"workspace {workspace} keeps its metadata elsewhere: "
+                             "--db is only for a new workspace")
+    elif db is not None:
+        raise UsageError("--db makes a new workspace: use it with -w NAME")
     ws = open_where(target, workspace)
     os.environ.update(mlflow_env(ws.local_root()))
     log_dir = os.path.join(ws.local_root(), "serving")
@@ -63,11 +71,16 @@ _wait = click.option("--max-batch-wait-ms", "max_wait_ms", type=float, default=1
 @_host
 @_port
 @_wait
+@click.option("--db", default=None, metavar="URL",
+              help="For a new workspace: keep its metadata in this PostgreSQL database "
+                   "(postgresql://user@host:port/db) instead of SQLite.")
 def server_cmd(target: str | None, workspace: str | None, host: str, port: int,
-               max_wait_ms: float) -> None:
+               max_wait_ms: float, db: str | None) -> None:
     """Serve a workspace over HTTP: its REST API (Databricks' shapes, under /api/; the
     current user and Jobs 2.2 so far) and every model serving endpoint."""
-    _serve(target, workspace, host, port, None, max_wait_ms)
+    if db is not None and not db.startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"--db must be a postgresql:// URL, not {db!r}")
+    _serve(target, workspace, host, port, None, max_wait_ms, db)
 
 
 @click.group(name="serving-endpoints")

@@ -1,7 +1,11 @@
 """Opening a workspace's metadata database, migrated to the current schema.
 
-The current revision is checked with the standard library first; Alembic (slow to
-import) runs only when the database is new or older than this kiln.
+SQLite by default; PostgreSQL when the workspace names one (``database``). Either way one
+transaction writes at a time: SQLite's transactions begin IMMEDIATE, PostgreSQL's take one
+transaction-level advisory lock first, so a read-then-write (the next id, a run slot, a
+lock) never races and two transactions never deadlock. The current revision is checked
+cheaply first; Alembic (slow to import) runs only when the database is new or older than
+this kiln.
 """
 
 from __future__ import annotations
@@ -9,13 +13,18 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+
+from kiln.errors import KilnError
+from kiln.workspace.local.database import is_postgres
 
 HEAD = "0007"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+_WRITER_LOCK = 0x6B696C6E  # the advisory lock every PostgreSQL transaction takes ("kiln")
 
 
 def current_revision(path: str) -> str | None:
+    """The revision of a SQLite database file (None: new or not migrated)."""
     if not os.path.exists(path):
         return None
     con = sqlite3.connect(path, timeout=30)
@@ -28,8 +37,12 @@ def current_revision(path: str) -> str | None:
         con.close()
 
 
-def open_engine(path: str) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", future=True)
+def open_engine(url: str) -> Engine:
+    """The engine of a workspace database URL (``sqlite:///...`` or ``postgresql://...``)."""
+    if is_postgres(url):
+        return _postgres(url)
+    path = url.removeprefix("sqlite:///")
+    engine = create_engine(url, future=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_con, _record):  # type: ignore[no-untyped-def]
@@ -49,6 +62,42 @@ def open_engine(path: str) -> Engine:
     if current_revision(path) != HEAD:
         migrate(engine)
     return engine
+
+
+def _postgres(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise KilnError("PostgreSQL metadata needs the psycopg package",
+                        detail="pip install 'kiln[postgres]'") from None
+    driver = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = create_engine(driver, future=True, pool_pre_ping=True, pool_size=8,
+                           max_overflow=16)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
+
+    try:
+        with engine.connect() as c:
+            has = c.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+            revision = c.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+                if has else None
+    except Exception as e:  # noqa: BLE001 - psycopg/SQLAlchemy: cannot connect
+        raise KilnError(f"cannot open the workspace database {_safe(url)}: "
+                        f"{str(e).splitlines()[0]}") from None
+    if revision != HEAD:
+        migrate(engine)
+    return engine
+
+
+def _safe(url: str) -> str:
+    """A database URL without its password."""
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("://", 1)[-1]:
+        return url
+    scheme, _, creds = head.partition("://")
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{tail}"
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

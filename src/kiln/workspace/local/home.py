@@ -7,6 +7,7 @@ import re
 import shutil
 
 from kiln.errors import KilnError
+from kiln.workspace.local import database
 from kiln.workspace.local.workspace import LocalWorkspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -23,7 +24,7 @@ class WorkspaceHome:
         return os.path.join(self.root, name)
 
     def exists(self, name: str) -> bool:
-        return os.path.exists(os.path.join(self.path(name), "metadata.db"))
+        return database.exists(self.path(name))
 
     def open(self, name: str, user: str) -> LocalWorkspace:
         return LocalWorkspace(name, self.path(name), user)
@@ -32,7 +33,7 @@ class WorkspaceHome:
         if not os.path.isdir(self.root):
             return []
         return sorted(n for n in os.listdir(self.root)
-                      if os.path.exists(os.path.join(self.root, n, "metadata.db")))
+                      if database.exists(os.path.join(self.root, n)))
 
     def delete(self, name: str) -> None:
         if not self.exists(name):

@@ -1,13 +1,14 @@
 """Reading one secret of an embedded workspace from a task process.
 
 Task processes stay light (no SQLAlchemy): the standard library's sqlite3 reads the
-metadata database directly, read-only.
+metadata database directly, read-only; a PostgreSQL workspace is read with psycopg.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
+
+from kiln.workspace.local import database
 
 
 def read_secret(workspace_dir: str, scope: str, key: str) -> str | None:
@@ -28,7 +29,13 @@ def list_scopes(workspace_dir: str) -> list[str]:
 
 
 def _query(workspace_dir: str, sql: str, args: tuple[str, ...]) -> list[tuple[str, ...]]:
-    db = os.path.join(workspace_dir, "metadata.db")
+    url = database.url_of(workspace_dir)
+    if database.is_postgres(url):
+        import psycopg
+
+        with psycopg.connect("postgresql://" + url.split("://", 1)[1]) as pg:
+            return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), args).fetchall()]
+    db = url.removeprefix("sqlite:///")
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(sql, args).fetchall()

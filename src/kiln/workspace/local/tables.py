@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Index,
     Integer,
@@ -15,6 +16,10 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# epoch milliseconds: 64 bits in PostgreSQL; SQLite's INTEGER holds them as it is (the
+# SQLite schema stays what it was)
+MILLIS = BigInteger().with_variant(Integer(), "sqlite")
 
 info = Table(
     "workspace_info", metadata,
@@ -30,8 +35,8 @@ objects = Table(
     Column("name", String, nullable=False),
     Column("settings", Text, nullable=False),
     Column("bundle_ref", String, nullable=True),
-    Column("created_at", Integer, nullable=False),
-    Column("updated_at", Integer, nullable=False),
+    Column("created_at", MILLIS, nullable=False),
+    Column("updated_at", MILLIS, nullable=False),
     Column("creator", String, nullable=False),
     UniqueConstraint("kind", "id", name="uq_objects_kind_id"),
 )
@@ -45,7 +50,7 @@ deploy_locks = Table(
     Column("holder", String, nullable=False),
     Column("host", String, nullable=False),
     Column("pid", Integer, nullable=False),
-    Column("acquired_at", Integer, nullable=False),
+    Column("acquired_at", MILLIS, nullable=False),
 )
 
 deploy_state = Table(
@@ -54,13 +59,13 @@ deploy_state = Table(
     Column("lineage", String, nullable=False),
     Column("serial", Integer, nullable=False),
     Column("data", Text, nullable=False),
-    Column("updated_at", Integer, nullable=False),
+    Column("updated_at", MILLIS, nullable=False),
 )
 
 audit = Table(
     "audit", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Integer, nullable=False),
+    Column("ts", MILLIS, nullable=False),
     Column("user", String, nullable=False),
     Column("action", String, nullable=False),
     Column("target", String, nullable=False),
@@ -78,8 +83,8 @@ runs = Table(
     Column("runner_host", String, nullable=False),
     Column("runner_pid", Integer, nullable=False),
     Column("cancel_requested", Integer, nullable=False, server_default="0"),
-    Column("created_at", Integer, nullable=False),
-    Column("updated_at", Integer, nullable=False),
+    Column("created_at", MILLIS, nullable=False),
+    Column("updated_at", MILLIS, nullable=False),
 )
 Index("ix_runs_job_id", runs.c.job_id)
 
@@ -88,14 +93,14 @@ secrets = Table(
     Column("scope", String, nullable=False),
     Column("key", String, nullable=False),
     Column("value", Text, nullable=True),  # NULL marks an empty scope
-    Column("updated_at", Integer, nullable=False),
+    Column("updated_at", MILLIS, nullable=False),
     PrimaryKeyConstraint("scope", "key"),
 )
 
 lineage = Table(
     "lineage", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Integer, nullable=False),
+    Column("ts", MILLIS, nullable=False),
     Column("entity", String, nullable=False),  # a table's or model's full name
     Column("version", String, nullable=True),  # the Delta or model version
     Column("op", String, nullable=False),  # read | write
@@ -112,8 +117,8 @@ tokens = Table(
     Column("token_hash", String, nullable=False, unique=True),
     Column("user", String, nullable=False),
     Column("comment", Text, nullable=False),
-    Column("created_at", Integer, nullable=False),
-    Column("expires_at", Integer, nullable=True),
+    Column("created_at", MILLIS, nullable=False),
+    Column("expires_at", MILLIS, nullable=True),
 )
 
 monitor_refreshes = Table(
@@ -129,7 +134,7 @@ principals = Table(
     Column("kind", String, nullable=False),  # USER | GROUP | SERVICE_PRINCIPAL
     Column("display_name", String, nullable=True),
     Column("active", Integer, nullable=False),
-    Column("created_at", Integer, nullable=False),
+    Column("created_at", MILLIS, nullable=False),
 )
 
 group_members = Table(

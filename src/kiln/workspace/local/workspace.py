@@ -35,6 +35,7 @@ from kiln.workspace.api import (
 )
 from kiln.workspace.local import paths
 from kiln.workspace.local import tables as t
+from kiln.workspace.local import database
 from kiln.workspace.local.db import open_engine
 
 _MLFLOW_KINDS = {"experiments", "registered_models"}  # also live in the workspace's MLflow
@@ -65,7 +66,7 @@ class LocalWorkspace(Workspace):
         self.directory = directory
         self._user = user
         os.makedirs(directory, exist_ok=True)
-        self.engine = open_engine(os.path.join(directory, "metadata.db"))
+        self.engine = open_engine(database.url_of(directory))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,6 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from kiln.workspace.local.tables import MILLIS
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -27,8 +29,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String, nullable=False),
         sa.Column("settings", sa.Text, nullable=False),
         sa.Column("bundle_ref", sa.String, nullable=True),
-        sa.Column("created_at", sa.Integer, nullable=False),
-        sa.Column("updated_at", sa.Integer, nullable=False),
+        sa.Column("created_at", MILLIS, nullable=False),
+        sa.Column("updated_at", MILLIS, nullable=False),
         sa.Column("creator", sa.String, nullable=False),
         sa.UniqueConstraint("kind", "id", name="uq_objects_kind_id"),
     )
@@ -42,7 +44,7 @@ def upgrade() -> None:
         sa.Column("holder", sa.String, nullable=False),
         sa.Column("host", sa.String, nullable=False),
         sa.Column("pid", sa.Integer, nullable=False),
-        sa.Column("acquired_at", sa.Integer, nullable=False),
+        sa.Column("acquired_at", MILLIS, nullable=False),
     )
     op.create_table(
         "deploy_state",
@@ -50,12 +52,12 @@ def upgrade() -> None:
         sa.Column("lineage", sa.String, nullable=False),
         sa.Column("serial", sa.Integer, nullable=False),
         sa.Column("data", sa.Text, nullable=False),
-        sa.Column("updated_at", sa.Integer, nullable=False),
+        sa.Column("updated_at", MILLIS, nullable=False),
     )
     op.create_table(
         "audit",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("ts", sa.Integer, nullable=False),
+        sa.Column("ts", MILLIS, nullable=False),
         sa.Column("user", sa.String, nullable=False),
         sa.Column("action", sa.String, nullable=False),
         sa.Column("target", sa.String, nullable=False),

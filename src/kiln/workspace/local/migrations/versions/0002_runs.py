@@ -7,6 +7,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from kiln.workspace.local.tables import MILLIS
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -24,8 +26,8 @@ def upgrade() -> None:
         sa.Column("runner_host", sa.String, nullable=False),
         sa.Column("runner_pid", sa.Integer, nullable=False),
         sa.Column("cancel_requested", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("created_at", sa.Integer, nullable=False),
-        sa.Column("updated_at", sa.Integer, nullable=False),
+        sa.Column("created_at", MILLIS, nullable=False),
+        sa.Column("updated_at", MILLIS, nullable=False),
     )
     op.create_index("ix_runs_job_id", "runs", ["job_id"])
 

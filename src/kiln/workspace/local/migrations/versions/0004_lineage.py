@@ -7,6 +7,8 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
+from kiln.workspace.local.tables import MILLIS
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -17,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         "lineage",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("ts", sa.Integer, nullable=False),
+        sa.Column("ts", MILLIS, nullable=False),
         sa.Column("entity", sa.String, nullable=False),
         sa.Column("version", sa.String, nullable=True),
         sa.Column("op", sa.String, nullable=False),

@@ -7,6 +7,8 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
+from kiln.workspace.local.tables import MILLIS
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -20,8 +22,8 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String, nullable=False, unique=True),
         sa.Column("user", sa.String, nullable=False),
         sa.Column("comment", sa.Text, nullable=False),
-        sa.Column("created_at", sa.Integer, nullable=False),
-        sa.Column("expires_at", sa.Integer, nullable=True),
+        sa.Column("created_at", MILLIS, nullable=False),
+        sa.Column("expires_at", MILLIS, nullable=True),
     )
 
 

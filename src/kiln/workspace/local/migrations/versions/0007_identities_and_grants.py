@@ -8,6 +8,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
+from kiln.workspace.local.tables import MILLIS
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -21,7 +23,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String, nullable=False),  # USER | GROUP | SERVICE_PRINCIPAL
         sa.Column("display_name", sa.String, nullable=True),
         sa.Column("active", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.Integer, nullable=False),
+        sa.Column("created_at", MILLIS, nullable=False),
     )
     op.create_table(
         "group_members",
@@ -38,7 +40,7 @@ def upgrade() -> None:
     )
     # every token's user is a user of the workspace
     conn = op.get_bind()
-    users = [r[0] for r in conn.execute(sa.text("SELECT DISTINCT user FROM tokens"))]
+    users = [r[0] for r in conn.execute(sa.text('SELECT DISTINCT "user" FROM tokens'))]
     for name in users:
         conn.execute(sa.text("INSERT INTO principals VALUES (:n, 'USER', NULL, 1, 0)"),
                      {"n": name})
