@@ -1,19 +1,22 @@
 """Opening a workspace's metadata database, migrated to the current schema.
 
 SQLite by default; PostgreSQL when the workspace names one (``database``). Either way one
-transaction writes at a time: SQLite's transactions begin IMMEDIATE, PostgreSQL's take one
-transaction-level advisory lock first, so a read-then-write (the next id, a run slot, a
-lock) never races and two transactions never deadlock. The current revision is checked
+transaction writes at a time (``write``): SQLite's transactions begin IMMEDIATE,
+PostgreSQL's writing transactions take one transaction-level advisory lock first, so a
+read-then-write (the next id, a run slot, a lock) never races and two transactions never
+deadlock; PostgreSQL's reads take no lock. The current revision is checked
 cheaply first; Alembic (slow to import) runs only when the database is new or older than
 this kiln.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from kiln.errors import KilnError
 from kiln.workspace.local.database import is_postgres
@@ -74,10 +77,6 @@ def _postgres(url: str) -> Engine:
     engine = create_engine(driver, future=True, pool_pre_ping=True, pool_size=8,
                            max_overflow=16)
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
-
     try:
         with engine.connect() as c:
             has = c.execute(text("SELECT to_regclass('alembic_version')")).scalar()
@@ -89,6 +88,15 @@ def _postgres(url: str) -> Engine:
     if revision != HEAD:
         migrate(engine)
     return engine
+
+
+@contextlib.contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that may read and then write: one at a time per database."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
+        yield conn
 
 
 def _safe(url: str) -> str:
@@ -107,6 +115,6 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", _MIGRATIONS)
-    with engine.begin() as conn:
+    with write(engine) as conn:  # two processes opening a new database: one migrates
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

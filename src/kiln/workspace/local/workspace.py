@@ -36,7 +36,7 @@ from kiln.workspace.api import (
 from kiln.workspace.local import paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local import database
-from kiln.workspace.local.db import open_engine
+from kiln.workspace.local.db import open_engine, write
 
 _MLFLOW_KINDS = {"experiments", "registered_models"}  # also live in the workspace's MLflow
 
@@ -93,7 +93,7 @@ class LocalWorkspace(Workspace):
         natural = object_id_for(kind, name, settings)
         if kind in _MLFLOW_KINDS:  # MLflow first: a retried create adopts what it made
             natural = self._mlflow_create(kind, natural, settings)
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             if natural is not None:
                 hit = c.execute(select(t.objects.c.seq).where(
                     t.objects.c.kind == kind, t.objects.c.id == natural)).first()
@@ -120,7 +120,7 @@ class LocalWorkspace(Workspace):
 
     def update(self, kind: str, id: str, name: str, settings: dict[str, Any]) -> ObjectInfo:
         now = _now()
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
                                                     t.objects.c.id == id)).first()
             if row is None:
@@ -138,7 +138,7 @@ class LocalWorkspace(Workspace):
         if kind in _MLFLOW_KINDS:
             self.get(kind, id)  # NotFound before anything is touched
             self._mlflow_delete(kind, id)
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             res = c.execute(delete(t.objects).where(t.objects.c.kind == kind,
                                                     t.objects.c.id == id))
         if res.rowcount == 0:
@@ -280,7 +280,7 @@ class LocalWorkspace(Workspace):
     def acquire_lock(self, state_id: str, holder: str, *, force: bool = False) -> LockInfo:
         lock = LockInfo(state_id, uuid.uuid4().hex, holder, socket.gethostname(), os.getpid(),
                         _now())
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             row = c.execute(select(t.deploy_locks).where(
                 t.deploy_locks.c.state_id == state_id)).first()
             if row is not None:
@@ -297,7 +297,7 @@ class LocalWorkspace(Workspace):
         return lock
 
     def release_lock(self, state_id: str, lock_id: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(delete(t.deploy_locks).where(t.deploy_locks.c.state_id == state_id,
                                                    t.deploy_locks.c.lock_id == lock_id))
 
@@ -310,7 +310,7 @@ class LocalWorkspace(Workspace):
         return DeployState(row.state_id, row.lineage, row.serial, json.loads(row.data))
 
     def write_state(self, state: DeployState) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             row = c.execute(select(t.deploy_state.c.serial, t.deploy_state.c.lineage).where(
                 t.deploy_state.c.state_id == state.state_id)).first()
             values = dict(lineage=state.lineage, serial=state.serial, data=_dump(state.data),
@@ -330,13 +330,13 @@ class LocalWorkspace(Workspace):
                     t.deploy_state.c.state_id == state.state_id).values(**values))
 
     def delete_state(self, state_id: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(delete(t.deploy_state).where(t.deploy_state.c.state_id == state_id))
 
     # job runs ----------------------------------------------------------------------
     def create_run(self, job_id: int, doc: dict[str, Any]) -> int:
         now = _now()
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             res = c.execute(insert(t.runs).values(
                 job_id=job_id, life_cycle_state=doc["state"]["life_cycle_state"],
                 result_state=doc["state"].get("result_state"), doc="{}",
@@ -348,7 +348,7 @@ class LocalWorkspace(Workspace):
         return run_id
 
     def update_run(self, run_id: int, doc: dict[str, Any]) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
                 life_cycle_state=doc["state"]["life_cycle_state"],
                 result_state=doc["state"].get("result_state"), doc=_dump(doc),
@@ -387,7 +387,7 @@ class LocalWorkspace(Workspace):
         return doc
 
     def adopt_run(self, run_id: int) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
                 runner_host=socket.gethostname(), runner_pid=os.getpid()))
 
@@ -399,7 +399,7 @@ class LocalWorkspace(Workspace):
 
     def claim_run_slot(self, run_id: int, job_id: int, limit: int) -> bool:
         host = socket.gethostname()
-        with self.engine.begin() as c:  # BEGIN IMMEDIATE: one claimer at a time
+        with write(self.engine) as c:  # BEGIN IMMEDIATE: one claimer at a time
             active = 0
             for row in c.execute(select(t.runs.c.run_id, t.runs.c.runner_host,
                                         t.runs.c.runner_pid).where(
@@ -415,7 +415,7 @@ class LocalWorkspace(Workspace):
 
     def request_cancel(self, run_id: int) -> None:
         self.get_run(run_id)  # NotFound for an unknown run
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(cancel_requested=1))
 
     def cancel_requested(self, run_id: int) -> bool:
@@ -429,9 +429,9 @@ class LocalWorkspace(Workspace):
 
     # settings ----------------------------------------------------------------------
     def add_monitor_refresh(self, monitor: str, doc: dict[str, Any]) -> int:
-        # one IMMEDIATE transaction (see db.open_engine): the next id is read and taken
+        # one writing transaction (db.write): the next id is read and taken
         # while no other writer can take it
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             last = c.execute(select(func.max(t.monitor_refreshes.c.refresh_id)).where(
                 t.monitor_refreshes.c.monitor == monitor)).scalar()
             refresh_id = int(last or 0) + 1
@@ -442,7 +442,7 @@ class LocalWorkspace(Workspace):
 
     def update_monitor_refresh(self, monitor: str, refresh_id: int,
                                doc: dict[str, Any]) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(update(t.monitor_refreshes).where(
                 t.monitor_refreshes.c.monitor == monitor,
                 t.monitor_refreshes.c.refresh_id == refresh_id).values(
@@ -461,7 +461,7 @@ class LocalWorkspace(Workspace):
         return None if row is None else row[0]
 
     def set_setting(self, key: str, value: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(delete(t.info).where(t.info.c.key == key))
             c.execute(insert(t.info).values(key=key, value=value))
 
@@ -475,14 +475,14 @@ class LocalWorkspace(Workspace):
 
     def create_scope(self, scope: str) -> None:
         self._check_name("scope", scope)
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             if c.execute(select(t.secrets.c.scope).where(t.secrets.c.scope == scope)).first():
                 raise AlreadyExists(f"secret scope {scope} already exists")
             c.execute(insert(t.secrets).values(scope=scope, key="", value=None, updated_at=_now()))
         self.audit("secrets.create_scope", scope)
 
     def delete_scope(self, scope: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             res = c.execute(delete(t.secrets).where(t.secrets.c.scope == scope))
         if res.rowcount == 0:
             raise NotFound(f"secret scope {scope} does not exist")
@@ -495,7 +495,7 @@ class LocalWorkspace(Workspace):
 
     def put_secret(self, scope: str, key: str, value: str) -> None:
         self._check_name("key", key)
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             if not c.execute(select(t.secrets.c.scope).where(t.secrets.c.scope == scope)).first():
                 raise NotFound(f"secret scope {scope} does not exist")
             c.execute(delete(t.secrets).where(t.secrets.c.scope == scope, t.secrets.c.key == key))
@@ -503,7 +503,7 @@ class LocalWorkspace(Workspace):
         self.audit("secrets.put", f"{scope}/{key}")
 
     def delete_secret(self, scope: str, key: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             res = c.execute(delete(t.secrets).where(t.secrets.c.scope == scope,
                                                     t.secrets.c.key == key, t.secrets.c.key != ""))
         if res.rowcount == 0:
@@ -536,7 +536,7 @@ class LocalWorkspace(Workspace):
         token_id = uuid.uuid4().hex
         self.add_principal(user, "USER", exist_ok=True)  # a token's owner is a user here
         now = _now()
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(insert(t.tokens).values(
                 token_id=token_id, token_hash=_token_hash(value), user=user, comment=comment,
                 created_at=now, expires_at=now + lifetime_s * 1000 if lifetime_s else None))
@@ -551,7 +551,7 @@ class LocalWorkspace(Workspace):
                     for r in rows]
 
     def delete_token(self, token_id: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             res = c.execute(delete(t.tokens).where(t.tokens.c.token_id == token_id))
         if res.rowcount == 0:
             raise NotFound(f"token {token_id} does not exist in workspace {self.name}")
@@ -577,7 +577,7 @@ class LocalWorkspace(Workspace):
 
     def add_principal(self, name: str, kind: str, display_name: str | None = None,
                       exist_ok: bool = False) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             row = c.execute(select(t.principals.c.kind).where(
                 t.principals.c.name == name)).first()
             if row is not None:
@@ -590,7 +590,7 @@ class LocalWorkspace(Workspace):
                                                   created_at=_now()))
 
     def delete_principal(self, name: str) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             res = c.execute(delete(t.principals).where(t.principals.c.name == name))
             if res.rowcount == 0:
                 raise NotFound(f"principal {name} does not exist in workspace {self.name}")
@@ -609,7 +609,7 @@ class LocalWorkspace(Workspace):
                 t.group_members.c.member == member).order_by(t.group_members.c.group_name))]
 
     def set_membership(self, group: str, member: str, present: bool) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(delete(t.group_members).where(t.group_members.c.group_name == group,
                                                     t.group_members.c.member == member))
             if present:
@@ -627,7 +627,7 @@ class LocalWorkspace(Workspace):
     def change_grants(self, securable_type: str, full_name: str, principal: str,
                       add: list[str], remove: list[str]) -> None:
         g = t.grants.c
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             key = (g.securable_type == securable_type) & (g.full_name == full_name) & \
                 (g.principal == principal)
             if remove:
@@ -640,7 +640,7 @@ class LocalWorkspace(Workspace):
                         principal=principal, privilege=privilege))
 
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(insert(t.audit).values(ts=_now(), user=self._user, action=action,
                                              target=target, detail=_dump(detail or {})))
 
@@ -654,7 +654,7 @@ class LocalWorkspace(Workspace):
 
     # lineage -----------------------------------------------------------------------
     def record_lineage(self, entry: LineageEntry) -> None:
-        with self.engine.begin() as c:
+        with write(self.engine) as c:
             c.execute(insert(t.lineage).values(
                 ts=entry.ts or _now(), entity=entry.entity, version=entry.version, op=entry.op,
                 job_run_id=entry.job_run_id, task_key=entry.task_key,
