@@ -180,3 +180,58 @@ def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
                 {"path": path, "content": "eA=="}).encode(), "application/json")
             assert status == 400, (path, text)
         assert not (tmp_path / "server-home" / "etc").exists()
+
+
+SPARK_READ = """# Databricks notebook source
+n = spark.table("main.hr.salaries").count()
+dbutils.notebook.exit(str(n))
+"""
+
+
+def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
+    import base64
+
+    import pyarrow as pa
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service import jobs
+    from databricks.sdk.service.catalog import PermissionsChange, Privilege
+    from databricks.sdk.service.workspace import ImportFormat, Language
+    from deltalake import write_deltalake
+
+    admin = Kiln(tmp_path / "server-home", user="admin@example.com")
+    with kiln_server(admin, tmp_path) as url:
+        tokens = {u: token_of(admin, tmp_path, f"{u}@example.com") for u in ("admin", "alice")}
+        admin.run("groups", "add-member", "admins", "admin@example.com", "-w", "shared",
+                  cwd=tmp_path)
+        w, alice = (WorkspaceClient(host=url, token=tokens[u], auth_type="pat")
+                    for u in ("admin", "alice"))
+        w.catalogs.create(name="main")
+        w.schemas.create(name="hr", catalog_name="main")
+        where = tmp_path / "salaries"
+        write_deltalake(str(where), pa.table({"id": [1, 2, 3]}))
+        admin.run("tables", "create", "main.hr.salaries", "--location", str(where), "-w",
+                  "shared", cwd=tmp_path)
+
+        path = "/Workspace/Users/alice@example.com/read"
+        alice.workspace.mkdirs("/Workspace/Users/alice@example.com")
+        alice.workspace.import_(path=path, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                                content=base64.b64encode(SPARK_READ.encode()).decode())
+        job = alice.jobs.create(name="read", tasks=[jobs.Task(
+            task_key="read", notebook_task=jobs.NotebookTask(notebook_path=path))])
+
+        def run() -> tuple[jobs.RunResultState, str]:
+            done = alice.jobs.run_now(job.job_id).result()
+            out = alice.jobs.get_run_output(done.tasks[0].run_id)
+            return done.state.result_state, (out.notebook_output.result if out.notebook_output
+                                              and out.notebook_output.result else out.error or "")
+
+        state, said = run()  # the task runs as alice: Spark cannot read what she may not
+        assert state == jobs.RunResultState.FAILED
+        assert "does not have USE CATALOG on Catalog 'main'" in said, said
+        for securable, name, privileges in (
+                ("catalog", "main", [Privilege.USE_CATALOG]),
+                ("schema", "main.hr", [Privilege.USE_SCHEMA]),
+                ("table", "main.hr.salaries", [Privilege.SELECT])):
+            w.grants.update(securable, name, changes=[PermissionsChange(
+                principal="alice@example.com", add=privileges)])
+        assert run() == (jobs.RunResultState.SUCCESS, "3")

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from kiln.catalog import Catalog
-from kiln.errors import KilnError
+from kiln.errors import KilnError, PermissionDenied
 from kiln.workspace import AlreadyExists, NotFound
 
 DELTA = {"spark.sql.sources.provider": "delta"}
@@ -57,23 +57,27 @@ class GlueCatalog:
 
     @contextlib.contextmanager
     def _changing(self) -> Iterator[None]:
-        """One change to the registry at a time; kiln's errors as Glue's."""
+        """One change to the registry at a time."""
         with self.lock:
-            try:
-                yield
-            except AlreadyExists as e:
-                raise _GlueError("AlreadyExistsException", str(e)) from None
-            except NotFound as e:
-                raise _GlueError("EntityNotFoundException", str(e)) from None
-            except KilnError as e:
-                raise _GlueError("InvalidInputException", str(e)) from None
+            yield
 
     def call(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One Glue operation; kiln's errors as Glue's (a missing privilege says which)."""
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(
             self, "op_" + op, None)
         if handler is None:
             raise _GlueError("InvalidInputException", f"kiln does not serve Glue {op}")
-        return handler(body)
+        try:
+            return handler(body)
+        except AlreadyExists as e:
+            raise _GlueError("AlreadyExistsException", str(e)) from None
+        except NotFound as e:
+            raise _GlueError("EntityNotFoundException", str(e)) from None
+        except PermissionDenied as e:  # (Glue's GetTable has no AccessDeniedException: the
+            # engine would drop the message of an error type the operation does not declare)
+            raise _GlueError("InvalidInputException", f"PERMISSION_DENIED: {e}") from None
+        except KilnError as e:
+            raise _GlueError("InvalidInputException", str(e)) from None
 
     # databases = schemas -------------------------------------------------------------
     def _database(self, cat: str, name: str) -> dict[str, Any]:

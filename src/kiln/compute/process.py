@@ -37,6 +37,7 @@ def catalog_list(catalogs: list[str], endpoint: str) -> str:
 def main(argv: list[str]) -> int:
     workspace_dir = os.path.abspath(argv[0])
     explicit = "--explicit" in argv[1:]
+    user = argv[argv.index("--user") + 1] if "--user" in argv[1:] else None
     idle_timeout = float(os.environ.get("KILN_COMPUTE_IDLE_TIMEOUT") or 600)
 
     from kiln.catalog import Catalog
@@ -44,9 +45,12 @@ def main(argv: list[str]) -> int:
     from kiln.models.store import ensure_store, mlflow_env
     from kiln.workspace.local.workspace import LocalWorkspace
 
-    ws = LocalWorkspace(os.path.basename(workspace_dir), workspace_dir, "kiln")
-    catalog = Catalog(ws, check=False)  # the engine's own catalog server: tasks are checked
-    catalogs = catalog.catalog_names()
+    ws = LocalWorkspace(os.path.basename(workspace_dir), workspace_dir, user or "kiln")
+    # a user's own compute: its catalog acts as the user, whose grants hold for Spark;
+    # the shared compute of a workspace without admins checks nothing (nothing is enforced)
+    catalog = Catalog(ws, check=user is not None)
+    catalogs = catalog.catalog_names(check=False)  # all named: a lookup reaches the catalog,
+    # which says which privilege is missing
     glue = serve(GlueCatalog(catalog))
     endpoint = f"http://127.0.0.1:{glue.server_address[1]}"
     # Python UDFs (mlflow.pyfunc.spark_udf among them) run in this process: they see the
@@ -66,7 +70,7 @@ def main(argv: list[str]) -> int:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-    d = cluster.compute_dir(workspace_dir)
+    d = cluster.compute_dir(workspace_dir, user)
     state = {"pid": os.getpid(), "url": f"sc://{host}:{port}", "catalogs": catalogs,
              "catalog_endpoint": endpoint, "started_at": int(time.time() * 1000),
              "explicit": explicit}
@@ -82,7 +86,7 @@ def main(argv: list[str]) -> int:
     reason = "stopped"
     while not stopping:
         time.sleep(0.2)
-        clients = cluster.live_clients(workspace_dir)
+        clients = cluster.live_clients(workspace_dir, user)
         anchors |= set(clients.values())
         anchors = {a for a in anchors if cluster.alive(a)}
         if clients:
@@ -90,7 +94,7 @@ def main(argv: list[str]) -> int:
         elif not explicit and not anchors and (time.monotonic() - last_busy) > 1.0:
             reason = "no kiln process uses it any more"
             break
-        elif catalog.catalog_names() != catalogs:
+        elif catalog.catalog_names(check=False) != catalogs:
             reason = "the workspace's catalogs changed; the next task starts a new server"
             break
         elif time.monotonic() - last_busy > idle_timeout:

@@ -20,7 +20,7 @@ import re
 import threading
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, PermissionDenied
 
 _lock = threading.Lock()
 _session: Any = None
@@ -66,8 +66,12 @@ def _create() -> Any:
                             "KILN_SPARK_REMOTE to a Spark Connect URL")
         from kiln.compute import cluster
 
+        from kiln.workspace.local.light import has_admins
+
+        # a workspace with admins enforces privileges: each user's Spark is their own
+        user = os.environ.get("KILN_USER") if has_admins(workspace_dir) else None
         state = cluster.ensure(workspace_dir, client=os.getpid(),
-                               anchor=_config.get("anchor") or os.getpid())
+                               anchor=_config.get("anchor") or os.getpid(), user=user or None)
         remote = state["url"]
         _config["server_pid"] = state["pid"]
     prefetch.join()
@@ -255,9 +259,12 @@ def _overwrite_as_delta_write(workspace_dir: str) -> None:
             try:
                 full = str(parse_name(_qualified(self._spark, name)))
                 info = catalog.table_info(full)
+            except PermissionDenied:
+                raise
             except KilnError:
                 info = None
             if info is not None:
+                catalog.location(full, "MODIFY")  # overwriting is writing: MODIFY
                 self.mode("overwrite").option("overwriteSchema", "true")
                 if partitionBy is not None:
                     self.partitionBy(partitionBy)

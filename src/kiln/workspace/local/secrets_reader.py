@@ -1,14 +1,11 @@
 """Reading one secret of an embedded workspace from a task process.
 
-Task processes stay light (no SQLAlchemy): the standard library's sqlite3 reads the
-metadata database directly, read-only; a PostgreSQL workspace is read with psycopg.
+Task processes stay light (no SQLAlchemy): ``light`` reads the metadata database.
 """
 
 from __future__ import annotations
 
-import sqlite3
-
-from kiln.workspace.local import database
+from kiln.workspace.local.light import query as _query
 
 
 def read_secret(workspace_dir: str, scope: str, key: str) -> str | None:
@@ -26,18 +23,3 @@ def list_secret_keys(workspace_dir: str, scope: str) -> list[str] | None:
 def list_scopes(workspace_dir: str) -> list[str]:
     return [r[0] for r in _query(workspace_dir,
                                  "SELECT DISTINCT scope FROM secrets ORDER BY scope", ())]
-
-
-def _query(workspace_dir: str, sql: str, args: tuple[str, ...]) -> list[tuple[str, ...]]:
-    url = database.url_of(workspace_dir)
-    if database.is_postgres(url):
-        import psycopg
-
-        with psycopg.connect("postgresql://" + url.split("://", 1)[1]) as pg:
-            return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), args).fetchall()]
-    db = url.removeprefix("sqlite:///")
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
