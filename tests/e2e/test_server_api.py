@@ -373,3 +373,22 @@ def test_tokens_job_updates_and_one_time_runs_through_the_sdk(tmp_path: Path) ->
         started = bob.jobs.run_now(job.job_id).result()
         assert run_as(started.run_id) == "alice@example.com"
         assert started.creator_user_name == "bob@example.com"
+
+
+def test_kiln_server_fires_scheduled_jobs(tmp_path: Path) -> None:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service import jobs as j
+
+    with served(tmp_path) as (kiln, root, url, value):
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
+        path = next(iter(w.jobs.list())).settings.tasks[0].notebook_task.notebook_path
+        job = w.jobs.create(name="every-2s", tasks=[j.Task(
+            task_key="t", notebook_task=j.NotebookTask(path))],
+            schedule=j.CronSchedule(quartz_cron_expression="0/2 * * * * ?", timezone_id="UTC"))
+        deadline = time.monotonic() + 60
+        while not list(w.jobs.list_runs(job_id=job.job_id)):
+            assert time.monotonic() < deadline, "the server's scheduler fired nothing"
+            time.sleep(0.5)
+        w.jobs.update(job.job_id, new_settings=j.JobSettings(schedule=j.CronSchedule(
+            quartz_cron_expression="0/2 * * * * ?", timezone_id="UTC",
+            pause_status=j.PauseStatus.PAUSED)))

@@ -15,7 +15,8 @@ SERVER_SETTING = "serving.server"
 
 
 def _serve(target: str | None, workspace: str | None, host: str, port: int,
-           only: list[str] | None, max_wait_ms: float, db: str | None = None) -> None:
+           only: list[str] | None, max_wait_ms: float, db: str | None = None,
+           scheduler: bool = False) -> None:
     import logging
 
     from kiln.models.store import mlflow_env
@@ -49,7 +50,10 @@ def _serve(target: str | None, workspace: str | None, host: str, port: int,
     logger.addHandler(logging.StreamHandler())
     wrap = None
     if only is None:  # kiln server: the workspace's REST API too
-        from kiln.server.app import with_rest_api
+        from kiln.server.app import start_scheduler, with_rest_api
+
+        if scheduler:
+            start_scheduler(ws)
 
         def wrap(serving):  # type: ignore[no-untyped-def]
             return with_rest_api(ws, serving)
@@ -71,16 +75,19 @@ _wait = click.option("--max-batch-wait-ms", "max_wait_ms", type=float, default=1
 @_host
 @_port
 @_wait
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Fire the workspace's scheduled jobs (off when 'kiln scheduler' does).")
 @click.option("--db", default=None, metavar="URL",
               help="For a new workspace: keep its metadata in this PostgreSQL database "
                    "(postgresql://user@host:port/db) instead of SQLite.")
 def server_cmd(target: str | None, workspace: str | None, host: str, port: int,
-               max_wait_ms: float, db: str | None) -> None:
-    """Serve a workspace over HTTP: its REST API (Databricks' shapes, under /api/; the
-    current user and Jobs 2.2 so far) and every model serving endpoint."""
+               max_wait_ms: float, scheduler: bool, db: str | None) -> None:
+    """Serve a workspace over HTTP: its REST API (Databricks' shapes, under /api/; see
+    /api/openapi.json), MLflow's tracking server, every model serving endpoint, and its
+    job scheduler."""
     if db is not None and not db.startswith(("postgresql://", "postgres://")):
         raise UsageError(f"--db must be a postgresql:// URL, not {db!r}")
-    _serve(target, workspace, host, port, None, max_wait_ms, db)
+    _serve(target, workspace, host, port, None, max_wait_ms, db, scheduler)
 
 
 @click.group(name="serving-endpoints")

@@ -6,6 +6,9 @@
 - everything else (``/serving-endpoints/...``, ``/health``, ``/metrics``, and the
   lifespan, which stops the models): the serving endpoints.
 
+The server also fires the workspace's scheduled jobs (``start_scheduler``), unless told
+not to (``kiln server --no-scheduler``: another process does).
+
 MLflow's server keeps its stores process-wide, so one server process serves one
 workspace. Artifacts stay where the workspace keeps them (a client on this machine writes
 them there itself).
@@ -13,7 +16,9 @@ them there itself).
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import Any
 
 from kiln.errors import KilnError
@@ -22,6 +27,27 @@ from kiln.server.http import App, authenticate, reply_error
 from kiln.workspace import Workspace
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/2.0/mlflow-artifacts/")
+
+
+def start_scheduler(ws: Workspace, interval_s: float = 1.0) -> threading.Event:
+    """Fire the workspace's scheduled and periodic jobs from this process (each run in a
+    process of its own, as ``run-now`` starts it); set the event to stop."""
+    from kiln.jobs.detached import start
+    from kiln.jobs.scheduler import Scheduler
+
+    log = logging.getLogger("kiln.serving")
+
+    def start_run(target: Workspace, job_id: int) -> None:
+        try:
+            run_id = start(target, job_id)
+            log.info("scheduler: started run %s of job %s", run_id, job_id)
+        except KilnError as e:
+            log.error("scheduler: job %s: %s", job_id, e.summary)
+
+    stop = threading.Event()
+    threading.Thread(target=Scheduler([ws], start_run).serve, args=(stop, interval_s),
+                     name="kiln-scheduler", daemon=True).start()
+    return stop
 
 
 def with_rest_api(ws: Workspace, serving: Any) -> Any:
