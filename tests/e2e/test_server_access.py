@@ -20,6 +20,37 @@ from tests.e2e.test_server_target import kiln_server, token_of
 pytestmark = pytest.mark.e2e
 
 
+MLFLOW_AS = """
+import json, sys
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+client = MlflowClient(tracking_uri=sys.argv[1], registry_uri=sys.argv[1])
+out = {}
+def attempt(key, call):
+    try:
+        call()
+        out[key] = "ok"
+    except MlflowException as e:
+        out[key] = e.error_code
+attempt("get", lambda: client.get_registered_model("main.ml.remote"))
+attempt("alias", lambda: client.set_registered_model_alias("main.ml.remote", "x", "1"))
+attempt("create_in_sales", lambda: client.create_registered_model("main.sales.mine"))
+out["search"] = sorted(m.name for m in client.search_registered_models())
+print(json.dumps(out))
+"""
+
+
+def mlflow_as(url: str, token: str) -> dict[str, object]:
+    """What the MLflow client may do as the token's user (each call: ok or its error)."""
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", MLFLOW_AS, url], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "MLFLOW_TRACKING_TOKEN": token})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
     import pyarrow as pa
     from databricks.sdk import WorkspaceClient
@@ -121,6 +152,13 @@ def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
         change("schema", "main.ml", "analysts", Privilege.USE_SCHEMA, Privilege.EXECUTE)
         with pytest.raises(PermissionDenied):
             alice.registered_models.get("main.ml.remote")
+        # the MLflow client's door to the same registry asks the same privileges
+        assert mlflow_as(url, tokens["alice"]) == {
+            "get": "PERMISSION_DENIED", "search": [], "alias": "PERMISSION_DENIED",
+            "create_in_sales": "PERMISSION_DENIED"}
+        change("schema", "main.sales", "alice@example.com", Privilege.CREATE_MODEL)
+        assert mlflow_as(url, tokens["alice"])["create_in_sales"] == "ok"  # now she owns it
+        assert mlflow_as(url, tokens["bob"])["search"] == []  # bob sees neither
         group = next(g for g in w.groups.list() if g.display_name == "analysts")
         from databricks.sdk.service.iam import Patch, PatchOp
 
@@ -130,11 +168,15 @@ def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
         assert alice.model_versions.get_by_alias("main.ml.remote", "champion").version == 1
         with pytest.raises(PermissionDenied):  # moving an alias needs MANAGE
             alice.registered_models.set_alias("main.ml.remote", "challenger", 1)
+        seen = mlflow_as(url, tokens["alice"])
+        assert seen["get"] == "ok" and seen["alias"] == "PERMISSION_DENIED"
+        assert seen["search"] == ["main.ml.remote", "main.sales.mine"]
         effective = w.grants.get_effective("table", "main.sales.orders",
                                            principal="alice@example.com")
         assert {(p.privilege.value, p.inherited_from_name)
                 for a in effective.privilege_assignments for p in a.privileges} == {
-            ("USE_CATALOG", "main"), ("USE_SCHEMA", "main.sales"), ("SELECT", "main.sales")}
+            ("USE_CATALOG", "main"), ("USE_SCHEMA", "main.sales"), ("SELECT", "main.sales"),
+            ("CREATE_MODEL", "main.sales")}
 
         # endpoints: CAN_QUERY decides who may query
         w.serving_endpoints.create(name="remote", config=EndpointCoreConfigInput(name="remote",

@@ -1,7 +1,8 @@
 """The app ``kiln server`` runs, on one port:
 
 - ``/api/2.0/mlflow/...``, ``/api/3.0/mlflow/...``: MLflow's own tracking server (its
-  REST API, as the MLflow client calls it) on the workspace's store, behind kiln's tokens;
+  REST API, as the MLflow client calls it) on the workspace's store, behind kiln's tokens
+  and the registry's Unity Catalog privileges (``kiln.server.mlflow_guard``);
 - other ``/api/...``: the workspace's REST API in Databricks' shapes (``kiln.server.api``);
 - everything else (``/serving-endpoints/...``, ``/health``, ``/metrics``, and the
   lifespan, which stops the models): the serving endpoints.
@@ -23,6 +24,7 @@ from typing import Any
 
 from kiln.errors import KilnError
 from kiln.server.api import build_router
+from kiln.server.mlflow_guard import guarded
 from kiln.server.http import App, authenticate, reply_error
 from kiln.workspace import Workspace
 
@@ -60,13 +62,13 @@ def with_rest_api(ws: Workspace, serving: Any) -> Any:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path.startswith(MLFLOW_PREFIXES):
             try:
-                authenticate(scope, ws.user_for_token)
+                user = authenticate(scope, ws.user_for_token)
             except KilnError as e:
                 await reply_error(send, e)
                 return
             if not mlflow:
-                mlflow.append(_mlflow_app(ws))
-            await mlflow[0](scope, receive, send)
+                mlflow.append(guarded(ws, _mlflow_app(ws)))
+            await mlflow[0]({**scope, "kiln.user": user}, receive, send)
         elif path.startswith("/api/"):
             await rest(scope, receive, send)
         else:

@@ -1,0 +1,159 @@
+"""Unity Catalog privileges on MLflow's registry REST (``/api/2.0/mlflow/...``), which
+``kiln server`` serves beside its own API: the same model answers the same user the
+same way through either door.
+
+- reading a model, a version or an alias needs EXECUTE on the model;
+- creating a model needs CREATE_MODEL on its schema; its creator then holds
+  ALL_PRIVILEGES and MANAGE on it (MLflow keeps no owner: this grant is the record);
+- changing or deleting a model, its versions, tags and aliases needs ownership or MANAGE;
+- searches answer only the models the user may read.
+
+Each request's model name comes from its query (GET) or JSON body. Every mutating request
+is audited, as the REST API's are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Callable
+
+from kiln.catalog.grants import Grants
+from kiln.errors import KilnError
+from kiln.server.http import reply_error
+from kiln.workspace import Workspace
+
+_READ = {"registered-models/get", "registered-models/get-latest-versions",
+         "model-versions/get", "model-versions/get-download-uri"}
+_MANAGE = {"registered-models/update", "registered-models/rename", "registered-models/delete",
+           "registered-models/set-tag", "registered-models/delete-tag", "model-versions/create",
+           "model-versions/update", "model-versions/delete", "model-versions/set-tag",
+           "model-versions/delete-tag", "model-versions/transition-stage"}
+_SEARCH = {"registered-models/search": "registered_models",
+           "model-versions/search": "model_versions"}
+
+
+def _op(path: str) -> str:
+    parts = path.split("/mlflow/", 1)
+    return parts[1].strip("/") if len(parts) == 2 else ""
+
+
+def _uc(name: Any) -> bool:
+    return isinstance(name, str) and name.count(".") == 2
+
+
+def guarded(ws: Workspace, app: Any) -> Callable[..., Any]:
+    """``app`` (MLflow's server) behind the privileges of each request's user (the scope's
+    ``kiln.user``)."""
+
+    async def guard(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        user, op, method = scope["kiln.user"], _op(scope["path"]), scope["method"]
+        body = b""
+        if method != "GET":
+            chunks = []
+            while True:
+                msg = await receive()
+                chunks.append(msg.get("body", b""))
+                if not msg.get("more_body"):
+                    break
+            body = b"".join(chunks)
+        args = _args(scope, body)
+        grants = Grants(ws.as_user(user))
+        name = args.get("name")
+        try:
+            await asyncio.to_thread(_check, grants, op, method, name)
+        except KilnError as e:
+            await reply_error(send, e)
+            await _audit(ws, user, scope, {"status": 403 if e.code == "PERMISSION_DENIED"
+                                           else 400, "error_code": e.code})
+            return
+        replay = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive_again() -> dict[str, Any]:
+            return replay.pop() if replay else await receive()
+
+        status: list[int] = []
+        if op in _SEARCH:
+            send = _filtering(send, grants, _SEARCH[op])
+
+        async def send_noting(msg: dict[str, Any]) -> None:
+            if msg["type"] == "http.response.start":
+                status.append(msg["status"])
+            await send(msg)
+
+        await app(scope, receive_again, send_noting)
+        if op == "registered-models/create" and status == [200] and _uc(name):
+            await asyncio.to_thread(ws.change_grants, "function", str(name).lower(), user,
+                                    ["ALL_PRIVILEGES", "MANAGE"], [])
+        if method != "GET":
+            await _audit(ws, user, scope, {"status": status[0] if status else 0})
+
+    return guard
+
+
+def _args(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
+    if scope["method"] == "GET":
+        from urllib.parse import parse_qs
+
+        return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _check(grants: Grants, op: str, method: str, name: Any) -> None:
+    if op == "registered-models/alias":
+        op = "registered-models/get" if method == "GET" else "registered-models/update"
+    if not _uc(name):
+        return  # a workspace model (no catalog): not the catalog's
+    if op in _READ:
+        grants.require_on("function", name, "EXECUTE")
+    elif op in _MANAGE:
+        grants.require_use(name)
+        grants.require_manage("function", name)
+    elif op == "registered-models/create":
+        schema = ".".join(name.lower().split(".")[:2])
+        grants.require_use(name)
+        grants.require("schema", schema, "CREATE_MODEL")
+
+
+def _filtering(send: Any, grants: Grants, key: str) -> Any:
+    """A ``send`` that drops from a search's answer what the user may not read."""
+    start: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+
+    async def filtered(msg: dict[str, Any]) -> None:
+        if msg["type"] == "http.response.start":
+            start.append(msg)
+            return
+        chunks.append(msg.get("body", b""))
+        if msg.get("more_body"):
+            return
+        body = b"".join(chunks)
+        if start and start[0]["status"] == 200:
+            doc = json.loads(body or b"{}")
+            items = doc.get(key) or []
+            kept = await asyncio.to_thread(lambda: [
+                i for i in items if not _uc(i.get("name"))
+                or grants.may("function", i["name"], "EXECUTE")])
+            if kept or key in doc:
+                doc[key] = kept
+            body = json.dumps(doc).encode()
+        head = start[0] if start else {"type": "http.response.start", "status": 200,
+                                        "headers": []}
+        headers = [(k, v) for k, v in head.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**head, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return filtered
+
+
+async def _audit(ws: Workspace, user: str, scope: dict[str, Any], detail: dict[str, Any]
+                 ) -> None:
+    client = scope.get("client") or ("", 0)
+    await asyncio.to_thread(ws.as_user(user).audit, "api.request",
+                            f"{scope['method']} {scope['path']}",
+                            {**detail, "client": f"{client[0]}:{client[1]}"})
