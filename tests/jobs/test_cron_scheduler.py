@@ -86,3 +86,28 @@ def test_scheduler_fires_once_even_after_missing_many(tmp_path: Path) -> None:
     assert s.tick() == [("dev", int(hourly.id))]  # one catch-up run
     assert s.tick() == []
     assert started == [int(hourly.id), int(hourly.id)]
+
+
+def test_two_schedulers_on_one_workspace_fire_each_due_run_once(tmp_path: Path) -> None:
+    """A kiln server's scheduler and a 'kiln scheduler' (two processes, or here two
+    threads with their own connections) see the same fire due: only one starts it."""
+    import threading
+
+    home = WorkspaceHome(str(tmp_path))
+    ws = home.open("dev", "a")
+    every = ws.create("jobs", "every", {"schedule": {"quartz_cron_expression": "0 * * * * ?",
+                                                     "timezone_id": "UTC"}})
+    clock = [at(2026, 1, 1, 8, 30).timestamp()]
+    started: list[int] = []
+    schedulers = [Scheduler([home.open("dev", f"s{i}")],
+                            lambda w, job_id: started.append(job_id), now=lambda: clock[0])
+                  for i in range(4)]
+    schedulers[0].tick()  # first sight
+    for minute in range(31, 41):
+        clock[0] = at(2026, 1, 1, 8, minute, 1).timestamp()
+        threads = [threading.Thread(target=s.tick) for s in schedulers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert started == [int(every.id)] * 10

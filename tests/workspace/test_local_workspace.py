@@ -92,3 +92,41 @@ def test_an_older_workspace_keeps_its_monitor_refreshes_when_upgraded(tmp_path: 
     assert ws.monitor_refreshes("main.ml.t") == old
     assert ws.get_setting("monitoring.refreshes.main.ml.t") is None
     assert ws.add_monitor_refresh("main.ml.t", {"state": "RUNNING"}) == 3
+
+
+def test_an_older_workspace_keeps_its_settings_in_typed_stores_when_upgraded(
+        tmp_path: Path) -> None:
+    """0007 kept schedules, endpoint states, the model policy (in two formats) and monitor
+    windows as key-value settings; 0008 moves each into a table of its own."""
+    import json
+
+    from sqlalchemy import create_engine
+
+    from kiln.workspace.local.db import migrate
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+    path = tmp_path / "old" / "metadata.db"
+    path.parent.mkdir()
+    engine = create_engine(f"sqlite:///{path}")
+    migrate(engine, "0007")
+    engine.dispose()
+    con = sqlite3.connect(path)
+    con.executemany("INSERT INTO workspace_info (key, value) VALUES (?, ?)", [
+        ("scheduler.last_fire.7", "1767225600000"),
+        ("serving.state.churn", json.dumps({"state": {"ready": "READY"}})),
+        ("models.require_approval", "champion,serving"),
+        ("models.replay_rule", json.dumps({"min_agreement": 0.9})),
+        ("monitoring.windows.main.ml.t", json.dumps([["1 day", "2026-01-01T00:00:00"]])),
+        ("kiln.server", json.dumps({"url": "http://x"}))])
+    con.commit()
+    con.close()
+    ws = LocalWorkspace("old", str(path.parent), "alice@example.com")  # upgrades in place
+    assert ws.last_fire("7") == 1767225600000
+    assert ws.endpoint_state("churn") == {"state": {"ready": "READY"}}
+    assert ws.model_policy() == {"require_approval": ["champion", "serving"],
+                                 "replay_min_agreement": 0.9}
+    assert ws.monitor_windows("main.ml.t") == {("1 day", "2026-01-01T00:00:00")}
+    assert ws.get_setting("models.replay_rule") is None
+    assert ws.get_setting("kiln.server") == json.dumps({"url": "http://x"})  # not moved
+    ws.put_model_policy(replay_min_agreement=None)
+    assert ws.model_policy()["require_approval"] == ["champion", "serving"]

@@ -51,19 +51,20 @@ class Scheduler:
         now_ms = int(self.now() * 1000)
         for ws in self.workspaces:
             for job in ws.list("jobs"):
-                key = f"scheduler.last_fire.{job.id}"
-                last = ws.get_setting(key)
+                last = ws.last_fire(job.id)
                 try:
                     if last is None:  # first sight: the schedule starts counting now
-                        ws.set_setting(key, str(now_ms))
+                        ws.advance_fire(job.id, None, now_ms)
                         continue
-                    due = next_fire(job.settings, int(last))
+                    due = next_fire(job.settings, last)
                 except KilnError as e:
                     self.emit(Event("schedule_error", f"job {job.id} ({job.name}): {e.summary}"))
                     continue
                 if due is None or due > now_ms:
                     continue
-                ws.set_setting(key, str(now_ms))  # one run, however many fires were missed
+                # one run, however many fires were missed, and whichever scheduler saw it
+                if not ws.advance_fire(job.id, last, now_ms):
+                    continue
                 missed = " (catch-up)" if now_ms - due > 60_000 else ""
                 self.emit(Event("fired", f"{ws.name}: starting job {job.id} ({job.name}){missed}",
                                 {"workspace": ws.name, "job_id": int(job.id)}))

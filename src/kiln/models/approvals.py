@@ -15,7 +15,6 @@ from kiln.errors import KilnError
 from kiln.models.registry import APPROVAL_STATUS as STATUS, Registry, approval_status
 
 REPORT_TAG = "kiln.replay.report"  # a shadow replay's report (JSON) on the model version
-RULE_SETTING = "models.replay_rule"  # the workspace's replay rule for approvals (JSON)
 HISTORY = "kiln.approval.history"  # JSON list of {action, user, at, comment}
 
 
@@ -101,15 +100,14 @@ class ReplayRule:
 
 
 def rule(ws: Any) -> ReplayRule | None:
-    raw = ws.get_setting(RULE_SETTING)
-    return ReplayRule(**json.loads(raw)) if raw else None
+    agreement = ws.model_policy()["replay_min_agreement"]
+    return ReplayRule(min_agreement=agreement) if agreement is not None else None
 
 
 def set_rule(ws: Any, min_agreement: float | None) -> None:
     if min_agreement is not None and not 0 <= min_agreement <= 1:
         raise KilnError(f"the replay agreement must be between 0 and 1, got {min_agreement}")
-    ws.set_setting(RULE_SETTING, json.dumps({"min_agreement": min_agreement})
-                   if min_agreement is not None else "")
+    ws.put_model_policy(replay_min_agreement=min_agreement)
     ws.audit("models.policy", ws.name, {"replay_min_agreement": min_agreement})
 
 

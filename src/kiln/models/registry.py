@@ -19,7 +19,6 @@ from kiln.errors import KilnError, NotFound
 from kiln.models import store
 from kiln.workspace import LockHeld, Workspace
 
-POLICY_SETTING = "models.require_approval"  # aliases (comma-separated) that need approval
 APPROVAL_STATUS = "kiln.approval.status"  # a version's tag: pending | approved | rejected
 
 
@@ -111,8 +110,7 @@ class Registry:
 
     # policy --------------------------------------------------------------------------
     def required_approvals(self) -> set[str]:
-        raw = self.ws.get_setting(POLICY_SETTING) or ""
-        return {a for a in raw.split(",") if a}
+        return set(self.ws.model_policy()["require_approval"])
 
     def needs_approval(self, name: str, alias: str) -> bool:
         """Whether moving ``alias`` needs an approved version: the alias is named in the
@@ -142,7 +140,7 @@ class Registry:
         return sorted(set(out))
 
     def set_required_approvals(self, aliases: set[str]) -> None:
-        self.ws.set_setting(POLICY_SETTING, ",".join(sorted(aliases)))
+        self.ws.put_model_policy(require_approval=sorted(aliases))
         self.ws.audit("models.policy", self.ws.name, {"require_approval": sorted(aliases)})
 
     # aliases -------------------------------------------------------------------------

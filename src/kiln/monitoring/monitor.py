@@ -128,7 +128,7 @@ class Monitors:
             frame[SNAPSHOT_TIME] = pd.Timestamp(_now(), unit="ms", tz="UTC")
         baseline = (self.catalog.read(settings["baseline_table_name"])
                     if settings.get("baseline_table_name") else None)
-        done = set(map(tuple, json.loads(self.ws.get_setting(_windows_key(name)) or "[]")))
+        done = self.ws.monitor_windows(name)
         newest = {}
         for gran, start in done:
             newest[gran] = max(newest.get(gran, start), start)
@@ -139,7 +139,7 @@ class Monitors:
         profile_table, drift_table = metric_tables(settings)
         self._rewrite(profile_table, profile, computed, mt.PROFILE_SCHEMA)
         self._rewrite(drift_table, drift, computed, mt.DRIFT_SCHEMA)
-        self.ws.set_setting(_windows_key(name), json.dumps(sorted(done | computed)))
+        self.ws.add_monitor_windows(name, computed)
         return len(computed)
 
     def _rewrite(self, table: str, rows: list[dict[str, Any]], computed: set[tuple[str, str]],
@@ -223,10 +223,6 @@ def _post(url: str, doc: dict[str, Any]) -> int:
             return int(r.status)
     except OSError as e:
         return int(getattr(e, "code", 0) or 0)
-
-
-def _windows_key(name: str) -> str:
-    return f"monitoring.windows.{name}"
 
 
 def _now() -> int:

@@ -7,6 +7,7 @@ rate limits (429), payload (400), route, batched predict, response, capture, met
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ from kiln.serving.payload import (
     parse,
     predictions_json,
 )
-from kiln.serving.runtime import Endpoint, ServingRuntime, state_key
+from kiln.serving.runtime import Endpoint, ServingRuntime
 
 log = logging.getLogger("kiln.serving")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -118,12 +119,12 @@ class ServingApp:
         except PayloadError as e:
             await _error(send, e)
             return
-        raw = self.runtime.ws.get_setting(state_key(name))
-        if raw is None:
+        doc = await asyncio.to_thread(self.runtime.ws.endpoint_state, name)
+        if doc is None:
             await _error(send, PayloadError(404, f"serving endpoint {name} does not exist",
                                             "RESOURCE_DOES_NOT_EXIST"))
             return
-        await _reply(send, 200, json.dumps(json.loads(raw)).encode())
+        await _reply(send, 200, json.dumps(doc).encode())
 
     async def _invoke(self, name: str, scope: dict[str, Any], receive: Any,
                       send: Send) -> None:

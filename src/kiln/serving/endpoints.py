@@ -14,7 +14,6 @@ is open to every user of the workspace.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kiln import acl
@@ -29,10 +28,7 @@ LEVELS = ("CAN_VIEW", "CAN_QUERY", "CAN_MANAGE")
 
 def state_of(ws: Workspace, name: str) -> dict[str, Any]:
     """What the serving server wrote about the endpoint (``state``, ``served_entities``)."""
-    from kiln.serving.runtime import state_key
-
-    raw = ws.get_setting(state_key(name))
-    return json.loads(raw) if raw else {"state": {"ready": "NOT_SERVED"}}
+    return ws.endpoint_state(name) or {"state": {"ready": "NOT_SERVED"}}
 
 
 class Endpoints:

@@ -30,10 +30,6 @@ log = logging.getLogger("kiln.serving")
 KIND = "model_serving_endpoints"
 
 
-def state_key(name: str) -> str:
-    return f"serving.state.{name}"
-
-
 class Router:
     """Picks a served entity per request by the route weights; a ``client_request_id``
     always lands on the same entity (while the routes stay the same)."""
@@ -268,7 +264,7 @@ class ServingRuntime:
     def _write_state(self, name: str, doc: dict[str, Any]) -> None:
         doc["updated_at"] = int(time.time() * 1000)
         with self.ws_lock:
-            self.ws.set_setting(state_key(name), json.dumps(doc))
+            self.ws.put_endpoint_state(name, doc)
 
 
 def _served(spec: cfg.EndpointSpec, versions: dict[str, str]) -> list[dict[str, Any]]:

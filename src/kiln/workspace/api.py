@@ -221,7 +221,6 @@ class Workspace(DeployTarget):
     def run_dir(self, run_id: int) -> str:
         """A local directory for the run's task logs and outputs."""
 
-    # small settings the services keep (scheduler fire times, ...) -------------------
     # quality monitor refreshes ----------------------------------------------------------
     @abstractmethod
     def add_monitor_refresh(self, monitor: str, doc: dict[str, Any]) -> int:
@@ -235,6 +234,39 @@ class Workspace(DeployTarget):
     def monitor_refreshes(self, monitor: str, limit: int = 100) -> list[dict[str, Any]]:
         """The monitor's latest refreshes, oldest first."""
 
+    @abstractmethod
+    def monitor_windows(self, monitor: str) -> set[tuple[str, str]]:
+        """The (granularity, window start) windows the monitor's metrics were computed for."""
+
+    @abstractmethod
+    def add_monitor_windows(self, monitor: str, windows: set[tuple[str, str]]) -> None: ...
+
+    # schedules, endpoint states, the model policy ----------------------------------
+    @abstractmethod
+    def last_fire(self, job_id: str) -> int | None:
+        """When the scheduler last fired (or first saw) the job's schedule, epoch ms."""
+
+    @abstractmethod
+    def advance_fire(self, job_id: str, expected: int | None, now_ms: int) -> bool:
+        """Set the job's last fire to ``now_ms`` if it is still ``expected``: of two
+        schedulers that saw the same fire due, one wins."""
+
+    @abstractmethod
+    def endpoint_state(self, name: str) -> dict[str, Any] | None:
+        """What the serving server last reported about an endpoint."""
+
+    @abstractmethod
+    def put_endpoint_state(self, name: str, doc: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def model_policy(self) -> dict[str, Any]:
+        """``require_approval`` (aliases) and ``replay_min_agreement`` (or None)."""
+
+    @abstractmethod
+    def put_model_policy(self, **fields: Any) -> None:
+        """Change some fields of the model policy."""
+
+    # small settings (the running server's address) ---------------------------------
     @abstractmethod
     def get_setting(self, key: str) -> str | None: ...
 

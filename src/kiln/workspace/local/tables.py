@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Float,
     Column,
     Index,
     Integer,
@@ -150,4 +151,30 @@ grants = Table(
     Column("full_name", String, primary_key=True),
     Column("principal", String, primary_key=True),
     Column("privilege", String, primary_key=True),
+)
+
+schedule_fires = Table(
+    "schedule_fires", metadata,
+    Column("job_id", String, primary_key=True),
+    Column("last_fire", MILLIS, nullable=False),
+)
+
+endpoint_states = Table(
+    "endpoint_states", metadata,
+    Column("name", String, primary_key=True),
+    Column("doc", Text, nullable=False),  # what the serving server reports (JSON)
+)
+
+model_policy = Table(
+    "model_policy", metadata,
+    Column("id", Integer, primary_key=True),  # one row: 1
+    Column("require_approval", Text, nullable=False),  # aliases, comma-separated
+    Column("replay_min_agreement", Float, nullable=True),
+)
+
+monitor_windows = Table(
+    "monitor_windows", metadata,
+    Column("monitor", String, primary_key=True),
+    Column("granularity", String, primary_key=True),
+    Column("window_start", String, primary_key=True),
 )

@@ -455,6 +455,72 @@ class LocalWorkspace(Workspace):
                 t.monitor_refreshes.c.refresh_id.desc()).limit(limit)).fetchall()
         return [json.loads(r.doc) for r in reversed(rows)]
 
+    def monitor_windows(self, monitor: str) -> set[tuple[str, str]]:
+        w = t.monitor_windows.c
+        with self.engine.connect() as c:
+            return {(r.granularity, r.window_start) for r in c.execute(
+                select(w.granularity, w.window_start).where(w.monitor == monitor))}
+
+    def add_monitor_windows(self, monitor: str, windows: set[tuple[str, str]]) -> None:
+        with write(self.engine) as c:
+            have = {(r.granularity, r.window_start) for r in c.execute(
+                select(t.monitor_windows).where(t.monitor_windows.c.monitor == monitor))}
+            new = [{"monitor": monitor, "granularity": g, "window_start": s}
+                   for g, s in sorted(windows - have)]
+            if new:
+                c.execute(insert(t.monitor_windows), new)
+
+    def last_fire(self, job_id: str) -> int | None:
+        with self.engine.connect() as c:
+            return c.execute(select(t.schedule_fires.c.last_fire).where(
+                t.schedule_fires.c.job_id == job_id)).scalar()
+
+    def advance_fire(self, job_id: str, expected: int | None, now_ms: int) -> bool:
+        f = t.schedule_fires.c
+        with write(self.engine) as c:
+            current = c.execute(select(f.last_fire).where(f.job_id == job_id)).scalar()
+            if current != expected:
+                return False
+            if current is None:
+                c.execute(insert(t.schedule_fires).values(job_id=job_id, last_fire=now_ms))
+            else:
+                c.execute(update(t.schedule_fires).where(f.job_id == job_id).values(
+                    last_fire=now_ms))
+            return True
+
+    def endpoint_state(self, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            raw = c.execute(select(t.endpoint_states.c.doc).where(
+                t.endpoint_states.c.name == name)).scalar()
+        return json.loads(raw) if raw else None
+
+    def put_endpoint_state(self, name: str, doc: dict[str, Any]) -> None:
+        e = t.endpoint_states.c
+        with write(self.engine) as c:
+            if c.execute(update(t.endpoint_states).where(e.name == name).values(
+                    doc=_dump(doc))).rowcount == 0:
+                c.execute(insert(t.endpoint_states).values(name=name, doc=_dump(doc)))
+
+    def model_policy(self) -> dict[str, Any]:
+        with self.engine.connect() as c:
+            row = c.execute(select(t.model_policy).where(t.model_policy.c.id == 1)).first()
+        aliases = row.require_approval if row is not None else ""
+        return {"require_approval": sorted(a for a in aliases.split(",") if a),
+                "replay_min_agreement": row.replay_min_agreement if row is not None else None}
+
+    def put_model_policy(self, **fields: Any) -> None:
+        unknown = set(fields) - {"require_approval", "replay_min_agreement"}
+        if unknown:
+            raise KilnError(f"unknown model policy fields: {', '.join(sorted(unknown))}")
+        values = dict(fields)
+        if "require_approval" in values:
+            values["require_approval"] = ",".join(sorted(values["require_approval"]))
+        with write(self.engine) as c:
+            if c.execute(update(t.model_policy).where(t.model_policy.c.id == 1).values(
+                    **values)).rowcount == 0:
+                c.execute(insert(t.model_policy).values(
+                    id=1, **{"require_approval": "", "replay_min_agreement": None, **values}))
+
     def get_setting(self, key: str) -> str | None:
         with self.engine.connect() as c:
             row = c.execute(select(t.info.c.value).where(t.info.c.key == key)).first()
