@@ -7,16 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import NOTEBOOK_HEADER as NB, write_files
-from tests.e2e.helpers import Kiln, kiln_exe
+from tests.e2e.helpers import Kiln
+from tests.e2e.test_serving import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -47,22 +45,12 @@ CHECK = NB + ("if dbutils.widgets.get('fail') == 'yes':\n"
 @contextlib.contextmanager
 def kiln_server(admin: Kiln, cwd: Path, db: str | None = None) -> Iterator[str]:
     """``kiln server -w shared`` (the workspace is made on its first start, its metadata
-    in the PostgreSQL database ``db`` if given); its URL."""
-    extra = ["--db", db] if db else []
-    proc = subprocess.Popen([kiln_exe(), "server", "-w", "shared", "--port", "0", *extra],
-                            cwd=cwd,
-                            env=admin.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    line, deadline = "", time.monotonic() + 120
-    while "Serving on" not in line:
-        line = proc.stderr.readline()
-        if (not line and proc.poll() is not None) or time.monotonic() > deadline:
-            raise AssertionError("the server did not start: " + proc.stderr.read())
+    in the PostgreSQL database ``db`` if given); its URL. It must stop cleanly."""
+    server = Server(admin, cwd, "-w", "shared", *(["--db", db] if db else []))
     try:
-        yield re.search(r"http://\S+", line).group(0)
+        yield server.url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        assert server.stop() == 0
 
 
 def token_of(admin: Kiln, cwd: Path, user: str) -> str:

@@ -76,8 +76,10 @@ ROW = {"f0": 1.0, "f1": 1.0, "f2": 0.0}  # v1 says 1, the flipped v2 says 0
 
 
 class Server:
-    def __init__(self, kiln: Kiln, root: Path) -> None:
-        self.proc = subprocess.Popen([kiln_exe(), "server", "--port", "0"], cwd=root,
+    """``kiln server --port 0`` (and ``args``) in ``root``, once it serves: its ``url``."""
+
+    def __init__(self, kiln: Kiln, root: Path, *args: str) -> None:
+        self.proc = subprocess.Popen([kiln_exe(), "server", "--port", "0", *args], cwd=root,
                                      env=kiln.env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         line = ""

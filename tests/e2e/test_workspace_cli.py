@@ -168,3 +168,43 @@ resources:
     run = json.loads(kiln.run("runs", "get", "1", cwd=root).stdout)
     assert [t["task_key"] for t in run["tasks"]] == ["Train", "ModelValidation",
                                                      "ModelDeployment"]
+
+
+def test_identities_and_grants_from_the_cli(tmp_path: Path) -> None:
+    kiln = Kiln(tmp_path / "home", user="admin@example.com")
+    w = ["-w", "team"]
+    missing = kiln.run("users", "create", "bob@example.com", *w, cwd=tmp_path, ok=False)
+    assert missing.returncode == 1 and "workspace team does not exist" in missing.stderr
+    from kiln.workspace.local import WorkspaceHome
+
+    WorkspaceHome(str(tmp_path / "home")).open("team", "admin@example.com").close()
+    for user in ("admin@example.com", "bob@example.com"):
+        kiln.run("users", "create", user, *w, cwd=tmp_path)
+    kiln.run("groups", "create", "analysts", *w, cwd=tmp_path)
+    kiln.run("groups", "add-member", "analysts", "bob@example.com", *w, cwd=tmp_path)
+    kiln.run("groups", "add-member", "admins", "admin@example.com", *w, cwd=tmp_path)
+    kiln.run("catalogs", "create", "main", *w, cwd=tmp_path)
+    kiln.run("schemas", "create", "main.s", *w, cwd=tmp_path)
+    kiln.run("grants", "update", "catalog", "main", "--json",
+             '{"changes": [{"principal": "analysts", "add": ["USE_CATALOG"]}]}', *w, cwd=tmp_path)
+    kiln.run("grants", "update", "schema", "main.s", "--json",
+             '{"changes": [{"principal": "analysts", "add": ["use_schema", "SELECT"]}]}',
+             *w, cwd=tmp_path)
+    got = json.loads(kiln.run("grants", "get", "schema", "main.s", *w, cwd=tmp_path).stdout)
+    assert got == {"privilege_assignments": [
+        {"principal": "analysts", "privileges": ["SELECT", "USE_SCHEMA"]}]}
+    assert json.loads(kiln.run("groups", "get", "analysts", *w, cwd=tmp_path).stdout
+                      )["members"] == ["bob@example.com"]
+    # bob sees what his group may use; a user outside it, nothing
+    bob = Kiln(tmp_path / "home", user="bob@example.com")
+    assert bob.run("schemas", "list", *w, cwd=tmp_path).stdout.split() == ["main.s"]
+    carol = Kiln(tmp_path / "home", user="carol@example.com")
+    assert carol.run("catalogs", "list", *w, cwd=tmp_path).stdout.split() == []
+    bad = kiln.run("grants", "update", "table", "main.s.nope", "--json",
+                   '{"changes": [{"principal": "analysts", "add": ["SELECT"]}]}', *w,
+                   cwd=tmp_path, ok=False)
+    assert bad.returncode == 1 and "Table 'main.s.nope' does not exist" in bad.stderr
+    denied = bob.run("grants", "update", "schema", "main.s", "--json",
+                     '{"changes": [{"principal": "bob@example.com", "add": ["MODIFY"]}]}',
+                     *w, cwd=tmp_path, ok=False)
+    assert denied.returncode == 1 and "MANAGE on Schema 'main.s'" in denied.stderr

@@ -105,34 +105,29 @@ def _grants(workspace: str | None):  # type: ignore[no-untyped-def]
 _securable = click.argument("securable_type")
 
 
-@grants.command(name="get")
-@_securable
-@click.argument("full_name")
-@click.option("--principal", default=None, help="Only this principal's privileges.")
-@ws_opt
-@document_opt
-def get_cmd(securable_type: str, full_name: str, principal: str | None,
-            workspace: str | None) -> None:
-    """The privileges granted on a securable (JSON, as the REST API answers)."""
-    from kiln.catalog.grants import securable_type as kind
+def _grants_reader(name: str, effective: bool, doc: str):  # type: ignore[no-untyped-def]
+    @grants.command(name=name, help=doc)
+    @_securable
+    @click.argument("full_name")
+    @click.option("--principal", default=None, help="Only this principal's privileges.")
+    @ws_opt
+    @document_opt
+    def read(securable_type: str, full_name: str, principal: str | None,
+             workspace: str | None) -> None:
+        from kiln.catalog.grants import securable_type as kind
 
-    print_json({"privilege_assignments": _grants(workspace).get(
-        kind(securable_type), full_name, principal)}, sort_keys=False)
+        g = _grants(workspace)
+        found = (g.effective if effective else g.get)(kind(securable_type), full_name,
+                                                      principal)
+        print_json({"privilege_assignments": found}, sort_keys=False)
+
+    return read
 
 
-@grants.command(name="get-effective")
-@_securable
-@click.argument("full_name")
-@click.option("--principal", default=None, help="Only this principal's privileges.")
-@ws_opt
-@document_opt
-def get_effective(securable_type: str, full_name: str, principal: str | None,
-                  workspace: str | None) -> None:
-    """The privileges that hold on a securable, with those inherited from its containers."""
-    from kiln.catalog.grants import securable_type as kind
-
-    print_json({"privilege_assignments": _grants(workspace).effective(
-        kind(securable_type), full_name, principal)}, sort_keys=False)
+get_cmd = _grants_reader("get", False, "The privileges granted on a securable (JSON, as "
+                         "the REST API answers).")
+get_effective = _grants_reader("get-effective", True, "The privileges that hold on a "
+                               "securable, with those inherited from its containers.")
 
 
 @grants.command(name="update")
