@@ -213,6 +213,17 @@ class Catalog:
             self._require("table", str(name), "SELECT")
         return info
 
+    def annotate(self, table: str, properties: dict[str, Any]) -> None:
+        """Keep ``properties`` in the table's registration (a feature table's keys,
+        description and tags); changing a table's description needs MODIFY on it."""
+        name = parse_name(table)
+        info = self._info(name)
+        if info is None:
+            raise NotFound(f"table {name} does not exist in workspace {self.ws.name}")
+        self._require("table", str(name), "MODIFY")
+        self.ws.update("tables", str(name), name.name, {**info, **properties})
+        self.ws.audit("tables.annotate", str(name), {"properties": sorted(properties)})
+
     def _require_create_table(self, name: FullName) -> None:
         self._require("schema", f"{name.catalog}.{name.schema}", "CREATE_TABLE")
 

@@ -75,9 +75,10 @@ def _as_of(left: pd.DataFrame, right: pd.DataFrame, keys: list[str], lookup: Loo
     ts, lts = lookup.timeseries_column, lookup.timestamp_lookup_key
     assert ts is not None and lts is not None
     probe = left[keys + [lts, "__row"]].copy()
-    probe["__t"] = pd.to_datetime(probe[lts], utc=True)
+    # one time unit on both sides (Delta reads give microseconds, pandas makes nanoseconds)
+    probe["__t"] = pd.to_datetime(probe[lts], utc=True).astype("datetime64[ns, UTC]")
     table = right.copy()
-    table["__t"] = pd.to_datetime(table[ts], utc=True)
+    table["__t"] = pd.to_datetime(table[ts], utc=True).astype("datetime64[ns, UTC]")
     table = table.drop(columns=[ts])
     # merge_asof needs sorted, non-null times and keys of one type on both sides
     usable = probe["__t"].notna() & probe[keys].notna().all(axis=1)

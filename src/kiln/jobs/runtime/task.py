@@ -238,6 +238,17 @@ def _die_with_runner() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _databricks_modules() -> None:
+    """``databricks.feature_engineering`` (and other Databricks-only modules) as kiln
+    provides them: first on the path, within the ``databricks`` namespace."""
+    from kiln.shims import SHIMS
+
+    sys.path.insert(0, SHIMS)
+    loaded = sys.modules.get("databricks")
+    if loaded is not None and hasattr(loaded, "__path__"):  # already imported: extend it
+        loaded.__path__.insert(0, os.path.join(SHIMS, "databricks"))  # type: ignore[union-attr]
+
+
 def main(spec_path: str) -> int:
     _die_with_runner()
     with open(spec_path, encoding="utf-8") as f:
@@ -253,6 +264,7 @@ def main(spec_path: str) -> int:
                       task_dir=os.path.dirname(spec["output"]))
     dbutils = install(ctx)
     builtins.dbutils = dbutils  # type: ignore[attr-defined]
+    _databricks_modules()
     builtins.display = display  # type: ignore[attr-defined]
     builtins.spark = _LazySpark()  # type: ignore[attr-defined]
     from kiln.compute import spark as compute

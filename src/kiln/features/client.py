@@ -1,0 +1,284 @@
+"""``FeatureEngineeringClient``, ``FeatureLookup`` and ``TrainingSet`` as Databricks'
+``databricks.feature_engineering`` has them, over kiln's catalog.
+
+A feature table is a Delta table of the catalog whose registration also holds its primary
+keys, its timeseries column, a description and tags (``kiln tables get`` shows them).
+Arguments are keyword-only, as Databricks' client takes them. DataFrames may be pandas or
+Spark; what comes back is of the kind that went in (Spark when nothing went in and a
+Spark session is at hand, as in a task).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from kiln.catalog.names import parse_name
+from kiln.errors import KilnError, NotFound
+from kiln.features.pit import Lookup, join
+
+FEATURE_TABLE = "feature_table"  # the registration's marker
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    name: str
+    primary_keys: list[str]
+    timeseries_keys: list[str]
+    description: str | None
+    tags: dict[str, str]
+    features: list[str]
+
+    @property
+    def timestamp_keys(self) -> list[str]:  # the older client's name
+        return self.timeseries_keys
+
+
+class FeatureLookup:
+    """Which features of a feature table a training set (or a model) looks up, by which of
+    the DataFrame's columns."""
+
+    def __init__(self, table_name: str, lookup_key: str | list[str], *,
+                 feature_names: str | list[str] | None = None,
+                 rename_outputs: dict[str, str] | None = None,
+                 timestamp_lookup_key: str | None = None,
+                 lookback_window: timedelta | None = None,
+                 default_values: dict[str, Any] | None = None, **_: Any) -> None:
+        self.table_name = table_name
+        self.lookup_key = [lookup_key] if isinstance(lookup_key, str) else list(lookup_key)
+        self.feature_names = ([feature_names] if isinstance(feature_names, str)
+                              else list(feature_names) if feature_names is not None else None)
+        self.rename_outputs = dict(rename_outputs or {})
+        self.timestamp_lookup_key = timestamp_lookup_key
+        self.lookback_window = lookback_window
+        self.default_values = dict(default_values or {})
+
+
+@dataclass
+class TrainingSet:
+    """The DataFrame with its features looked up (``load_df``), and what it was made of."""
+
+    _df: pd.DataFrame
+    feature_lookups: list[FeatureLookup]
+    label: str | list[str] | None
+    _spark: bool = False
+    feature_spec: dict[str, Any] = field(default_factory=dict)
+
+    def load_df(self) -> Any:
+        return _as_spark(self._df) if self._spark else self._df
+
+
+class FeatureEngineeringClient:
+    def __init__(self, *, model_registry_uri: str | None = None, **_: Any) -> None:
+        from kiln.tables import _catalog
+
+        self._catalog = _catalog()
+
+    # feature tables --------------------------------------------------------------------
+    def create_table(self, *, name: str, primary_keys: str | list[str], df: Any = None,
+                     timeseries_column: str | None = None,
+                     partition_columns: str | list[str] | None = None, schema: Any = None,
+                     description: str | None = None, tags: dict[str, str] | None = None,
+                     timestamp_keys: str | list[str] | None = None, **_: Any) -> FeatureTable:
+        """A new feature table, from ``df``'s rows (or an empty one of ``schema``)."""
+        full = str(parse_name(name))
+        if self._catalog.table_info(full) is not None:
+            raise KilnError(f"feature table {full} already exists")
+        keys = _names(primary_keys, "primary_keys")
+        if timeseries_column is None and timestamp_keys:
+            timeseries_column = _names(timestamp_keys, "timestamp_keys")[0]
+        frame = _pandas(df) if df is not None else _empty(schema, full)
+        wanted = keys + ([timeseries_column] if timeseries_column else [])
+        missing = [k for k in wanted if k not in frame.columns]
+        if missing:
+            raise KilnError(f"primary key {missing[0]!r} of feature table {full} is not a "
+                            f"column (columns: {', '.join(map(str, frame.columns))})")
+        all_keys = keys + ([timeseries_column] if timeseries_column and
+                           timeseries_column not in keys else [])
+        _no_duplicates(frame, all_keys, full)
+        self._catalog.write(full, frame, mode="overwrite")
+        self._catalog.annotate(full, {
+            FEATURE_TABLE: True, "primary_keys": all_keys,
+            "timeseries_column": timeseries_column, "description": description,
+            "tags": dict(tags or {}),
+            "partition_columns": _names(partition_columns, "partition_columns")
+            if partition_columns else []})
+        return self.get_table(name=full)
+
+    def get_table(self, *, name: str, **_: Any) -> FeatureTable:
+        full, info = self._feature_table(name)
+        ts = info.get("timeseries_column")
+        keys = list(info.get("primary_keys") or [])
+        cols = [c["name"] for c in info.get("columns") or []]
+        return FeatureTable(full, [k for k in keys if k != ts], [ts] if ts else [],
+                            info.get("description"), dict(info.get("tags") or {}),
+                            [c for c in cols if c not in keys])
+
+    def write_table(self, *, name: str, df: Any, mode: str = "merge", **_: Any) -> None:
+        """Upsert rows by primary key (``merge``) or replace them all (``overwrite``)."""
+        full, info = self._feature_table(name)
+        if mode not in ("merge", "overwrite"):
+            raise KilnError(f"write_table mode must be merge or overwrite, not {mode!r}")
+        frame = _pandas(df)
+        keys = list(info.get("primary_keys") or [])
+        missing = [k for k in keys if k not in frame.columns]
+        if missing:
+            raise KilnError(f"the DataFrame has no column {missing[0]!r}, a primary key of "
+                            f"feature table {full}")
+        _no_duplicates(frame, keys, full)
+        table_types = {c["name"]: c.get("type") for c in info.get("columns") or []}
+        for k in keys:
+            have = str(frame[k].dtype)
+            want = table_types.get(k) or ""
+            if _kind(have) != _kind(want):
+                raise KilnError(f"primary key {k!r} is {have} in the DataFrame but {want} in "
+                                f"feature table {full}")
+        self._catalog.write(full, frame, mode=mode, keys=keys if mode == "merge" else None)
+
+    def read_table(self, *, name: str, **_: Any) -> Any:
+        full, _info = self._feature_table(name)
+        return _as_spark_if_any(self._catalog.read(full))
+
+    def drop_table(self, *, name: str) -> None:
+        full, _info = self._feature_table(name)
+        self._catalog.drop(full)
+
+    def set_feature_table_tag(self, *, name: str, key: str, value: str) -> None:
+        full, info = self._feature_table(name)
+        self._catalog.annotate(full, {"tags": {**(info.get("tags") or {}), key: value}})
+
+    def delete_feature_table_tag(self, *, name: str, key: str) -> None:
+        full, info = self._feature_table(name)
+        tags = dict(info.get("tags") or {})
+        if key not in tags:
+            raise NotFound(f"feature table {full} has no tag {key!r}")
+        del tags[key]
+        self._catalog.annotate(full, {"tags": tags})
+
+    # training sets ---------------------------------------------------------------------
+    def create_training_set(self, *, df: Any, feature_lookups: list[FeatureLookup],
+                            label: str | list[str] | None,
+                            exclude_columns: list[str] | None = None, **_: Any) -> TrainingSet:
+        """``df`` with every lookup's features (point in time for timeseries tables)."""
+        spark = not isinstance(df, pd.DataFrame)
+        frame = _pandas(df)
+        labels = [label] if isinstance(label, str) else list(label or [])
+        for name in labels:
+            if name not in frame.columns:
+                raise KilnError(f"label {name!r} is not a column of the DataFrame")
+        spec = []
+        for fl in feature_lookups:
+            lookup = self._resolve(fl)
+            frame = join(frame, self._catalog.read(lookup.table), lookup)
+            spec.append({"table_name": lookup.table, "lookup_key": list(lookup.lookup_keys),
+                         "features": dict(zip(lookup.features, lookup.outputs)),
+                         "timestamp_lookup_key": lookup.timestamp_lookup_key})
+        dropped = [c for c in exclude_columns or [] if c in frame.columns]
+        frame = frame.drop(columns=dropped)
+        return TrainingSet(frame, list(feature_lookups), label, spark,
+                           {"lookups": spec, "label": labels})
+
+    def _resolve(self, fl: FeatureLookup) -> Lookup:
+        full, info = self._feature_table(fl.table_name)
+        ts = info.get("timeseries_column")
+        keys = [k for k in info.get("primary_keys") or [] if k != ts]
+        if len(fl.lookup_key) != len(keys):
+            raise KilnError(f"the lookup on {full} gives {len(fl.lookup_key)} lookup key(s) "
+                            f"for its {len(keys)} primary key(s) ({', '.join(keys)})")
+        cols = [c["name"] for c in info.get("columns") or []]
+        features = fl.feature_names if fl.feature_names is not None else \
+            [c for c in cols if c not in keys and c != ts]
+        unknown = [f for f in features if f not in cols]
+        if unknown:
+            raise KilnError(f"feature {unknown[0]!r} is not in feature table {full} "
+                            f"(features: {', '.join(c for c in cols if c not in keys)})")
+        outputs = [fl.rename_outputs.get(f, f) for f in features]
+        defaults = {fl.rename_outputs.get(k, k): v for k, v in fl.default_values.items()}
+        return Lookup(full, tuple(keys), tuple(fl.lookup_key), tuple(features), tuple(outputs),
+                      ts, fl.timestamp_lookup_key,
+                      fl.lookback_window, defaults)
+
+    def _feature_table(self, name: str) -> tuple[str, dict[str, Any]]:
+        full = str(parse_name(name))
+        info = self._catalog.table_info(full)
+        if info is None:
+            raise NotFound(f"feature table {full} does not exist")
+        if not info.get(FEATURE_TABLE):
+            raise KilnError(f"{full} is a table but not a feature table (it has no primary "
+                            "keys): create it with create_table")
+        return full, info
+
+
+def _names(value: str | list[str] | None, what: str) -> list[str]:
+    names = [value] if isinstance(value, str) else list(value or [])
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise KilnError(f"{what} must name one or more columns")
+    return names
+
+
+def _kind(type_name: str) -> str:
+    t = type_name.lower()
+    if any(x in t for x in ("int", "long", "short", "byte")):
+        return "integer"
+    if any(x in t for x in ("float", "double", "decimal")):
+        return "float"
+    if any(x in t for x in ("string", "utf8", "object", "str")):
+        return "string"
+    if any(x in t for x in ("timestamp", "datetime", "date")):
+        return "timestamp"
+    return t
+
+
+def _no_duplicates(frame: pd.DataFrame, keys: list[str], table: str) -> None:
+    dup = frame[frame.duplicated(keys, keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        shown = ", ".join(f"{k}={_plain(first[k])!r}" for k in keys)
+        raise KilnError(f"the rows written to feature table {table} have duplicate primary "
+                        f"keys ({shown}: {len(dup)} rows): one row per key")
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _pandas(df: Any) -> pd.DataFrame:
+    if isinstance(df, pd.DataFrame):
+        return df
+    if hasattr(df, "toPandas"):
+        return df.toPandas()
+    raise KilnError(f"a pandas or Spark DataFrame is needed, not {type(df).__name__}")
+
+
+def _empty(schema: Any, table: str) -> pd.DataFrame:
+    if schema is None:
+        raise KilnError(f"create_table {table} needs df or schema")
+    if hasattr(schema, "fields"):  # a Spark StructType
+        return pd.DataFrame({f.name: pd.Series(dtype=_pandas_type(f.dataType.simpleString()))
+                             for f in schema.fields})
+    raise KilnError("schema must be a Spark StructType")
+
+
+def _pandas_type(spark_type: str) -> str:
+    return {"integer": "int64", "bigint": "int64", "int": "int64", "double": "float64",
+            "float": "float64", "string": "object", "boolean": "bool",
+            "timestamp": "datetime64[ns, UTC]"}.get(spark_type, "object")
+
+
+def _as_spark(frame: pd.DataFrame) -> Any:
+    from kiln.session import spark
+
+    return spark().createDataFrame(frame)
+
+
+def _as_spark_if_any(frame: pd.DataFrame) -> Any:
+    """Spark's DataFrame where a Spark session is at hand (a task), else pandas."""
+    import os
+
+    if os.environ.get("KILN_JOB_RUN_ID"):
+        return _as_spark(frame)
+    return frame

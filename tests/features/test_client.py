@@ -1,0 +1,127 @@
+"""kiln's FeatureEngineeringClient on a real workspace: feature tables with keys, upserts,
+point-in-time training sets, tags, and refusals that name what is wrong."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kiln.errors import KilnError, NotFound
+from kiln.features.client import FeatureEngineeringClient, FeatureLookup
+from kiln.workspace.local import WorkspaceHome
+
+T = pd.Timestamp("2026-03-01", tz="UTC")
+
+
+@pytest.fixture
+def fe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from kiln import tables
+    from kiln.catalog import Catalog
+
+    ws = WorkspaceHome(str(tmp_path)).open("dev", "alice@example.com")
+    Catalog(ws).create_catalog("main")
+    Catalog(ws).create_schema("main", "fs")
+    monkeypatch.setenv("KILN_WORKSPACE_DIR", ws.local_root())
+    monkeypatch.setenv("KILN_USER", "alice@example.com")
+    monkeypatch.delenv("KILN_JOB_RUN_ID", raising=False)
+    tables._catalog.cache_clear()
+    yield FeatureEngineeringClient(), ws
+    tables._catalog.cache_clear()
+    ws.close()
+
+
+def make_tables(client: FeatureEngineeringClient) -> None:
+    client.create_table(name="main.fs.customers", primary_keys=["customer_id"],
+                        df=pd.DataFrame({"customer_id": [1, 2, 3], "age": [31, 45, 27],
+                                         "plan": ["basic", "pro", "basic"]}),
+                        description="who they are", tags={"team": "churn"})
+    client.create_table(
+        name="main.fs.spend", primary_keys=["customer_id"], timeseries_column="ts",
+        df=pd.DataFrame({"customer_id": [1, 1, 2, 2],
+                         "ts": [T, T + pd.Timedelta(days=2), T, T + pd.Timedelta(days=5)],
+                         "spend_7d": [10.0, 30.0, 5.0, 50.0]}))
+
+
+def test_feature_tables_keep_their_keys_description_and_tags(fe) -> None:  # type: ignore[no-untyped-def]
+    client, ws = fe
+    make_tables(client)
+    t = client.get_table(name="main.fs.spend")
+    assert (t.primary_keys, t.timeseries_keys, t.features) == (["customer_id"], ["ts"],
+                                                               ["spend_7d"])
+    settings = ws.get("tables", "main.fs.customers").settings  # what kiln tables get shows
+    assert settings["primary_keys"] == ["customer_id"] and settings["tags"] == {"team": "churn"}
+    client.set_feature_table_tag(name="main.fs.customers", key="pii", value="no")
+    client.delete_feature_table_tag(name="main.fs.customers", key="team")
+    assert client.get_table(name="main.fs.customers").tags == {"pii": "no"}
+    assert client.get_table(name="main.fs.customers").description == "who they are"
+
+
+def test_write_table_upserts_by_primary_key(fe) -> None:  # type: ignore[no-untyped-def]
+    client, _ = fe
+    make_tables(client)
+    client.write_table(name="main.fs.customers", df=pd.DataFrame({
+        "customer_id": [2, 4], "age": [46, 60], "plan": ["pro", "basic"]}))
+    got = client.read_table(name="main.fs.customers").sort_values("customer_id")
+    assert got["age"].tolist() == [31, 46, 27, 60]
+    client.write_table(name="main.fs.customers", mode="overwrite", df=pd.DataFrame({
+        "customer_id": [9], "age": [1], "plan": ["x"]}))
+    assert client.read_table(name="main.fs.customers")["customer_id"].tolist() == [9]
+
+
+def test_a_training_set_looks_features_up_at_each_rows_time(fe) -> None:  # type: ignore[no-untyped-def]
+    client, _ = fe
+    make_tables(client)
+    labels = pd.DataFrame({"customer_id": [1, 1, 2, 3, 2],
+                           "at": [T + pd.Timedelta(days=d) for d in (1, 3, 4, 1, 20)],
+                           "churned": [0, 1, 0, 1, 1]})
+    ts = client.create_training_set(df=labels, label="churned", exclude_columns=["at"],
+                                    feature_lookups=[
+        FeatureLookup("main.fs.customers", "customer_id", feature_names=["age"],
+                      rename_outputs={"age": "customer_age"}),
+        FeatureLookup("main.fs.spend", "customer_id", timestamp_lookup_key="at",
+                      lookback_window=timedelta(days=10), default_values={"spend_7d": 0.0})])
+    got = ts.load_df()
+    assert list(got.columns) == ["customer_id", "churned", "customer_age", "spend_7d"]
+    # day 1: the day-0 row (not day 2's); day 3: day 2's; customer 2 on day 4: day 0's
+    # (day 5 is later); customer 3: no spend rows; day 20: day 5's is 15 days old
+    assert got["spend_7d"].tolist() == [10.0, 30.0, 5.0, 0.0, 0.0]
+    assert got["customer_age"].tolist() == [31, 31, 45, 27, 45]
+    assert got["churned"].tolist() == [0, 1, 0, 1, 1]
+
+
+def test_refusals_name_the_thing(fe) -> None:  # type: ignore[no-untyped-def]
+    client, _ = fe
+    make_tables(client)
+    labels = pd.DataFrame({"cid": [1], "y": [0]})
+    with pytest.raises(KilnError, match="lookup key 'customer_id' of the lookup on "
+                                        "main.fs.customers is not a column"):
+        client.create_training_set(df=labels, label="y", feature_lookups=[
+            FeatureLookup("main.fs.customers", "customer_id")])
+    with pytest.raises(KilnError, match="feature 'income' is not in feature table "
+                                        "main.fs.customers"):
+        client.create_training_set(df=labels, label="y", feature_lookups=[
+            FeatureLookup("main.fs.customers", "cid", feature_names=["income"])])
+    with pytest.raises(KilnError, match="primary key 'customer_id' is object in the DataFrame "
+                                        "but int64 in feature table main.fs.customers"):
+        client.write_table(name="main.fs.customers", df=pd.DataFrame({
+            "customer_id": ["1"], "age": [1], "plan": ["x"]}))
+    with pytest.raises(KilnError, match=r"duplicate primary keys \(customer_id=5: 2 rows\)"):
+        client.write_table(name="main.fs.customers", df=pd.DataFrame({
+            "customer_id": [5, 5], "age": [1, 2], "plan": ["x", "y"]}))
+    with pytest.raises(KilnError, match="lookup key 'customer_id' is object in the DataFrame"):
+        client.create_training_set(df=pd.DataFrame({"customer_id": ["a"], "y": [1]}),
+                                   label="y", feature_lookups=[
+                                       FeatureLookup("main.fs.customers", "customer_id")])
+    with pytest.raises(KilnError, match="label 'target' is not a column"):
+        client.create_training_set(df=labels, label="target", feature_lookups=[])
+    with pytest.raises(NotFound, match="feature table main.fs.nope does not exist"):
+        client.get_table(name="main.fs.nope")
+    with pytest.raises(KilnError, match="already exists"):
+        make_tables(client)
+    assert client.read_table(name="main.fs.customers")["customer_id"].tolist() == [1, 2, 3]
+    client.drop_table(name="main.fs.spend")
+    with pytest.raises(NotFound):
+        client.read_table(name="main.fs.spend")
