@@ -125,3 +125,38 @@ def test_refusals_name_the_thing(fe) -> None:  # type: ignore[no-untyped-def]
     client.drop_table(name="main.fs.spend")
     with pytest.raises(NotFound):
         client.read_table(name="main.fs.spend")
+
+
+def test_a_model_logged_with_its_features_scores_from_keys_alone(fe, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from kiln.models.store import ensure_store, mlflow_env
+
+    client, ws = fe
+    ensure_store(ws.local_root())
+    for k, v in mlflow_env(ws.local_root()).items():
+        monkeypatch.setenv(k, v)
+    mlflow.set_tracking_uri(mlflow_env(ws.local_root())["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(mlflow_env(ws.local_root())["MLFLOW_REGISTRY_URI"])
+    make_tables(client)
+    labels = pd.DataFrame({"customer_id": [1, 1, 2, 3, 2],
+                           "at": [T + pd.Timedelta(days=d) for d in (1, 3, 4, 1, 20)],
+                           "churned": [0, 1, 0, 1, 1]})
+    ts = client.create_training_set(df=labels, label="churned",
+                                    exclude_columns=["customer_id", "at"], feature_lookups=[
+        FeatureLookup("main.fs.customers", "customer_id", feature_names=["age"]),
+        FeatureLookup("main.fs.spend", "customer_id", timestamp_lookup_key="at",
+                      default_values={"spend_7d": 0.0})])
+    train = ts.load_df()
+    X, y = train.drop(columns=["churned"]), train["churned"]
+    model = LogisticRegression().fit(X, y)
+    with mlflow.start_run():
+        client.log_model(model=model, artifact_path="model", flavor=mlflow.sklearn,
+                         training_set=ts, registered_model_name="main.fs.churn")
+    scored = client.score_batch(model_uri="models:/main.fs.churn/1",
+                                df=labels[["customer_id", "at"]])
+    assert list(scored.columns) == ["customer_id", "at", "prediction"]
+    assert scored["prediction"].tolist() == model.predict(X).astype(float).tolist()
+    with pytest.raises(Exception, match="lookup key 'at' of the lookup on main.fs.spend"):
+        client.score_batch(model_uri="models:/main.fs.churn/1", df=labels[["customer_id"]])

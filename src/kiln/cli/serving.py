@@ -40,6 +40,8 @@ def _serve(target: str | None, workspace: str | None, host: str, port: int,
         raise UsageError("--db makes a new workspace: use it with -w NAME")
     ws = open_where(target, workspace)
     os.environ.update(mlflow_env(ws.local_root()))
+    # models that look their features up (kiln.features) read the workspace's tables
+    os.environ["KILN_WORKSPACE_DIR"] = ws.local_root()
     log_dir = os.path.join(ws.local_root(), "serving")
     os.makedirs(log_dir, exist_ok=True)
     handler = logging.FileHandler(os.path.join(log_dir, "server.log"))

@@ -10,6 +10,7 @@ Spark session is at hand, as in a task).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from kiln.errors import KilnError, NotFound
 from kiln.features.pit import Lookup, join
 
 FEATURE_TABLE = "feature_table"  # the registration's marker
+_RESULT_TYPES = {"double": "float64", "float": "float32", "int": "int32", "long": "int64",
+                 "string": "object", "boolean": "bool"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class TrainingSet:
     label: str | list[str] | None
     _spark: bool = False
     feature_spec: dict[str, Any] = field(default_factory=dict)
+    lookups: list[Lookup] = field(default_factory=list)
 
     def load_df(self) -> Any:
         return _as_spark(self._df) if self._spark else self._df
@@ -169,9 +173,10 @@ class FeatureEngineeringClient:
         for name in labels:
             if name not in frame.columns:
                 raise KilnError(f"label {name!r} is not a column of the DataFrame")
-        spec = []
+        spec, resolved = [], []
         for fl in feature_lookups:
             lookup = self._resolve(fl)
+            resolved.append(lookup)
             frame = join(frame, self._catalog.read(lookup.table), lookup)
             spec.append({"table_name": lookup.table, "lookup_key": list(lookup.lookup_keys),
                          "features": dict(zip(lookup.features, lookup.outputs)),
@@ -179,7 +184,52 @@ class FeatureEngineeringClient:
         dropped = [c for c in exclude_columns or [] if c in frame.columns]
         frame = frame.drop(columns=dropped)
         return TrainingSet(frame, list(feature_lookups), label, spark,
-                           {"lookups": spec, "label": labels})
+                           {"lookups": spec, "label": labels}, resolved)
+
+    # models that carry their features ------------------------------------------------
+    def log_model(self, *, model: Any, artifact_path: str, flavor: Any,
+                  training_set: TrainingSet, registered_model_name: str | None = None,
+                  **kwargs: Any) -> Any:
+        """Log ``model`` (of MLflow ``flavor``) with its feature spec, so that it can be
+        given only the lookup keys: it looks its features up itself."""
+        import os
+        import tempfile
+
+        import mlflow
+
+        from kiln.features.model import SPEC_FILE, FeatureModel, spec_lookup
+
+        labels = training_set.feature_spec["label"]
+        spec = {"lookups": [spec_lookup(lk) for lk in training_set.lookups],
+                "model_columns": [c for c in training_set._df.columns if c not in labels],
+                "label": labels}
+        with tempfile.TemporaryDirectory() as tmp:
+            inner = os.path.join(tmp, "model")
+            flavor.save_model(model, inner)
+            with open(os.path.join(tmp, SPEC_FILE), "w", encoding="utf-8") as f:
+                json.dump(spec, f)
+            info = mlflow.pyfunc.log_model(
+                name=artifact_path, python_model=FeatureModel(),
+                artifacts={"model": inner, "feature_spec": os.path.join(tmp, SPEC_FILE)},
+                registered_model_name=registered_model_name,
+                **{k: v for k, v in kwargs.items() if k in ("input_example", "signature",
+                                                            "pip_requirements")})
+        return info
+
+    def score_batch(self, *, model_uri: str, df: Any, result_type: str = "double",
+                    **_: Any) -> Any:
+        """``df`` (the lookup keys, and any other columns the model takes) with a
+        ``prediction`` column."""
+        import mlflow.pyfunc
+
+        spark = not isinstance(df, pd.DataFrame)
+        frame = _pandas(df)
+        model = mlflow.pyfunc.load_model(model_uri)
+        predictions = model.predict(frame)
+        out = frame.copy()
+        out["prediction"] = pd.Series(list(predictions), index=frame.index).astype(
+            _RESULT_TYPES.get(result_type, "float64"))
+        return _as_spark(out) if spark else out
 
     def _resolve(self, fl: FeatureLookup) -> Lookup:
         full, info = self._feature_table(fl.table_name)

@@ -1,0 +1,73 @@
+"""A model that carries its features: logged by ``FeatureEngineeringClient.log_model``, it
+is an MLflow pyfunc model holding the trained model and its feature spec (which feature
+tables, looked up by which keys, which columns the model takes). Given only the keys (and
+the timestamp of a point-in-time lookup) it looks its features up in the workspace's
+feature tables, then predicts: in ``score_batch``, in a task, and behind a serving
+endpoint, the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+SPEC_FILE = "feature_spec.json"
+
+
+def lookups_of(spec: dict[str, Any]) -> list[Any]:
+    from datetime import timedelta
+
+    from kiln.features.pit import Lookup
+
+    return [Lookup(lk["table"], tuple(lk["primary_keys"]), tuple(lk["lookup_keys"]),
+                   tuple(lk["features"]), tuple(lk["outputs"]), lk.get("timeseries_column"),
+                   lk.get("timestamp_lookup_key"),
+                   timedelta(seconds=lk["lookback_s"]) if lk.get("lookback_s") is not None
+                   else None, dict(lk.get("defaults") or {}))
+            for lk in spec["lookups"]]
+
+
+def spec_lookup(lookup: Any) -> dict[str, Any]:
+    """A resolved lookup as the feature spec keeps it (JSON)."""
+    return {"table": lookup.table, "primary_keys": list(lookup.primary_keys),
+            "lookup_keys": list(lookup.lookup_keys), "features": list(lookup.features),
+            "outputs": list(lookup.outputs), "timeseries_column": lookup.timeseries_column,
+            "timestamp_lookup_key": lookup.timestamp_lookup_key,
+            "lookback_s": lookup.lookback.total_seconds() if lookup.lookback else None,
+            "defaults": lookup.defaults}
+
+
+def with_features(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.DataFrame:
+    """``frame`` (keys, timestamps, other inputs) with the spec's features, as the model
+    takes them: its columns, in its order. ``read(table)`` gives a feature table's rows."""
+    from kiln.errors import KilnError
+    from kiln.features.pit import join
+
+    out = frame
+    for lookup in lookups_of(spec):
+        out = join(out, read(lookup.table), lookup)
+    missing = [c for c in spec["model_columns"] if c not in out.columns]
+    if missing:
+        raise KilnError(f"the model takes column {missing[0]!r}: the request has neither it "
+                        "nor a lookup that gives it")
+    return out[spec["model_columns"]]
+
+
+def _reader() -> Any:
+    from kiln.tables import read
+
+    return read
+
+
+class FeatureModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts["feature_spec"], encoding="utf-8") as f:
+            self.spec = json.load(f)
+        self.model = mlflow.pyfunc.load_model(context.artifacts["model"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        features = with_features(pd.DataFrame(model_input), self.spec, _reader())
+        return self.model.predict(features)
