@@ -26,6 +26,7 @@ resources:
           notebook_task: {notebook_path: ./build.py}
 """
 BUILD = """# Databricks notebook source
+import json
 from datetime import timedelta
 
 import pandas as pd
@@ -52,7 +53,27 @@ training = fe.create_training_set(
                                    default_values={"spend": 0.0})])
 df = training.load_df()
 rows = sorted((r["customer_id"], r["age"], r["spend"], r["y"]) for r in df.collect())
-dbutils.notebook.exit(str(rows))
+
+# a model that carries its features: trained on them, scored from the keys alone
+import mlflow
+from sklearn.linear_model import LogisticRegression
+
+mlflow.set_registry_uri("databricks-uc")
+train = df.toPandas()
+model = LogisticRegression().fit(train[["age", "spend"]], train["y"])
+slim = fe.create_training_set(
+    df=labels, label="y", exclude_columns=["at", "customer_id"],
+    feature_lookups=[FeatureLookup(table_name="main.fs.customers", lookup_key="customer_id"),
+                     FeatureLookup(table_name="main.fs.spend", lookup_key="customer_id",
+                                   timestamp_lookup_key="at",
+                                   lookback_window=timedelta(days=7),
+                                   default_values={"spend": 0.0})])
+with mlflow.start_run():
+    fe.log_model(model=model, artifact_path="model", flavor=mlflow.sklearn,
+                 training_set=slim, registered_model_name="main.fs.churn")
+scored = fe.score_batch(model_uri="models:/main.fs.churn/1", df=labels.select("customer_id", "at"))
+predictions = [r["prediction"] for r in scored.orderBy("customer_id", "at").collect()]
+dbutils.notebook.exit(json.dumps({"rows": str(rows), "predictions": predictions}))
 """
 
 
@@ -64,6 +85,55 @@ def test_feature_engineering_code_runs_unchanged_in_a_task(tmp_path: Path) -> No
     assert "SUCCESS" in out.stdout
     run_id = out.stdout.split("Run ")[-1].split()[0]
     got = json.loads(kiln.run("runs", "get-output", run_id, cwd=root).stdout)
-    assert got["notebook_output"]["result"] == "[(1, 30, 1.0, 0), (1, 30, 2.0, 1), (2, 40, 0.0, 1)]"
+    result = json.loads(got["notebook_output"]["result"])
+    assert result["rows"] == "[(1, 30, 1.0, 0), (1, 30, 2.0, 1), (2, 40, 0.0, 1)]"
+    assert len(result["predictions"]) == 3
     table = json.loads(kiln.run("tables", "get", "main.fs.spend", cwd=root).stdout)
     assert table["primary_keys"] == ["customer_id", "ts"] and table["timeseries_column"] == "ts"
+
+
+def test_a_served_model_looks_its_features_up_from_the_keys(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.e2e.test_serving import Server, token
+
+    kiln = Kiln(tmp_path / "home")
+    root = write_files(tmp_path / "b", {"databricks.yml": BUNDLE + SERVED, "build.py": BUILD})
+    kiln.run("bundle", "deploy", cwd=root)
+    out = kiln.run("bundle", "run", "features", cwd=root, timeout=300)
+    run_id = out.stdout.split("Run ")[-1].split()[0]
+    batch = json.loads(json.loads(kiln.run("runs", "get-output", run_id, cwd=root).stdout)
+                       ["notebook_output"]["result"])["predictions"]
+    server = Server(kiln, root)
+    try:
+        auth = {"Authorization": f"Bearer {token(kiln, root)}"}
+        url = f"{server.url}/serving-endpoints/churn/invocations"
+        keys = [{"customer_id": 1, "at": "2026-03-02T00:00:00Z"},
+                {"customer_id": 1, "at": "2026-03-04T00:00:00Z"},
+                {"customer_id": 2, "at": "2026-03-01T00:00:00Z"}]
+        deadline = __import__("time").monotonic() + 120
+        while True:
+            r = httpx.post(url, json={"dataframe_records": keys}, headers=auth, timeout=60)
+            if r.status_code != 503 or __import__("time").monotonic() > deadline:
+                break
+            __import__("time").sleep(0.5)
+        assert r.status_code == 200, r.text
+        assert [float(p) for p in r.json()["predictions"]] == batch  # the same as score_batch
+        r = httpx.post(url, json={"dataframe_records": [{"customer_id": 99,
+                                                         "at": "2026-03-02T00:00:00Z"}]},
+                       headers=auth, timeout=60)
+        assert r.status_code == 400 and "customer_id=99" in r.text and \
+            "main.fs.customers" in r.text, r.text
+    finally:
+        assert server.stop() == 0
+
+
+SERVED = """
+  model_serving_endpoints:
+    churn:
+      name: churn
+      config:
+        served_entities:
+          - {entity_name: main.fs.churn, entity_version: "1", workload_size: Small,
+             scale_to_zero_enabled: false}
+"""

@@ -49,11 +49,23 @@ def with_features(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.Da
     out = frame
     for lookup in lookups_of(spec):
         out = join(out, read(lookup.table), lookup)
+        bare = [o for o in lookup.outputs if o not in lookup.defaults]
+        if bare and len(out):
+            unmatched = out[bare].isna().all(axis=1)
+            if unmatched.any():
+                row = out[unmatched].iloc[0]
+                keys = ", ".join(f"{k}={_plain(row[k])!r}" for k in lookup.lookup_keys)
+                raise KilnError(f"no features for {keys} in {lookup.table} (and no "
+                                f"default_values for {', '.join(bare)})")
     missing = [c for c in spec["model_columns"] if c not in out.columns]
     if missing:
         raise KilnError(f"the model takes column {missing[0]!r}: the request has neither it "
                         "nor a lookup that gives it")
     return out[spec["model_columns"]]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _reader() -> Any:

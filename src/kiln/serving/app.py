@@ -26,6 +26,7 @@ from kiln.serving.payload import (
     parse,
     predictions_json,
 )
+from kiln.errors import KilnError
 from kiln.serving.runtime import Endpoint, ServingRuntime
 
 log = logging.getLogger("kiln.serving")
@@ -151,7 +152,8 @@ class ServingApp:
             try:
                 values = await self._batcher(ep, entity_name).predict(rows, req.params)
             except Exception as e:  # noqa: BLE001 - the model's own code failed
-                raise PayloadError(400 if isinstance(e, (ValueError, TypeError, KeyError))
+                raise PayloadError(400 if isinstance(e, (ValueError, TypeError, KeyError,
+                                                         KilnError))
                                    else 500, f"the model failed: {str(e).splitlines()[0]}"
                                    if str(e) else type(e).__name__,
                                    "BAD_REQUEST") from None
