@@ -160,3 +160,8 @@ def test_a_model_logged_with_its_features_scores_from_keys_alone(fe, monkeypatch
     assert scored["prediction"].tolist() == model.predict(X).astype(float).tolist()
     with pytest.raises(Exception, match="lookup key 'at' of the lookup on main.fs.spend"):
         client.score_batch(model_uri="models:/main.fs.churn/1", df=labels[["customer_id"]])
+    with pytest.raises(KilnError, match="feature table main.fs.spend is used by registered "
+                                        "model main.fs.churn: delete the model first"):
+        client.drop_table(name="main.fs.spend")
+    mlflow.MlflowClient().delete_registered_model("main.fs.churn")
+    client.drop_table(name="main.fs.spend")

@@ -147,7 +147,12 @@ class FeatureEngineeringClient:
         return _as_spark_if_any(self._catalog.read(full))
 
     def drop_table(self, *, name: str) -> None:
-        full, _info = self._feature_table(name)
+        """Drop a feature table, unless a registered model looks its features up there."""
+        full, info = self._feature_table(name)
+        users = [m for m in info.get("used_by") or [] if _registered(m)]
+        if users:
+            raise KilnError(f"feature table {full} is used by registered model "
+                            f"{', '.join(users)}: delete the model first")
         self._catalog.drop(full)
 
     def set_feature_table_tag(self, *, name: str, key: str, value: str) -> None:
@@ -214,6 +219,11 @@ class FeatureEngineeringClient:
                 registered_model_name=registered_model_name,
                 **{k: v for k, v in kwargs.items() if k in ("input_example", "signature",
                                                             "pip_requirements")})
+        if registered_model_name:  # the tables remember the model: none is dropped under it
+            for table in {lk.table for lk in training_set.lookups}:
+                _full, meta = self._feature_table(table)
+                used = sorted(set(meta.get("used_by") or []) | {registered_model_name})
+                self._catalog.annotate(table, {"used_by": used})
         return info
 
     def score_batch(self, *, model_uri: str, df: Any, result_type: str = "double",
@@ -260,6 +270,18 @@ class FeatureEngineeringClient:
             raise KilnError(f"{full} is a table but not a feature table (it has no primary "
                             "keys): create it with create_table")
         return full, info
+
+
+def _registered(model: str) -> bool:
+    """Whether the workspace's registry still has the model."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.MlflowClient().get_registered_model(model)
+        return True
+    except MlflowException:
+        return False
 
 
 def _names(value: str | list[str] | None, what: str) -> list[str]:
