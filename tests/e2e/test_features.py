@@ -104,6 +104,12 @@ def test_a_served_model_looks_its_features_up_from_the_keys(tmp_path: Path) -> N
     run_id = out.stdout.split("Run ")[-1].split()[0]
     batch = json.loads(json.loads(kiln.run("runs", "get-output", run_id, cwd=root).stdout)
                        ["notebook_output"]["result"])["predictions"]
+    # the lineage: feature tables -> the model version -> the endpoint that serves it
+    chain = kiln.run("lineage", "main.fs.churn", cwd=root).stdout
+    for edge in ("table main.fs.customers@0 -> model main.fs.churn v1",
+                 "table main.fs.spend@0 -> model main.fs.churn v1",
+                 "model main.fs.churn v1 -> endpoint churn  (serves)"):
+        assert edge in chain, chain
     server = Server(kiln, root)
     try:
         auth = {"Authorization": f"Bearer {token(kiln, root)}"}

@@ -10,7 +10,7 @@ from typing import Any
 from kiln.catalog.names import parse_name
 from kiln.errors import KilnError
 from kiln.models.promotion import training_inputs
-from kiln.models.registry import Registry
+from kiln.models.registry import model_name, Registry
 from kiln.workspace import LineageEntry
 
 
@@ -69,7 +69,25 @@ def _model(reg: Registry, name: str) -> tuple[list[Edge], list[Edge]]:
         if e["action"] == "models.promote_out":
             down.append(Edge(f"model {name} v{e['detail']['version']}", e["detail"]["to"],
                              "promotion"))
+    down += _endpoints_serving(reg, model_name(name))
     return _unique(up), _unique(down)
+
+
+def _endpoints_serving(reg: Registry, name: str) -> list[Edge]:
+    """The serving endpoints whose config serves a version of the model (by number or by
+    alias, as the alias points now)."""
+    out = []
+    for o in reg.ws.list("model_serving_endpoints"):
+        for e in (o.settings.get("config") or {}).get("served_entities") or []:
+            if not e.get("entity_name") or model_name(str(e["entity_name"])) != name:
+                continue
+            version = e.get("entity_version")
+            if version is None and e.get("entity_alias"):
+                held = reg.by_alias(name, str(e["entity_alias"]))
+                version = held.version if held is not None else None
+            if version is not None:
+                out.append(Edge(f"model {name} v{version}", f"endpoint {o.name}", "serves"))
+    return out
 
 
 def _versions_logged_by(reg: Registry, e: LineageEntry) -> list[Any]:
