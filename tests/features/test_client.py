@@ -165,3 +165,30 @@ def test_a_model_logged_with_its_features_scores_from_keys_alone(fe, monkeypatch
         client.drop_table(name="main.fs.spend")
     mlflow.MlflowClient().delete_registered_model("main.fs.churn")
     client.drop_table(name="main.fs.spend")
+
+
+def test_a_published_table_answers_lookups_from_the_online_store(fe, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from kiln.features import online
+    from kiln.features.model import _reader, lookups_of, spec_lookup, with_features
+
+    client, ws = fe
+    make_tables(client)
+    labels = pd.DataFrame({"customer_id": [1, 2], "at": [T + pd.Timedelta(days=1), T],
+                           "y": [0, 1]})
+    ts = client.create_training_set(df=labels, label="y", exclude_columns=["at"],
+                                    feature_lookups=[FeatureLookup(
+                                        "main.fs.spend", "customer_id",
+                                        timestamp_lookup_key="at")])
+    spec = {"lookups": [spec_lookup(lk) for lk in ts.lookups],
+            "model_columns": ["customer_id", "spend_7d"], "label": ["y"]}
+    assert lookups_of(spec)[0].timestamp_lookup_key == "at"
+    before = with_features(labels, spec, _reader())
+    assert before["spend_7d"].tolist() == [10.0, 5.0]  # point in time, from Delta
+    client.publish_table(name="main.fs.spend")
+    assert online.load(ws.local_root(), "main.fs.spend")["spend_7d"].tolist() == [30.0, 50.0]
+    assert with_features(labels, spec, _reader())["spend_7d"].tolist() == [30.0, 50.0]
+    client.write_table(name="main.fs.spend", df=pd.DataFrame({
+        "customer_id": [2], "ts": [T + pd.Timedelta(days=9)], "spend_7d": [99.0]}))
+    assert with_features(labels, spec, _reader())["spend_7d"].tolist() == [30.0, 99.0]
+    assert client.get_table(name="main.fs.spend").features == ["spend_7d"]
+    assert ws.get("tables", "main.fs.spend").settings["published"] is True

@@ -141,6 +141,22 @@ class FeatureEngineeringClient:
                 raise KilnError(f"primary key {k!r} is {have} in the DataFrame but {want} in "
                                 f"feature table {full}")
         self._catalog.write(full, frame, mode=mode, keys=keys if mode == "merge" else None)
+        if info.get("published"):  # the online store follows the table
+            self._publish(full, info)
+
+    def publish_table(self, *, name: str, online_store: Any = None, **_: Any) -> None:
+        """Publish the table to kiln's online store (its latest row per key, looked up in
+        memory by serving endpoints); ``write_table`` keeps it fresh from then on."""
+        full, info = self._feature_table(name)
+        self._publish(full, info)
+        if not info.get("published"):
+            self._catalog.annotate(full, {"published": True})
+
+    def _publish(self, full: str, info: dict[str, Any]) -> None:
+        from kiln.features import online
+
+        online.publish(self._catalog.ws.local_root(), full, self._catalog.read(full),
+                       list(info.get("primary_keys") or []), info.get("timeseries_column"))
 
     def read_table(self, *, name: str, **_: Any) -> Any:
         full, _info = self._feature_table(name)
@@ -154,6 +170,9 @@ class FeatureEngineeringClient:
             raise KilnError(f"feature table {full} is used by registered model "
                             f"{', '.join(users)}: delete the model first")
         self._catalog.drop(full)
+        from kiln.features import online
+
+        online.drop(self._catalog.ws.local_root(), full)
 
     def set_feature_table_tag(self, *, name: str, key: str, value: str) -> None:
         full, info = self._feature_table(name)

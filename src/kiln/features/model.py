@@ -3,7 +3,8 @@ is an MLflow pyfunc model holding the trained model and its feature spec (which 
 tables, looked up by which keys, which columns the model takes). Given only the keys (and
 the timestamp of a point-in-time lookup) it looks its features up in the workspace's
 feature tables, then predicts: in ``score_batch``, in a task, and behind a serving
-endpoint, the same way.
+endpoint, the same way. A published table is looked up in the online store instead (its
+latest values, in memory), as Databricks' online feature serving does.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ def spec_lookup(lookup: Any) -> dict[str, Any]:
 
 def with_features(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.DataFrame:
     """``frame`` (keys, timestamps, other inputs) with the spec's features, as the model
-    takes them: its columns, in its order. ``read(table)`` gives a feature table's rows."""
+    takes them: its columns, in its order. ``read(lookup)`` gives the rows to look up in,
+    and the lookup as they answer it."""
     from kiln.errors import KilnError
     from kiln.features.pit import join
 
     out = frame
     for lookup in lookups_of(spec):
-        out = join(out, read(lookup.table), lookup)
+        rows, lookup = read(lookup)
+        out = join(out, rows, lookup)
         bare = [o for o in lookup.outputs if o not in lookup.defaults]
         if bare and len(out):
             unmatched = out[bare].isna().all(axis=1)
@@ -69,9 +72,21 @@ def _plain(value: Any) -> Any:
 
 
 def _reader() -> Any:
+    """Published tables from the online store, others from their Delta table."""
+    from kiln.features import online
+    from kiln.settings import Settings
     from kiln.tables import read
 
-    return read
+    workspace_dir = Settings.from_env().workspace_dir or ""
+
+    def rows(lookup: Any) -> tuple[pd.DataFrame, Any]:
+        published = online.load(workspace_dir, lookup.table, list(lookup.primary_keys)) \
+            if workspace_dir else None
+        if published is not None:
+            return published, online.online_lookup(lookup)
+        return read(lookup.table), lookup
+
+    return rows
 
 
 class FeatureModel(mlflow.pyfunc.PythonModel):

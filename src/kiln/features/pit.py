@@ -43,6 +43,9 @@ def join(df: pd.DataFrame, features: pd.DataFrame, lookup: Lookup) -> pd.DataFra
     if clash:
         raise KilnError(f"feature {clash[0]!r} of {lookup.table} would overwrite a column of "
                         "the DataFrame: rename it with rename_outputs")
+    if list(features.index.names) == list(lookup.primary_keys) and \
+            not lookup.timestamp_lookup_key:  # rows indexed by key (the online store)
+        return _by_index(df, features, lookup)
     left = df.reset_index(drop=True)
     left["__row"] = range(len(left))
     right = features[list(lookup.primary_keys) + ([lookup.timeseries_column]
@@ -66,6 +69,28 @@ def join(df: pd.DataFrame, features: pd.DataFrame, lookup: Lookup) -> pd.DataFra
         column = pd.Series(values, index=df.index, name=name)
         if name in lookup.defaults:
             column = column.where(found[name].notna().to_numpy(), lookup.defaults[name])
+        out[name] = column
+    return out
+
+
+def _by_index(df: pd.DataFrame, features: pd.DataFrame, lookup: Lookup) -> pd.DataFrame:
+    """The lookup as a keyed read of rows indexed by their primary keys: no join."""
+    keys = list(lookup.lookup_keys)
+    if len(keys) == 1:
+        wanted: Any = pd.Index(df[keys[0]])
+        if len(df) and len(features) and \
+                _KINDS.get(wanted.dtype.kind) != _KINDS.get(features.index.dtype.kind):
+            raise KilnError(f"lookup key {keys[0]!r} is {wanted.dtype} in the DataFrame but "
+                            f"{features.index.dtype} in {lookup.table}: the primary key's "
+                            "type must match")
+    else:
+        wanted = pd.MultiIndex.from_frame(df[keys])
+    found = features.reindex(wanted)[list(lookup.features)]
+    out = df.copy()
+    for feature, name in zip(lookup.features, lookup.outputs):
+        column = pd.Series(found[feature].to_numpy(), index=df.index, name=name)
+        if name in lookup.defaults:
+            column = column.where(column.notna(), lookup.defaults[name])
         out[name] = column
     return out
 

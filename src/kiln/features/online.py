@@ -1,0 +1,72 @@
+"""kiln's online store: a published feature table's latest row per key, kept beside the
+workspace (``<workspace>/online/<table>.parquet``) and held in memory by the processes
+that look features up (serving endpoints), so that a request's lookup is an in-memory
+join, never a Delta scan. ``publish_table`` writes it; ``write_table`` refreshes it when
+the table is published. A process reloads it when the file changes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import pandas as pd
+
+_cache: dict[str, tuple[int, pd.DataFrame]] = {}
+_lock = threading.Lock()
+
+
+def path_of(workspace_dir: str, table: str) -> str:
+    return os.path.join(workspace_dir, "online", f"{table}.parquet")
+
+
+def publish(workspace_dir: str, table: str, rows: pd.DataFrame, keys: list[str],
+            timeseries_column: str | None) -> int:
+    """Write the table's latest row per key to the online store; how many rows."""
+    latest = rows
+    if timeseries_column:
+        latest = rows.sort_values(timeseries_column, kind="stable").drop_duplicates(
+            [k for k in keys if k != timeseries_column], keep="last")
+    path = path_of(workspace_dir, table)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    latest.to_parquet(tmp, index=False)
+    os.replace(tmp, path)  # readers see the old snapshot or the new one
+    return len(latest)
+
+
+def load(workspace_dir: str, table: str, keys: list[str] | None = None
+         ) -> pd.DataFrame | None:
+    """The published rows (None if the table is not published), reloaded on change;
+    indexed by ``keys`` when given (a lookup is then a keyed read)."""
+    path = path_of(workspace_dir, table)
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return None
+    path_key = f"{path}#{','.join(keys or [])}"
+    with _lock:
+        hit = _cache.get(path_key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+    rows = pd.read_parquet(path)
+    if keys:
+        rows = rows.set_index(keys)
+    with _lock:
+        _cache[path_key] = (mtime, rows)
+    return rows
+
+
+def drop(workspace_dir: str, table: str) -> None:
+    try:
+        os.remove(path_of(workspace_dir, table))
+    except FileNotFoundError:
+        pass
+
+
+def online_lookup(lookup: Any) -> Any:
+    """The lookup as the online store answers it: the latest values per key."""
+    from dataclasses import replace
+
+    return replace(lookup, timeseries_column=None, timestamp_lookup_key=None, lookback=None)
