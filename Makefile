@@ -40,6 +40,9 @@ bench: install
 	bash scripts/install-wrk.sh
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_monitoring.py
+	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_feature_serving.py
+	$(BIN)/python benchmarks/bench_server_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

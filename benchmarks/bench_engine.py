@@ -23,9 +23,11 @@ import tempfile
 import textwrap
 import time
 
+from peers import peer_python
+
+
 LAYERS, WIDTH = 10, 10
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_VENV = os.path.join(HERE, ".venv-dagster")
 
 
 def kiln_bundle(root: str) -> None:
@@ -69,16 +71,6 @@ DAGSTER_JOB = textwrap.dedent(f'''
 ''')
 
 
-def ensure_dagster() -> str:
-    python = os.path.join(PEER_VENV, "bin", "python")
-    if not os.path.exists(os.path.join(PEER_VENV, ".ready")):
-        print("installing dagster into benchmarks/.venv-dagster (first run only)...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", PEER_VENV], check=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "dagster"], check=True)
-        open(os.path.join(PEER_VENV, ".ready"), "w").close()
-    return python
-
-
 def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -93,7 +85,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", default="benchmarks/results/bench_engine.json")
     args = ap.parse_args()
-    dagster_python = ensure_dagster()
+    dagster_python = peer_python("dagster", "dagster")
     kiln_exe = os.path.join(os.path.dirname(sys.executable), "kiln")
     tasks = LAYERS * WIDTH
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -29,8 +28,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from peers import KILN, kiln_server
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-KILN = os.path.join(os.path.dirname(HERE), ".venv", "bin", "kiln")
 CUSTOMERS = 100_000
 
 
@@ -122,15 +122,7 @@ def main() -> None:
     token = json.loads(subprocess.run([KILN, "tokens", "create", "-w", "bench"], env=env,
                                       check=True, capture_output=True, text=True).stdout
                        )["token_value"]
-    server = subprocess.Popen([KILN, "server", "-w", "bench", "--port", "0"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    while "Serving on" not in line:
-        line = server.stderr.readline()
-        if not line and server.poll() is not None:
-            raise SystemExit("the server did not start")
-    threading.Thread(target=lambda: server.stderr.read(), daemon=True).start()
-    url = re.search(r"http://\S+", line).group(0)
+    server, url = kiln_server(env, "-w", "bench")
     rng = np.random.default_rng(5)
     ids = rng.integers(0, CUSTOMERS, args.requests)
     feats = pd.read_parquet(os.path.join(home, "workspaces", "bench", "online",

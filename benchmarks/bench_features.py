@@ -28,8 +28,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from peers import peer_python
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_VENV = os.path.join(HERE, ".venv-feast")
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 LOOKBACK_DAYS = 30
 
@@ -41,6 +42,7 @@ from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConf
 from feast.types import Float64
 from feast.infra.offline_stores.dask import DaskOfflineStoreConfig
 from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
 
 d, labels_path, out_path, lookback = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = FeatureStore(config=RepoConfig(
@@ -84,16 +86,6 @@ def data(n_labels: int, customers: int = 100_000) -> tuple[pd.DataFrame, pd.Data
                                                 unit="min"),
         "label": rng.integers(0, 2, n_labels)})
     return labels, spend, activity
-
-
-def ensure_feast() -> str:
-    python = os.path.join(PEER_VENV, "bin", "python")
-    if not os.path.exists(os.path.join(PEER_VENV, ".ready")):
-        print("installing feast into benchmarks/.venv-feast (first run only)...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", PEER_VENV], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "feast"], check=True)
-        open(os.path.join(PEER_VENV, ".ready"), "w").close()
-    return python
 
 
 def run_kiln(tmp: str, labels: pd.DataFrame, spend: pd.DataFrame,
@@ -154,7 +146,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     labels, spend, activity = data(args.labels, args.customers)
-    python = ensure_feast()
+    python = peer_python("feast", "feast")
     with tempfile.TemporaryDirectory() as tmp:
         spend.to_parquet(os.path.join(tmp, "spend.parquet"))
         activity.to_parquet(os.path.join(tmp, "activity.parquet"))

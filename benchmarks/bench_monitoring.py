@@ -28,9 +28,11 @@ import tempfile
 import textwrap
 import time
 
+from peers import peer_python
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.dirname(sys.executable)
-PEER_VENV = os.path.join(HERE, ".venv-evidently")
 DRIFTED = ["c0", "c1", "n0", "n1", "n2"]
 ROWS, BASE_ROWS, DAYS = 1_000_000, 200_000, 7
 
@@ -96,17 +98,6 @@ def make_data(tmp: str) -> tuple[str, str]:
     return t, b
 
 
-def ensure_peer() -> str:
-    python = os.path.join(PEER_VENV, "bin", "python")
-    if not os.path.exists(python):
-        print("installing evidently into benchmarks/.venv-evidently (first run only)...",
-              flush=True)
-        subprocess.run([sys.executable, "-m", "venv", PEER_VENV], check=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "evidently", "pandas<3", "pyarrow"],
-                       check=True)
-    return python
-
-
 def timed(cmd: list[str]) -> tuple[float, str]:
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -120,7 +111,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default=os.path.join(HERE, "results", "bench_monitoring.json"))
     args = ap.parse_args()
-    peer = ensure_peer()
+    peer = peer_python("evidently", "evidently", "pandas<3", "pyarrow")
     tmp = tempfile.mkdtemp(prefix="kiln-bench-monitoring-")
     table, baseline = make_data(tmp)
     os.sync()  # the freshly written files are not flushed while a tool is timed

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -31,29 +30,18 @@ from collections import defaultdict
 
 import httpx
 
+from peers import KILN, kiln_server
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-KILN = os.path.join(ROOT, ".venv", "bin", "kiln")
+
 NOTEBOOK = "# Databricks notebook source\ndbutils.notebook.exit('ok')\n"
 
 
 def kiln(env: dict[str, str], *args: str) -> str:
     return subprocess.run([KILN, *args], env=env, check=True, capture_output=True,
                           text=True).stdout
-
-
-def start_server(env: dict[str, str], db: str | None) -> tuple[subprocess.Popen[str], str]:
-    extra = ["--db", db] if db else []
-    proc = subprocess.Popen([KILN, "server", "-w", "load", "--port", "0", *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    while "Serving on" not in line:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            raise SystemExit("the server did not start")
-    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
-    return proc, re.search(r"http://\S+", line).group(0)
 
 
 def seed(env: dict[str, str], tmp: str) -> None:
@@ -139,7 +127,8 @@ def main() -> None:
     pg = Postgres() if args.store == "postgresql" else None
     server = None
     try:
-        server, url = start_server(env, pg.database() if pg else None)
+        server, url = kiln_server(env, "-w", "load",
+                                  *(["--db", pg.database()] if pg else []))
         seed(env, tmp)
         tokens = [json.loads(kiln(env, "tokens", "create", "-w", "load", "--user",
                                   f"client{i}@example.com"))["token_value"]

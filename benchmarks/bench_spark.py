@@ -27,8 +27,9 @@ import sys
 import tempfile
 import time
 
+from peers import peer_python
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_VENV = os.path.join(HERE, ".venv-pyspark")
 KILN = os.path.join(os.path.dirname(sys.executable), "kiln")
 
 # the same feature engineering for both engines; only the sink differs
@@ -68,6 +69,7 @@ JVM_SCRIPT = '''
 import os, sys
 from pyspark.sql import SparkSession
 
+
 spark = (SparkSession.builder.master("local[*]").appName("bench")
          .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "8")
          .config("spark.driver.memory", "4g").getOrCreate())
@@ -95,18 +97,6 @@ resources:
 """
 
 
-def ensure_peer() -> str:
-    python = os.path.join(PEER_VENV, "bin", "python")
-    if not os.path.exists(os.path.join(PEER_VENV, ".complete")):
-        print("installing pyspark (JVM) into benchmarks/.venv-pyspark (first run only)...",
-              flush=True)
-        subprocess.run([sys.executable, "-m", "venv", PEER_VENV], check=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "pyspark==4.0.*",
-                        "pandas<3", "pyarrow"], check=True)
-        open(os.path.join(PEER_VENV, ".complete"), "w").close()
-    return python
-
-
 def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -122,7 +112,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--json", default=os.path.join(HERE, "results", "bench_spark.json"))
     args = ap.parse_args()
-    peer = ensure_peer()
+    peer = peer_python("pyspark", "pyspark==4.0.*", "pandas<3", "pyarrow")
     work = tempfile.mkdtemp(prefix="kiln-bench-spark-")
     project = os.path.join(work, "project")
     os.makedirs(project)
