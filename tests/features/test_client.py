@@ -160,6 +160,14 @@ def test_a_model_logged_with_its_features_scores_from_keys_alone(fe, monkeypatch
     assert scored["prediction"].tolist() == model.predict(X).astype(float).tolist()
     with pytest.raises(Exception, match="lookup key 'at' of the lookup on main.fs.spend"):
         client.score_batch(model_uri="models:/main.fs.churn/1", df=labels[["customer_id"]])
+    from kiln.models.cards import build, to_markdown
+    from kiln.models.registry import Registry
+
+    card = build(Registry(ws), "main.fs.churn", 1)
+    assert [(f["feature"], f["table"]) for f in card.features] == [
+        ("age", "main.fs.customers"), ("spend_7d", "main.fs.spend")]
+    assert all(f["last written"] != "unknown" for f in card.features)
+    assert "## Features" in to_markdown(card)
     with pytest.raises(KilnError, match="feature table main.fs.spend is used by registered "
                                         "model main.fs.churn: delete the model first"):
         client.drop_table(name="main.fs.spend")

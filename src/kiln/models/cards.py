@@ -43,6 +43,7 @@ class ModelCard:
     approvals: list[dict[str, Any]]
     alias_history: list[dict[str, Any]] = field(default_factory=list)
     replay: dict[str, str] = field(default_factory=dict)
+    features: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,7 +79,37 @@ def build(reg: Registry, name: str, version: int | str | None = None) -> ModelCa
         training_run=_run_facts(run, tags),
         approvals=approvals.history(mv),
         alias_history=[_history_row(e) for e in history],
-        replay=_replay_facts(approvals.recorded(mv)))
+        replay=_replay_facts(approvals.recorded(mv)),
+        features=_features(reg, mv))
+
+
+def _features(reg: Registry, mv: Any) -> list[dict[str, str]]:
+    """A model that looks its features up (``FeatureEngineeringClient.log_model``): each
+    feature, its table, and when that table was last written (its freshness)."""
+    import mlflow
+
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{mv.name}/{mv.version}/artifacts/feature_spec.json")
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+    except Exception:  # noqa: BLE001 - not a model with features (no spec in it)
+        return []
+    from kiln.catalog import Catalog
+
+    catalog, rows = Catalog(reg.ws), []
+    for lookup in spec.get("lookups") or []:
+        try:
+            history = catalog.history(lookup["table"])
+            newest = max((h.get("timestamp") or 0) for h in history) if history else None
+        except Exception:  # noqa: BLE001 - the table is gone or not readable here
+            newest = None
+        for feature, output in zip(lookup["features"], lookup["outputs"]):
+            rows.append({"feature": output if output == feature else f"{output} ({feature})",
+                         "table": lookup["table"],
+                         "looked up by": ", ".join(lookup["lookup_keys"]),
+                         "last written": _when(newest) if newest else "unknown"})
+    return rows
 
 
 def _validation(tags: dict[str, str]) -> dict[str, str]:
@@ -218,4 +249,5 @@ def _sections(card: ModelCard) -> list[tuple[str, Any]]:
             ("Approvals", [{"action": a.get("action", ""), "user": a.get("user", ""),
                             "at": _when(a.get("at")), "comment": a.get("comment", "")}
                            for a in card.approvals]),
-            ("Shadow replay", card.replay), ("Alias history", card.alias_history)]
+            ("Shadow replay", card.replay), ("Alias history", card.alias_history),
+            ("Features", card.features)]
