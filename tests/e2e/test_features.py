@@ -30,7 +30,8 @@ import json
 from datetime import timedelta
 
 import pandas as pd
-from databricks.feature_engineering import FeatureEngineeringClient, FeatureLookup
+from databricks.feature_engineering import (FeatureEngineeringClient, FeatureFunction,
+                                            FeatureLookup)
 
 fe = FeatureEngineeringClient()
 t0 = pd.Timestamp("2026-03-01", tz="UTC")
@@ -59,21 +60,29 @@ import mlflow
 from sklearn.linear_model import LogisticRegression
 
 mlflow.set_registry_uri("databricks-uc")
-train = df.toPandas()
-model = LogisticRegression().fit(train[["age", "spend"]], train["y"])
+spark.sql('''CREATE FUNCTION main.fs.spend_per_year(spend DOUBLE, age INT)
+RETURNS DOUBLE LANGUAGE PYTHON AS $$
+return spend / age
+$$''')
 slim = fe.create_training_set(
     df=labels, label="y", exclude_columns=["at", "customer_id"],
     feature_lookups=[FeatureLookup(table_name="main.fs.customers", lookup_key="customer_id"),
                      FeatureLookup(table_name="main.fs.spend", lookup_key="customer_id",
                                    timestamp_lookup_key="at",
                                    lookback_window=timedelta(days=7),
-                                   default_values={"spend": 0.0})])
+                                   default_values={"spend": 0.0}),
+                     FeatureFunction(udf_name="main.fs.spend_per_year",
+                                     input_bindings={"spend": "spend", "age": "age"},
+                                     output_name="spend_per_year")])
+train = slim.load_df().toPandas()
+model = LogisticRegression().fit(train.drop(columns=["y"]), train["y"])
 with mlflow.start_run():
     fe.log_model(model=model, artifact_path="model", flavor=mlflow.sklearn,
                  training_set=slim, registered_model_name="main.fs.churn")
 scored = fe.score_batch(model_uri="models:/main.fs.churn/1", df=labels.select("customer_id", "at"))
 predictions = [r["prediction"] for r in scored.orderBy("customer_id", "at").collect()]
-dbutils.notebook.exit(json.dumps({"rows": str(rows), "predictions": predictions}))
+dbutils.notebook.exit(json.dumps({"rows": str(rows), "predictions": predictions,
+                                  "columns": list(train.columns)}))
 """
 
 
@@ -88,6 +97,10 @@ def test_feature_engineering_code_runs_unchanged_in_a_task(tmp_path: Path) -> No
     result = json.loads(got["notebook_output"]["result"])
     assert result["rows"] == "[(1, 30, 1.0, 0), (1, 30, 2.0, 1), (2, 40, 0.0, 1)]"
     assert len(result["predictions"]) == 3
+    assert result["columns"] == ["y", "age", "spend", "spend_per_year"]
+    fn = json.loads(kiln.run("functions", "get", "main.fs.spend_per_year", cwd=root).stdout)
+    assert [p["name"] for p in fn["input_params"]] == ["spend", "age"]
+    assert fn["routine_definition"].strip() == "return spend / age"
     table = json.loads(kiln.run("tables", "get", "main.fs.spend", cwd=root).stdout)
     assert table["primary_keys"] == ["customer_id", "ts"] and table["timeseries_column"] == "ts"
 

@@ -29,8 +29,8 @@ PRIVILEGES: dict[str, tuple[str, ...]] = {
     "function": ("ALL_PRIVILEGES", "EXECUTE", "MANAGE", "APPLY_TAG"),
 }
 # where the workspace keeps each securable (its owner is the object's creator)
-_KINDS = {"catalog": "catalogs", "schema": "schemas", "table": "tables", "volume": "volumes",
-          "function": "registered_models"}
+_KINDS = {"catalog": ("catalogs",), "schema": ("schemas",), "table": ("tables",),
+          "volume": ("volumes",), "function": ("functions", "registered_models")}
 _ALIASES = {"registered_model": "function", "model": "function"}
 _TITLES = {"catalog": "Catalog", "schema": "Schema", "table": "Table", "volume": "Volume",
            "function": "Function"}
@@ -80,10 +80,12 @@ class Grants:
         return self._mine
 
     def owner(self, kind: str, full_name: str) -> str | None:
-        try:
-            return self.ws.get(_KINDS[kind], full_name.lower()).creator or None
-        except NotFound:
-            return None
+        for stored in _KINDS[kind]:
+            try:
+                return self.ws.get(stored, full_name.lower()).creator or None
+            except NotFound:
+                continue
+        return None
 
     def has(self, kind: str, full_name: str, privilege: str) -> bool:
         """Whether the current user holds ``privilege`` on the securable (granted there or
@@ -208,12 +210,14 @@ class Grants:
         raise NotFound(f"{_TITLES[kind]} '{full_name}' does not exist.")
 
     def _exists(self, kind: str, full_name: str) -> bool:
-        try:
-            self.ws.get(_KINDS[kind], full_name)
-            return True
-        except NotFound:
-            if kind != "function":
-                return False
+        for stored in _KINDS[kind]:
+            try:
+                self.ws.get(stored, full_name)
+                return True
+            except NotFound:
+                continue
+        if kind != "function":
+            return False
         from kiln.models.registry import Registry  # models logged by tasks, not deployed
 
         return any(m.name == full_name for m in Registry(self.ws).models(check=False))

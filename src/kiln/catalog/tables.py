@@ -403,9 +403,18 @@ class Catalog:
 
     # SQL -----------------------------------------------------------------------------
     def sql(self, query: str) -> "pa.Table":
-        """Run a query with DuckDB; ``catalog.schema.table`` names read the Delta tables."""
+        """Run a query with DuckDB; ``catalog.schema.table`` names read the Delta tables.
+        ``CREATE FUNCTION ... LANGUAGE PYTHON`` registers a catalog function."""
         import duckdb
         from deltalake import DeltaTable
+
+        from kiln.catalog.functions import Functions, is_create_function
+
+        if is_create_function(query):
+            import pyarrow as pa
+
+            made = Functions(self.ws).create(query)
+            return pa.table({"created": [made["full_name"]]})
 
         con = duckdb.connect()
         rewritten = _rewrite_names(query, self._register(con, DeltaTable))

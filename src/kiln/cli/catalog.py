@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 import orjson
 
-from kiln.cli.render import document_opt, echo, output_opt, print_json
+from kiln.cli.render import document_opt, echo, output_opt, print_json, print_rows
 from kiln.cli.workspaces import open_workspace, ws_opt
 
 
@@ -198,3 +198,48 @@ def _object_group(kind: str, noun: str, parts: int):  # type: ignore[no-untyped-
 catalogs = _object_group("catalogs", "catalog", 1)
 schemas = _object_group("schemas", "schema", 2)
 volumes = _object_group("volumes", "volume", 3)
+
+
+@click.group()
+def functions() -> None:
+    """Python functions of the catalog (made with CREATE FUNCTION ... LANGUAGE PYTHON in
+    'kiln sql' or spark.sql)."""
+
+
+def _functions(workspace: str | None):  # type: ignore[no-untyped-def]
+    from kiln.catalog.functions import Functions
+
+    return Functions(open_workspace(workspace))
+
+
+@functions.command(name="list")
+@click.argument("schema", required=False)
+@ws_opt
+@output_opt
+def functions_list(schema: str | None, workspace: str | None, output: str) -> None:
+    """The functions (of a schema) you may execute."""
+    rows = [{"full_name": f["full_name"], "data_type": f["data_type"],
+             "input_params": ", ".join(f"{p['name']} {p['type_name']}"
+                                       for p in f["input_params"])}
+            for f in _functions(workspace).list(schema)]
+    print_rows(output, "functions", rows, empty="No functions",
+               header=f"{'NAME':40} {'RETURNS':10} PARAMETERS",
+               line=lambda r: f"{r['full_name']:40} {r['data_type']:10} {r['input_params']}")
+
+
+@functions.command(name="get")
+@click.argument("name")
+@ws_opt
+@document_opt
+def functions_get(name: str, workspace: str | None) -> None:
+    """A function: its parameters, return type and body."""
+    print_json(_functions(workspace).get(name))
+
+
+@functions.command(name="delete")
+@click.argument("name")
+@ws_opt
+def functions_delete(name: str, workspace: str | None) -> None:
+    """Delete a function."""
+    _functions(workspace).delete(name)
+    echo(f"Deleted function {name.lower()}")

@@ -11,7 +11,7 @@ import click
 from kiln import __version__
 from kiln.cli import lifecycle
 from kiln.cli.bundle import bundle
-from kiln.cli.catalog import catalogs, schemas, sql_cmd, tables, volumes
+from kiln.cli.catalog import catalogs, functions, schemas, sql_cmd, tables, volumes
 from kiln.cli.clusters import clusters
 from kiln.cli.demo import demo_cmd
 from kiln.cli.identity import grants, groups, service_principals, users
@@ -83,6 +83,7 @@ cli.add_command(users)
 cli.add_command(groups)
 cli.add_command(service_principals)
 cli.add_command(grants)
+cli.add_command(functions)
 cli.add_command(jobs)
 cli.add_command(runs)
 cli.add_command(secrets)

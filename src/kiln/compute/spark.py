@@ -83,6 +83,7 @@ def _create() -> Any:
         spark.conf.set("spark.sql.sources.default", "delta")  # Databricks' default format
         _map_paths(spark, workspace_dir)  # type: ignore[arg-type]
         _overwrite_as_delta_write(workspace_dir)  # type: ignore[arg-type]
+        _functions_in_catalog(workspace_dir)  # type: ignore[arg-type]
     for key, value in conf.items():
         if key == "spark.remote":
             continue
@@ -237,6 +238,30 @@ def _while_server_lives(pid: int) -> Any:
             return alive(pid) and super().can_retry(e)
 
     return WhileServerLives()
+
+
+def _functions_in_catalog(workspace_dir: str) -> None:
+    """``spark.sql("CREATE FUNCTION ... LANGUAGE PYTHON AS $$ ... $$")`` registers the
+    function in the workspace's catalog, as on Databricks (the engine has no catalog
+    functions of its own)."""
+    from pyspark.sql.connect.session import SparkSession
+
+    if getattr(SparkSession.sql, "_kiln", False):
+        return
+    original = SparkSession.sql
+
+    def sql(self: Any, sqlQuery: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N803
+        from kiln.catalog.functions import Functions, is_create_function
+
+        if isinstance(sqlQuery, str) and is_create_function(sqlQuery):
+            from kiln.session import workspace_at
+
+            Functions(workspace_at(workspace_dir)).create(sqlQuery)
+            return self.createDataFrame([], "result string")
+        return original(self, sqlQuery, *args, **kwargs)
+
+    sql._kiln = True  # type: ignore[attr-defined]
+    SparkSession.sql = sql  # type: ignore[method-assign]
 
 
 def _overwrite_as_delta_write(workspace_dir: str) -> None:

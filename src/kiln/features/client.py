@@ -60,6 +60,45 @@ class FeatureLookup:
         self.default_values = dict(default_values or {})
 
 
+class FeatureFunction:
+    """An on-demand feature: a catalog Python function of the row's columns (after the
+    lookups), its parameters bound to columns by ``input_bindings``."""
+
+    def __init__(self, *, udf_name: str, input_bindings: dict[str, str] | None = None,
+                 output_name: str | None = None, **_: Any) -> None:
+        self.udf_name = udf_name
+        self.input_bindings = dict(input_bindings or {})
+        self.output_name = output_name or udf_name.split(".")[-1]
+
+
+def apply_functions(frame: pd.DataFrame, functions: list[dict[str, Any]],
+                    get: Any) -> pd.DataFrame:
+    """``frame`` with each function's output column (``get(name)``: its definition)."""
+    from kiln.catalog.functions import compile_body
+
+    out = frame
+    for fn in functions:
+        settings = get(fn["udf_name"])
+        params = [p["name"] for p in settings["input_params"]]
+        bound = {p: fn["input_bindings"].get(p, p) for p in params}
+        missing = [c for c in bound.values() if c not in out.columns]
+        if missing:
+            raise KilnError(f"function {settings['full_name']} takes column {missing[0]!r}, "
+                            "which the DataFrame does not have (bind its parameters with "
+                            "input_bindings)")
+        call = compile_body(settings)
+        columns = [out[bound[p]].tolist() for p in params]
+        try:
+            values = [call(*args) for args in zip(*columns)] if params else \
+                [call() for _ in range(len(out))]
+        except Exception as e:  # noqa: BLE001 - the function's own code failed
+            raise KilnError(f"function {settings['full_name']} failed: "
+                            f"{type(e).__name__}: {e}") from None
+        out = out.copy()
+        out[fn["output_name"]] = pd.Series(values, index=out.index)
+    return out
+
+
 @dataclass
 class TrainingSet:
     """The DataFrame with its features looked up (``load_df``), and what it was made of."""
@@ -187,7 +226,8 @@ class FeatureEngineeringClient:
         self._catalog.annotate(full, {"tags": tags})
 
     # training sets ---------------------------------------------------------------------
-    def create_training_set(self, *, df: Any, feature_lookups: list[FeatureLookup],
+    def create_training_set(self, *, df: Any,
+                            feature_lookups: list[FeatureLookup | FeatureFunction],
                             label: str | list[str] | None,
                             exclude_columns: list[str] | None = None, **_: Any) -> TrainingSet:
         """``df`` with every lookup's features (point in time for timeseries tables)."""
@@ -197,18 +237,23 @@ class FeatureEngineeringClient:
         for name in labels:
             if name not in frame.columns:
                 raise KilnError(f"label {name!r} is not a column of the DataFrame")
-        spec, resolved = [], []
+        spec, resolved, functions = [], [], []
         for fl in feature_lookups:
+            if isinstance(fl, FeatureFunction):
+                functions.append({"udf_name": fl.udf_name, "input_bindings": fl.input_bindings,
+                                  "output_name": fl.output_name})
+                continue
             lookup = self._resolve(fl)
             resolved.append(lookup)
             frame = join(frame, self._catalog.read(lookup.table), lookup)
             spec.append({"table_name": lookup.table, "lookup_key": list(lookup.lookup_keys),
                          "features": dict(zip(lookup.features, lookup.outputs)),
                          "timestamp_lookup_key": lookup.timestamp_lookup_key})
+        frame = apply_functions(frame, functions, self._function)
         dropped = [c for c in exclude_columns or [] if c in frame.columns]
         frame = frame.drop(columns=dropped)
         return TrainingSet(frame, list(feature_lookups), label, spark,
-                           {"lookups": spec, "label": labels}, resolved)
+                           {"lookups": spec, "label": labels, "functions": functions}, resolved)
 
     # models that carry their features ------------------------------------------------
     def log_model(self, *, model: Any, artifact_path: str, flavor: Any,
@@ -225,6 +270,7 @@ class FeatureEngineeringClient:
 
         labels = training_set.feature_spec["label"]
         spec = {"lookups": [spec_lookup(lk) for lk in training_set.lookups],
+                "functions": training_set.feature_spec.get("functions") or [],
                 "model_columns": [c for c in training_set._df.columns if c not in labels],
                 "label": labels}
         with tempfile.TemporaryDirectory() as tmp:
@@ -239,7 +285,7 @@ class FeatureEngineeringClient:
                 **{k: v for k, v in kwargs.items() if k in ("input_example", "signature",
                                                             "pip_requirements")})
         if registered_model_name:  # the tables remember the model: none is dropped under it
-            for table in {lk.table for lk in training_set.lookups}:
+            for table in sorted({lk.table for lk in training_set.lookups}):
                 _full, meta = self._feature_table(table)
                 used = sorted(set(meta.get("used_by") or []) | {registered_model_name})
                 self._catalog.annotate(table, {"used_by": used})
@@ -279,6 +325,11 @@ class FeatureEngineeringClient:
         return Lookup(full, tuple(keys), tuple(fl.lookup_key), tuple(features), tuple(outputs),
                       ts, fl.timestamp_lookup_key,
                       fl.lookback_window, defaults)
+
+    def _function(self, name: str) -> dict[str, Any]:
+        from kiln.catalog.functions import Functions
+
+        return Functions(self._catalog.ws).get(name)
 
     def _feature_table(self, name: str) -> tuple[str, dict[str, Any]]:
         full = str(parse_name(name))

@@ -60,6 +60,12 @@ def with_features(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.Da
                 keys = ", ".join(f"{k}={_plain(row[k])!r}" for k in lookup.lookup_keys)
                 raise KilnError(f"no features for {keys} in {lookup.table} (and no "
                                 f"default_values for {', '.join(bare)})")
+    if spec.get("functions"):
+        from kiln.catalog.functions import Functions
+        from kiln.features.client import apply_functions
+        from kiln.session import workspace
+
+        out = apply_functions(out, spec["functions"], Functions(workspace()).get)
     missing = [c for c in spec["model_columns"] if c not in out.columns]
     if missing:
         raise KilnError(f"the model takes column {missing[0]!r}: the request has neither it "

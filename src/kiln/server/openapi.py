@@ -47,6 +47,9 @@ TABLE = _obj(("name", "catalog_name", "schema_name", "full_name"), name=_TYPES["
              catalog_name=_TYPES["str"], schema_name=_TYPES["str"], full_name=_TYPES["str"],
              columns={"type": "array"})
 NAMED = _obj(("name", "full_name"), name=_TYPES["str"], full_name=_TYPES["str"])
+FUNCTION = _obj(("full_name", "input_params", "data_type"), full_name=_TYPES["str"],
+                input_params=_obj(("parameters",), parameters={"type": "array"}),
+                data_type=_TYPES["str"])
 MODEL = _obj(("full_name",), full_name=_TYPES["str"], aliases={"type": "array"})
 VERSION = _obj(("version",), version=_TYPES["int"], model_name=_TYPES["str"])
 ASSIGNMENTS = _list("privilege_assignments")
@@ -147,6 +150,10 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", UC + "/volumes"): ("Create a volume", "name:str! catalog_name:str! "
                                 "schema_name:str! volume_type:str comment:str", TABLE),
     ("GET", UC + "/volumes/{name}"): ("Get a volume", "", TABLE),
+    ("GET", UC + "/functions"): ("List functions", "catalog_name:str! schema_name:str!",
+                                 _list("functions", FUNCTION)),
+    ("GET", UC + "/functions/{name}"): ("Get a function", "", FUNCTION),
+    ("DELETE", UC + "/functions/{name}"): ("Delete a function", "", EMPTY),
     ("GET", UC + "/tables"): ("List tables", "catalog_name:str! schema_name:str!",
                               _list("tables", TABLE)),
     ("GET", UC + "/tables/{name}"): ("Get a table", "", TABLE),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from kiln.catalog.functions import Functions
 from kiln.catalog.grants import Grants, securable_type
 from kiln.catalog.names import parse_name, split_name
 from kiln.catalog.tables import Catalog
@@ -163,6 +164,29 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
         schema_doc(cat, *split_name(schema, "schema", 2))  # exists; USE_CATALOG, USE_SCHEMA
         return {"volumes": [volume_doc(cat, v) for v in cat.volumes(schema)]}
+
+    def functions_of(req: Request) -> Functions:
+        return Functions(ws_of(req))
+
+    def function_doc(f: dict[str, Any]) -> dict[str, Any]:
+        """Databricks' FunctionInfo of a catalog function."""
+        params = [{"name": p["name"], "type_text": p["type_name"].lower(),
+                   "type_name": p["type_name"], "position": i}
+                  for i, p in enumerate(f["input_params"])]
+        return {"name": f["name"], "catalog_name": f["catalog_name"],
+                "schema_name": f["schema_name"], "full_name": f["full_name"],
+                "input_params": {"parameters": params}, "data_type": f["data_type"],
+                "full_data_type": f["data_type"].lower(), "routine_body": "EXTERNAL",
+                "routine_definition": f["routine_definition"], "external_language": "PYTHON",
+                "comment": f.get("comment"), "owner": f.get("owner")}
+
+    r.add("GET", UC + "/functions", lambda req: {"functions": [
+        function_doc(f) for f in functions_of(req).list(
+            f"{req.required('catalog_name')}.{req.required('schema_name')}")]})
+    r.add("GET", UC + "/functions/" + NAME, lambda req: function_doc(functions_of(req).get(
+        req.params["name"])))
+    r.add("DELETE", UC + "/functions/" + NAME, lambda req: functions_of(req).delete(
+        req.params["name"]))
 
     r.add("GET", UC + "/catalogs", lambda req: {
         "catalogs": [catalog_doc(cat_of(req), c) for c in cat_of(req).catalog_names()]})

@@ -22,7 +22,7 @@ from kiln.errors import AlreadyExists, Conflict, KilnError, NotFound  # noqa: F4
 
 # Object kinds the workspace stores, named as bundle resource types.
 KINDS = ("jobs", "experiments", "registered_models", "catalogs", "schemas", "volumes",
-         "tables", "model_serving_endpoints", "quality_monitors")
+         "tables", "functions", "model_serving_endpoints", "quality_monitors")
 
 
 class LockHeld(Conflict):

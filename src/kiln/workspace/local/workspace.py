@@ -51,7 +51,7 @@ def object_id_for(kind: str, name: str, settings: dict[str, Any]) -> str | None:
         return name
     if kind == "schemas":
         return f"{settings.get('catalog_name')}.{name}"
-    if kind in ("volumes", "registered_models", "tables"):
+    if kind in ("volumes", "registered_models", "tables", "functions"):
         return f"{settings.get('catalog_name')}.{settings.get('schema_name')}.{name}"
     if kind == "model_serving_endpoints":
         return name
@@ -762,4 +762,5 @@ def _singular(kind: str) -> str:
     return {"jobs": "job", "experiments": "experiment", "registered_models": "registered model",
             "catalogs": "catalog", "schemas": "schema", "volumes": "volume",
             "model_serving_endpoints": "serving endpoint",
-            "quality_monitors": "quality monitor", "tables": "table"}.get(kind, kind)
+            "quality_monitors": "quality monitor", "tables": "table",
+            "functions": "function"}.get(kind, kind)

@@ -2,6 +2,11 @@
 names. (kiln puts this directory first on a task's path; outside tasks, Databricks' own
 package, where installed, is what ``import`` finds.)"""
 
-from kiln.features.client import FeatureEngineeringClient, FeatureLookup, TrainingSet
+from kiln.features.client import (
+    FeatureEngineeringClient,
+    FeatureFunction,
+    FeatureLookup,
+    TrainingSet,
+)
 
-__all__ = ["FeatureEngineeringClient", "FeatureLookup", "TrainingSet"]
+__all__ = ["FeatureEngineeringClient", "FeatureFunction", "FeatureLookup", "TrainingSet"]
