@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiln.errors import KilnError, NotFound
+from kiln.errors import KilnError, NotFound, PermissionDenied
 from kiln.workspace import Workspace
 
 ADMINS = "admins"
@@ -23,8 +23,12 @@ KINDS = ("USER", "GROUP", "SERVICE_PRINCIPAL")
 
 
 class Identities:
+    """Who the workspace's current user is, and the identities of the workspace. The
+    current user's groups are read once per instance (a service's, for one request)."""
+
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
+        self._mine: set[str] | None = None
 
     def managed(self) -> bool:
         """Whether the workspace has admins (and so enforces Unity Catalog privileges)."""
@@ -34,10 +38,20 @@ class Identities:
         """A member of ``admins``, directly or through a group."""
         return ADMINS in self.principals_of(user)
 
+    def acts_as_admin(self) -> bool:
+        """The current user is an admin, or the workspace has none (it is unmanaged)."""
+        return not self.managed() or self.is_admin()
+
     def principals_of(self, user: str | None = None) -> set[str]:
-        """The names a grant may name to reach ``user``: theirs, their groups' (and the
-        groups those are in), and the built-in groups."""
-        user = user or self.ws.current_user()
+        """The names a grant may name to reach ``user`` (the current user's by default):
+        theirs, their groups' (and the groups those are in), and the built-in groups."""
+        if user is None or user == self.ws.current_user():
+            if self._mine is None:
+                self._mine = self._walk(self.ws.current_user())
+            return self._mine
+        return self._walk(user)
+
+    def _walk(self, user: str) -> set[str]:
         out, todo = {user, *BUILTIN_GROUPS}, [user]
         while todo:
             for g in self.ws.groups_of(todo.pop()):
@@ -48,9 +62,7 @@ class Identities:
 
     def require_admin(self, what: str) -> None:
         """Only admins, once the workspace has any."""
-        if self.managed() and not self.is_admin():
-            from kiln.errors import PermissionDenied
-
+        if not self.acts_as_admin():
             raise PermissionDenied(f"only workspace admins may {what} "
                                    f"({self.ws.current_user()} is not in {ADMINS})")
 
@@ -95,6 +107,7 @@ class Identities:
             raise KilnError(f"group {group} cannot be a member of itself")
         self.require_admin(f"change the members of {group}")  # while none: everyone may
         self.ws.set_membership(group, member, present)
+        self._mine = None  # the current user's groups may have changed
         self.ws.audit("groups.add_member" if present else "groups.remove_member", group,
                       {"member": member})
 
@@ -124,6 +137,6 @@ class Identities:
         """Revoke one of the current user's tokens (an admin: anyone's)."""
         found = next((t for t in self.ws.list_tokens() if t["token_id"] == token_id), None)
         if found is None or not (found["created_by"] == self.ws.current_user()
-                                 or not self.managed() or self.is_admin()):
+                                 or self.acts_as_admin()):
             raise NotFound(f"token {token_id} does not exist")
         self.ws.delete_token(token_id)

@@ -65,19 +65,13 @@ class Grants:
         self.ws = ws
         self.ids = Identities(ws)
         self._admin: bool | None = None
-        self._mine: set[str] | None = None
 
     # checks ------------------------------------------------------------------------
     def is_admin(self) -> bool:
         """An admin, or anyone while the workspace has no admins (nothing is enforced)."""
         if self._admin is None:
-            self._admin = not self.ids.managed() or self.ids.is_admin()
+            self._admin = self.ids.acts_as_admin()
         return self._admin
-
-    def _principals(self) -> set[str]:
-        if self._mine is None:
-            self._mine = self.ids.principals_of()
-        return self._mine
 
     def owner(self, kind: str, full_name: str) -> str | None:
         for stored in _KINDS[kind]:
@@ -96,7 +90,7 @@ class Grants:
         if privilege in ("USE_CATALOG", "USE_SCHEMA"):  # not inherited from a child's owner
             chain = [c for c in chain if c[0] == ("catalog" if privilege == "USE_CATALOG"
                                                   else "schema")] or chain
-        user, mine = self.ws.current_user(), self._principals()
+        user, mine = self.ws.current_user(), self.ids.principals_of()
         if any(self.owner(k, n) == user for k, n in chain):
             return True
         wanted = {privilege} if privilege in _NOT_IN_ALL else {privilege, "ALL_PRIVILEGES"}

@@ -55,6 +55,10 @@ class Catalog:
         if self.grants is not None:
             self.grants.require_on(kind, name, privilege)
 
+    def _require_manage(self, kind: str, name: str) -> None:
+        if self.grants is not None:
+            self.grants.require_manage(kind, name)
+
     def _may(self, kind: str, name: str, *privileges: str) -> bool:
         return self.grants is None or self.grants.may(kind, name, *privileges)
 
@@ -116,7 +120,7 @@ class Catalog:
     def create_catalog(self, name: str, comment: str | None = None) -> None:
         """A new catalog: workspace admins create catalogs (as metastore admins do)."""
         (name,) = split_name(name, "catalog", 1)
-        if self.grants is not None and not self.grants.is_admin():
+        if self.grants is not None:
             self.grants.ids.require_admin("create catalogs")
         self._create("catalogs", name, {"name": name}, comment)
 
@@ -172,8 +176,7 @@ class Catalog:
         means). Without ``cascade`` a container that holds anything is refused."""
         ident = ".".join(split_name(ident, kind[:-1], {"catalogs": 1, "schemas": 2,
                                                        "volumes": 3}[kind]))
-        if self.grants is not None:
-            self.grants.require_manage(kind[:-1], ident)
+        self._require_manage(kind[:-1], ident)
         if not cascade:
             held = [o.id for k in ("schemas", "volumes", "tables") for o in self.ws.list(k)
                     if o.id.startswith(ident + ".")]
@@ -395,8 +398,7 @@ class Catalog:
         info = self._info(name)
         if info is None:
             raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
-        if self.grants is not None:
-            self.grants.require_manage("table", str(name))
+        self._require_manage("table", str(name))
         self.ws.delete("tables", str(name))
         if info.get("table_type") == "MANAGED":
             shutil.rmtree(str(info["location"]), ignore_errors=True)

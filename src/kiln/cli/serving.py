@@ -265,7 +265,7 @@ def tokens_list(target: str | None, workspace: str | None) -> None:
     from kiln.identity import Identities
 
     ids = Identities(open_where(target, workspace))
-    print_json(ids.tokens(everyone=not ids.managed() or ids.is_admin()))
+    print_json(ids.tokens(everyone=ids.acts_as_admin()))
 
 
 @tokens.command(name="revoke")

@@ -419,8 +419,8 @@ def _as_spark(frame: pd.DataFrame) -> Any:
 
 def _as_spark_if_any(frame: pd.DataFrame) -> Any:
     """Spark's DataFrame where a Spark session is at hand (a task), else pandas."""
-    import os
+    from kiln.settings import Settings
 
-    if os.environ.get("KILN_JOB_RUN_ID"):
+    if Settings.from_env().job_run_id is not None:
         return _as_spark(frame)
     return frame

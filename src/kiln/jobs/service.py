@@ -56,16 +56,13 @@ CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE = 0, 1, 2
 class JobsService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self._who: tuple[set[str], bool] | None = None  # the user's principals, admin
+        self.ids = Identities(ws)
 
     def _level(self, job: ObjectInfo) -> int:
         """The current user's permission level on ``job`` (an index into LEVELS; -1: none)."""
-        if self._who is None:
-            ids = Identities(self.ws)
-            self._who = (ids.principals_of(), ids.is_admin())
         return acl.level(job.settings.get("permissions"), LEVELS, creator=job.creator,
-                         user=self.ws.current_user(), principals=self._who[0],
-                         admin=self._who[1])
+                         user=self.ws.current_user(), principals=self.ids.principals_of(),
+                         admin=self.ids.is_admin())
 
     def permissions(self, job_id: int) -> dict[str, Any]:
         job = self._job(job_id, CAN_VIEW)

@@ -31,23 +31,12 @@ def build_router(ws: Workspace) -> Router:
         return JobsService(ws.as_user(req.user))
 
     def jobs_list(req: Request) -> dict[str, Any]:
-        offset = _page_token(req)
-        limit = req.arg("limit", 25, int)
-        page, more = jobs_of(req).list_jobs(offset=offset, limit=limit, name=req.arg("name"))
-        out: dict[str, Any] = {"jobs": page, "has_more": more}
-        if more:
-            out["next_page_token"] = str(offset + limit)
-        return out
+        return _paged(req, "jobs", lambda offset, limit: jobs_of(req).list_jobs(
+            offset=offset, limit=limit, name=req.arg("name")))
 
     def runs_list(req: Request) -> dict[str, Any]:
-        offset = _page_token(req)
-        limit = req.arg("limit", 25, int)
-        page, more = jobs_of(req).list_runs(job_id=req.arg("job_id", None, int), offset=offset,
-                                    limit=limit)
-        out: dict[str, Any] = {"runs": page, "has_more": more}
-        if more:
-            out["next_page_token"] = str(offset + limit)
-        return out
+        return _paged(req, "runs", lambda offset, limit: jobs_of(req).list_runs(
+            job_id=req.arg("job_id", None, int), offset=offset, limit=limit))
 
     def run_now(req: Request) -> dict[str, Any]:
         params = req.arg("job_parameters", {}, dict)
@@ -157,12 +146,19 @@ def _secrets(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     # response
 
 
-def _page_token(req: Request) -> int:
-    """Where a page starts: the ``next_page_token`` of the page before."""
+def _paged(req: Request, key: str,
+           page: Callable[[int, int], tuple[list[Any], bool]]) -> dict[str, Any]:
+    """One page of a list, as the Jobs API pages: ``limit``, and the ``page_token`` that
+    the page before gave as ``next_page_token``."""
     raw = req.arg("page_token") or "0"
     if not raw.isdigit():
         raise KilnError(f"invalid page_token: {raw!r}")
-    return int(raw)
+    offset, limit = int(raw), req.arg("limit", 25, int)
+    items, more = page(offset, limit)
+    out: dict[str, Any] = {key: items, "has_more": more}
+    if more:
+        out["next_page_token"] = str(offset + limit)
+    return out
 
 
 def _unbase64(text: str) -> bytes:

@@ -34,13 +34,13 @@ def state_of(ws: Workspace, name: str) -> dict[str, Any]:
 class Endpoints:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
+        self.ids = Identities(ws)
 
     def _level(self, obj: ObjectInfo) -> int:
         """The current user's level on the endpoint (index into LEVELS; -1: none)."""
-        ids = Identities(self.ws)
         return acl.level(obj.settings.get("permissions"), LEVELS, creator=obj.creator,
-                         user=self.ws.current_user(), principals=ids.principals_of(),
-                         admin=ids.is_admin())
+                         user=self.ws.current_user(), principals=self.ids.principals_of(),
+                         admin=self.ids.is_admin())
 
     def permissions(self, name: str) -> dict[str, Any]:
         obj = self._endpoint(name, "CAN_VIEW")

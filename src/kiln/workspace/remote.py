@@ -50,13 +50,14 @@ def error_from(status: int, body: bytes, where: str) -> errors.KilnError:
     message = str(doc.get("message") or f"HTTP {status}")
     reason = next((d.get("reason") for d in doc.get("details") or []
                    if isinstance(d, dict) and d.get("reason") in _REASONS), None)
-    cls = _REASONS[reason] if reason else _CODES.get(str(doc.get("error_code")), errors.KilnError)
     if status == 401:
-        cls = errors.Unauthenticated
-    if cls is errors.Unauthenticated:
-        return cls(f"{where}: {message}", detail="Check the token of the target's profile "
-                   "(DATABRICKS_TOKEN, ~/.databrickscfg or $KILN_HOME/config.toml).")
-    return cls(message if cls is not errors.KilnError or status < 500 else f"{where}: {message}")
+        return errors.Unauthenticated(
+            f"{where}: {message}", detail="Check the token of the target's profile "
+            "(DATABRICKS_TOKEN, ~/.databrickscfg or $KILN_HOME/config.toml).")
+    if status >= 500:  # the server's own failure: say which server
+        return errors.KilnError(f"{where}: {message}")
+    cls = _REASONS[reason] if reason else _CODES.get(str(doc.get("error_code")), errors.KilnError)
+    return cls(message)
 
 
 class Client:
