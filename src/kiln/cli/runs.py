@@ -366,11 +366,12 @@ def _log_tail(ws: Any, run_id: int, key: str, lines: int = 5) -> list[str]:
 @ws_opt
 def runs_cancel(run_id: int, workspace: str | None) -> None:
     """Cancel a run: its running tasks' processes are stopped, nothing new starts."""
-    ws = open_workspace(workspace)
-    run = ws.get_run(run_id)
-    if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
-        raise KilnError(f"run {run_id} already finished ({run['state'].get('result_state')})")
-    ws.request_cancel(run_id)
+    from kiln.jobs.service import JobsService
+
+    service = JobsService(open_workspace(workspace))
+    if not service.cancel_run(run_id):
+        state = service.get_run(run_id)["state"]
+        raise KilnError(f"run {run_id} already finished ({state.get('result_state')})")
     echo(f"Cancel requested for run {run_id}")
 
 

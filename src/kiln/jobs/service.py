@@ -251,7 +251,13 @@ class JobsService:
                 if self._may_see_run(r)]
         return runs[offset:offset + limit], len(runs) > offset + limit
 
-    def cancel_run(self, run_id: int) -> None:
-        self._run_job(self.ws.get_run(run_id), CAN_MANAGE_RUN)
+    def cancel_run(self, run_id: int) -> bool:
+        """Ask the run's runner to stop it (CAN_MANAGE_RUN); False when it had already
+        finished (nothing to cancel)."""
+        run = self.ws.get_run(run_id)
+        self._run_job(run, CAN_MANAGE_RUN)
+        if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+            return False
         self.ws.request_cancel(run_id)
         self.ws.audit("runs.cancel", str(run_id))
+        return True

@@ -56,7 +56,11 @@ def build_router(ws: Workspace) -> Router:
     r.add("GET", JOBS + "/runs/list", runs_list)
     r.add("GET", JOBS + "/runs/get-output", lambda req: jobs_of(req).run_output(
         req.required("run_id", int)))
-    r.add("POST", JOBS + "/runs/cancel", lambda req: jobs_of(req).cancel_run(req.required("run_id", int)))
+    def cancel(req: Request) -> dict[str, Any]:
+        jobs_of(req).cancel_run(req.required("run_id", int))  # a finished run: nothing to do
+        return {}
+
+    r.add("POST", JOBS + "/runs/cancel", cancel)
     def ids_of(req: Request) -> Identities:
         return Identities(ws.as_user(req.user))
 
