@@ -9,9 +9,12 @@ workspace admins hold the highest level; a grant to a group holds for its member
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.errors import KilnError
+
+if TYPE_CHECKING:
+    from kiln.workspace import ObjectInfo, Workspace
 
 PRINCIPAL_KEYS = ("user_name", "group_name", "service_principal_name")
 
@@ -71,3 +74,35 @@ def changed(perms: Any, request: list[Any], levels: tuple[str, ...], *,
             and not any((k, p.get(k)) in named for k in PRINCIPAL_KEYS)] \
         if isinstance(perms, list) else []
     return kept + new
+
+
+class ObjectAcl:
+    """The ACLs of one kind of workspace object, for the workspace's current user: their
+    level on an object, its permissions document, and changes to it (audited)."""
+
+    def __init__(self, ws: Workspace, kind: str, object_type: str, levels: tuple[str, ...],
+                 audit_as: str) -> None:
+        from kiln.identity import Identities
+
+        self.ws, self.kind, self.object_type, self.levels = ws, kind, object_type, levels
+        self.audit_as = audit_as
+        self.ids = Identities(ws)
+
+    def level(self, obj: ObjectInfo) -> int:
+        """An index into ``levels``; -1: none."""
+        return level(obj.settings.get("permissions"), self.levels, creator=obj.creator,
+                     user=self.ws.current_user(), principals=self.ids.principals_of(),
+                     admin=self.ids.is_admin())
+
+    def document(self, obj: ObjectInfo) -> dict[str, Any]:
+        return document(self.object_type, obj.id, obj.settings.get("permissions"),
+                        obj.creator, self.levels)
+
+    def change(self, obj: ObjectInfo, entries: list[Any], *, replace: bool) -> None:
+        """Replace (PUT) or update (PATCH) the object's list (the caller checked that the
+        user may)."""
+        perms = changed(obj.settings.get("permissions"), entries, self.levels,
+                        replace=replace)
+        self.ws.update(self.kind, obj.id, obj.name, {**obj.settings, "permissions": perms})
+        self.ws.audit(f"{self.audit_as}.set_permissions", obj.id,
+                      {"access_control_list": perms})

@@ -114,6 +114,22 @@ def test_deploy_and_run_through_a_kiln_server(tmp_path: Path) -> None:
         assert [j.job_id for j in client("bob").jobs.list()] == []
         with pytest.raises(NotFound):
             client("bob").jobs.get(job_id)
+        # alice lets bob view it through the permissions API, then takes it back
+        from databricks.sdk.service.jobs import JobAccessControlRequest, JobPermissionLevel
+
+        client("alice").jobs.update_permissions(str(job_id), access_control_list=[
+            JobAccessControlRequest(user_name="bob@example.com",
+                                    permission_level=JobPermissionLevel.CAN_VIEW)])
+        assert [j.job_id for j in client("bob").jobs.list()] == [job_id]
+        acl = client("bob").jobs.get_permissions(str(job_id)).access_control_list
+        assert {a.user_name for a in acl} == {"alice@example.com", "carol@example.com",
+                                             "bob@example.com"}
+        with pytest.raises(PermissionDenied):  # viewing is not managing
+            client("bob").jobs.set_permissions(str(job_id), access_control_list=[])
+        client("alice").jobs.set_permissions(str(job_id), access_control_list=[
+            JobAccessControlRequest(user_name="carol@example.com",
+                                    permission_level=JobPermissionLevel.CAN_VIEW)])
+        assert [j.job_id for j in client("bob").jobs.list()] == []
         # carol may view it, not run it
         assert [j.job_id for j in client("carol").jobs.list()] == [job_id]
         with pytest.raises(PermissionDenied):

@@ -19,7 +19,6 @@ from typing import Any
 
 from kiln import acl
 from kiln.errors import KilnError, NotFound, PermissionDenied
-from kiln.identity import Identities
 from kiln.workspace import ObjectInfo, Workspace
 
 
@@ -56,25 +55,19 @@ CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE = 0, 1, 2
 class JobsService:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.ids = Identities(ws)
+        self.acl = acl.ObjectAcl(ws, "jobs", "job", LEVELS, "jobs")
 
     def _level(self, job: ObjectInfo) -> int:
         """The current user's permission level on ``job`` (an index into LEVELS; -1: none)."""
-        return acl.level(job.settings.get("permissions"), LEVELS, creator=job.creator,
-                         user=self.ws.current_user(), principals=self.ids.principals_of(),
-                         admin=self.ids.is_admin())
+        return self.acl.level(job)
 
     def permissions(self, job_id: int) -> dict[str, Any]:
-        job = self._job(job_id, CAN_VIEW)
-        return acl.document("job", job.id, job.settings.get("permissions"), job.creator, LEVELS)
+        return self.acl.document(self._job(job_id, CAN_VIEW))
 
     def set_permissions(self, job_id: int, entries: list[Any], *, replace: bool
                         ) -> dict[str, Any]:
         """Replace (PUT) or update (PATCH) the job's access control list: CAN_MANAGE."""
-        job = self._job(job_id, CAN_MANAGE)
-        perms = acl.changed(job.settings.get("permissions"), entries, LEVELS, replace=replace)
-        self.ws.update("jobs", job.id, job.name, {**job.settings, "permissions": perms})
-        self.ws.audit("jobs.set_permissions", job.id, {"access_control_list": perms})
+        self.acl.change(self._job(job_id, CAN_MANAGE), entries, replace=replace)
         return self.permissions(job_id)
 
     def _job(self, job_id: int, need: int) -> ObjectInfo:

@@ -18,7 +18,6 @@ from typing import Any
 
 from kiln import acl
 from kiln.errors import KilnError, NotFound, PermissionDenied
-from kiln.identity import Identities
 from kiln.serving import config as cfg
 from kiln.workspace import ObjectInfo, Workspace
 
@@ -34,27 +33,19 @@ def state_of(ws: Workspace, name: str) -> dict[str, Any]:
 class Endpoints:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.ids = Identities(ws)
+        self.acl = acl.ObjectAcl(ws, KIND, "serving-endpoint", LEVELS, "serving_endpoints")
 
     def _level(self, obj: ObjectInfo) -> int:
         """The current user's level on the endpoint (index into LEVELS; -1: none)."""
-        return acl.level(obj.settings.get("permissions"), LEVELS, creator=obj.creator,
-                         user=self.ws.current_user(), principals=self.ids.principals_of(),
-                         admin=self.ids.is_admin())
+        return self.acl.level(obj)
 
     def permissions(self, name: str) -> dict[str, Any]:
-        obj = self._endpoint(name, "CAN_VIEW")
-        return acl.document("serving-endpoint", obj.id, obj.settings.get("permissions"),
-                            obj.creator, LEVELS)
+        return self.acl.document(self._endpoint(name, "CAN_VIEW"))
 
     def set_permissions(self, name: str, entries: list[Any], *, replace: bool
                         ) -> dict[str, Any]:
         """Replace (PUT) or update (PATCH) who may view, query and manage: CAN_MANAGE."""
-        obj = self._endpoint(name, "CAN_MANAGE")
-        perms = acl.changed(obj.settings.get("permissions"), entries, LEVELS, replace=replace)
-        self.ws.update(KIND, obj.id, obj.name, {**obj.settings, "permissions": perms})
-        self.ws.audit("serving_endpoints.set_permissions", obj.id,
-                      {"access_control_list": perms})
+        self.acl.change(self._endpoint(name, "CAN_MANAGE"), entries, replace=replace)
         return self.permissions(name)
 
     def _endpoint(self, name: str, need: str) -> ObjectInfo:
