@@ -145,6 +145,10 @@ def test_a_served_model_looks_its_features_up_from_the_keys(tmp_path: Path) -> N
             "main.fs.customers" in r.text, r.text
     finally:
         assert server.stop() == 0
+    # the inference table logs what the model scored: the keys and the looked-up features
+    logged = json.loads(kiln.run("sql", "SELECT * FROM main.fs.churn_payload_unpacked "
+                                 "ORDER BY customer_id, \"at\"", "-o", "json", cwd=root).stdout)
+    assert [(row["customer_id"], row["age"]) for row in logged] == [(1, 30), (1, 30), (2, 40)]
 
 
 SERVED = """
@@ -155,4 +159,5 @@ SERVED = """
         served_entities:
           - {entity_name: main.fs.churn, entity_version: "1", workload_size: Small,
              scale_to_zero_enabled: false}
+        auto_capture_config: {catalog_name: main, schema_name: fs, table_name_prefix: churn}
 """

@@ -127,6 +127,13 @@ def test_a_model_logged_with_its_features_scores_from_keys_alone(fe, monkeypatch
                                 df=labels[["customer_id", "at"]])
     assert list(scored.columns) == ["customer_id", "at", "prediction"]
     assert scored["prediction"].tolist() == model.predict(X).astype(float).tolist()
+    # a feature sent with the keys is used as sent, the others are still looked up
+    override = labels[["customer_id", "at"]].assign(age=99)
+    scored = client.score_batch(model_uri="models:/main.fs.churn/1", df=override)
+    assert scored["prediction"].tolist() == model.predict(X.assign(age=99)).astype(float).tolist()
+    # with every feature sent there is nothing to look up: no keys needed
+    scored = client.score_batch(model_uri="models:/main.fs.churn/1", df=X)
+    assert scored["prediction"].tolist() == model.predict(X).astype(float).tolist()
     with pytest.raises(Exception, match="lookup key 'at' of the lookup on main.fs.spend"):
         client.score_batch(model_uri="models:/main.fs.churn/1", df=labels[["customer_id"]])
     from kiln.models.cards import build, to_markdown

@@ -4,7 +4,8 @@ tables, looked up by which keys, which columns the model takes). Given only the 
 the timestamp of a point-in-time lookup) it looks its features up in the workspace's
 feature tables, then predicts: in ``score_batch``, in a task, and behind a serving
 endpoint, the same way. A published table is looked up in the online store instead (its
-latest values, in memory), as Databricks' online feature serving does.
+latest values, in memory), as Databricks' online feature serving does. A feature the
+caller sends is used as sent, not looked up (Databricks' override).
 """
 
 from __future__ import annotations
@@ -46,10 +47,26 @@ def with_features(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.Da
     takes them: its columns, in its order. ``read(lookup)`` gives the rows to look up in,
     and the lookup as they answer it."""
     from kiln.errors import KilnError
+
+    out = looked_up(frame, spec, read)
+    missing = [c for c in spec["model_columns"] if c not in out.columns]
+    if missing:
+        raise KilnError(f"the model takes column {missing[0]!r}: the request has neither it "
+                        "nor a lookup that gives it")
+    return out[spec["model_columns"]]
+
+
+def looked_up(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.DataFrame:
+    """``frame``, every column kept, with the features it did not send looked up and the
+    on-demand features computed (what a serving endpoint logs to its inference table)."""
+    from kiln.errors import KilnError
     from kiln.features.pit import join
 
     out = frame
     for lookup in lookups_of(spec):
+        lookup = _not_given(lookup, out.columns)
+        if lookup is None:
+            continue
         rows, lookup = read(lookup)
         out = join(out, rows, lookup)
         bare = [o for o in lookup.outputs if o not in lookup.defaults]
@@ -60,17 +77,32 @@ def with_features(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.Da
                 keys = ", ".join(f"{k}={_plain(row[k])!r}" for k in lookup.lookup_keys)
                 raise KilnError(f"no features for {keys} in {lookup.table} (and no "
                                 f"default_values for {', '.join(bare)})")
-    if spec.get("functions"):
+    functions = [fn for fn in spec.get("functions") or [] if fn["output_name"] not in
+                 out.columns]
+    if functions:
         from kiln.catalog.functions import Functions
         from kiln.features.client import apply_functions
         from kiln.session import workspace
 
-        out = apply_functions(out, spec["functions"], Functions(workspace()).get)
-    missing = [c for c in spec["model_columns"] if c not in out.columns]
-    if missing:
-        raise KilnError(f"the model takes column {missing[0]!r}: the request has neither it "
-                        "nor a lookup that gives it")
-    return out[spec["model_columns"]]
+        out = apply_functions(out, functions, Functions(workspace()).get)
+    return out
+
+
+def _not_given(lookup: Any, columns: Any) -> Any:
+    """The lookup of only the features the caller did not send: a column named like a
+    feature overrides its lookup, as in Databricks (None: every feature was sent)."""
+    from dataclasses import replace
+
+    given = set(columns)
+    wanted = [(f, o) for f, o in zip(lookup.features, lookup.outputs) if o not in given]
+    if not wanted:
+        return None
+    if len(wanted) == len(lookup.features):
+        return lookup
+    return replace(lookup, features=tuple(f for f, _ in wanted),
+                   outputs=tuple(o for _, o in wanted),
+                   defaults={o: v for o, v in lookup.defaults.items()
+                             if o in {o for _, o in wanted}})
 
 
 def _plain(value: Any) -> Any:
@@ -104,3 +136,8 @@ class FeatureModel(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
         features = with_features(pd.DataFrame(model_input), self.spec, _reader())
         return self.model.predict(features)
+
+    def augment(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """The input with its features looked up, every column kept: what a serving
+        endpoint scores and logs (Databricks' augmented inference table)."""
+        return looked_up(pd.DataFrame(model_input), self.spec, _reader())

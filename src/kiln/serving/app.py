@@ -147,10 +147,15 @@ class ServingApp:
             entity_name = ep.router.pick(req.client_request_id)
             entity = ep.entities[entity_name]
             named = name_columns(req, entity.columns)  # every column sent: the unpacked table
-            rows = conform(named, entity.columns, entity.dtypes)  # keeps ids, event times
-
             try:
+                if entity.looks_features_up:  # with the looked-up features, as scored
+                    rows = named = await asyncio.get_running_loop().run_in_executor(
+                        self.runtime.pool, entity.augment, named)
+                else:
+                    rows = conform(named, entity.columns, entity.dtypes)  # keeps ids, times
                 values = await self._batcher(ep, entity_name).predict(rows, req.params)
+            except PayloadError:
+                raise
             except Exception as e:  # noqa: BLE001 - the model's own code failed
                 raise PayloadError(400 if isinstance(e, (ValueError, TypeError, KeyError,
                                                          KilnError))
