@@ -103,9 +103,9 @@ def run_kiln(tmp: str, labels: pd.DataFrame, spend: pd.DataFrame,
     Catalog(ws).create_catalog("main")
     Catalog(ws).create_schema("main", "fs")
     fe = FeatureEngineeringClient()
-    fe.create_table(name="main.fs.spend", primary_keys=["customer_id"],
+    fe.create_table(name="main.fs.spend", primary_keys=["customer_id", "ts"],
                     timeseries_column="ts", df=spend)
-    fe.create_table(name="main.fs.activity", primary_keys=["customer_id"],
+    fe.create_table(name="main.fs.activity", primary_keys=["customer_id", "ts"],
                     timeseries_column="ts", df=activity)
     lookback = timedelta(days=LOOKBACK_DAYS)
     t0 = time.perf_counter()

@@ -40,7 +40,7 @@ fe.create_table(name="main.fs.customers", primary_keys=["customer_id"], df=custo
                 description="who they are")
 spend = spark.createDataFrame(pd.DataFrame({
     "customer_id": [1, 1], "ts": [t0, t0 + pd.Timedelta(days=2)], "spend": [1.0, 2.0]}))
-fe.create_table(name="main.fs.spend", primary_keys=["customer_id"], timestamp_keys=["ts"],
+fe.create_table(name="main.fs.spend", primary_keys=["customer_id", "ts"], timestamp_keys=["ts"],
                 df=spend)
 labels = spark.createDataFrame(pd.DataFrame({
     "customer_id": [1, 1, 2], "at": [t0 + pd.Timedelta(days=1), t0 + pd.Timedelta(days=3),

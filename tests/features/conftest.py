@@ -37,7 +37,7 @@ def make_tables(client: FeatureEngineeringClient) -> None:
                                          "plan": ["basic", "pro", "basic"]}),
                         description="who they are", tags={"team": "churn"})
     client.create_table(
-        name="main.fs.spend", primary_keys=["customer_id"], timeseries_column="ts",
+        name="main.fs.spend", primary_keys=["customer_id", "ts"], timeseries_column="ts",
         df=pd.DataFrame({"customer_id": [1, 1, 2, 2],
                          "ts": [T, T + pd.Timedelta(days=2), T, T + pd.Timedelta(days=5)],
                          "spend_7d": [10.0, 30.0, 5.0, 50.0]}))

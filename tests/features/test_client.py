@@ -90,6 +90,11 @@ def test_refusals_name_the_thing(fe) -> None:  # type: ignore[no-untyped-def]
         client.get_table(name="main.fs.nope")
     with pytest.raises(KilnError, match="already exists"):
         make_tables(client)
+    with pytest.raises(KilnError, match="timeseries column 'ts' must be one of the "
+                                        r"primary_keys \(customer_id\)"):
+        client.create_table(name="main.fs.late", primary_keys="customer_id",
+                            timestamp_keys=["ts"], df=pd.DataFrame({
+                                "customer_id": [1], "ts": [T], "x": [1.0]}))
     assert client.read_table(name="main.fs.customers")["customer_id"].tolist() == [1, 2, 3]
     client.drop_table(name="main.fs.spend")
     with pytest.raises(NotFound):
@@ -168,7 +173,15 @@ def test_a_published_table_answers_lookups_from_the_online_store(fe, monkeypatch
     assert lookups_of(spec)[0].timestamp_lookup_key == "at"
     before = with_features(labels, spec, _reader())
     assert before["spend_7d"].tolist() == [10.0, 5.0]  # point in time, from Delta
-    client.publish_table(name="main.fs.spend")
+    assert client.get_online_store(name="features") is None
+    store = client.create_online_store(name="features", capacity="CU_1")
+    assert client.get_online_store(name="features") == store and store.state == "AVAILABLE"
+    with pytest.raises(KilnError, match="online store 'features' already exists"):
+        client.create_online_store(name="features", capacity="CU_1")
+    with pytest.raises(KilnError, match="capacity must be one of CU_1, CU_2, CU_4, CU_8"):
+        client.create_online_store(name="other", capacity="huge")
+    client.publish_table(online_store=store, source_table_name="main.fs.spend",
+                         online_table_name="main.fs.spend_online")
     assert online.load(ws.local_root(), "main.fs.spend")["spend_7d"].tolist() == [30.0, 50.0]
     assert with_features(labels, spec, _reader())["spend_7d"].tolist() == [30.0, 50.0]
     client.write_table(name="main.fs.spend", df=pd.DataFrame({
@@ -176,3 +189,4 @@ def test_a_published_table_answers_lookups_from_the_online_store(fe, monkeypatch
     assert with_features(labels, spec, _reader())["spend_7d"].tolist() == [30.0, 99.0]
     assert client.get_table(name="main.fs.spend").features == ["spend_7d"]
     assert ws.get("tables", "main.fs.spend").settings["published"] is True
+    assert ws.get("tables", "main.fs.spend").settings["online_table"] == "main.fs.spend_online"

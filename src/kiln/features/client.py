@@ -26,6 +26,19 @@ _RESULT_TYPES = {"double": "float64", "float": "float32", "int": "int32", "long"
                  "string": "object", "boolean": "bool"}
 
 
+CAPACITIES = ("CU_1", "CU_2", "CU_4", "CU_8")
+
+
+@dataclass(frozen=True)
+class OnlineStore:
+    """What ``get_online_store`` answers (Databricks' ``DatabricksOnlineStore``)."""
+
+    name: str
+    capacity: str
+    state: str
+    creation_time: str
+
+
 @dataclass(frozen=True)
 class FeatureTable:
     name: str
@@ -133,18 +146,20 @@ class FeatureEngineeringClient:
         keys = _names(primary_keys, "primary_keys")
         if timeseries_column is None and timestamp_keys:
             timeseries_column = _names(timestamp_keys, "timestamp_keys")[0]
+        if timeseries_column is not None and timeseries_column not in keys:
+            raise KilnError(f"feature table {full}: timeseries column {timeseries_column!r} "
+                            f"must be one of the primary_keys ({', '.join(keys)}), as "
+                            "Databricks requires")
         frame = _pandas(df) if df is not None else _empty(schema, full)
         wanted = keys + ([timeseries_column] if timeseries_column else [])
         missing = [k for k in wanted if k not in frame.columns]
         if missing:
             raise KilnError(f"primary key {missing[0]!r} of feature table {full} is not a "
                             f"column (columns: {', '.join(map(str, frame.columns))})")
-        all_keys = keys + ([timeseries_column] if timeseries_column and
-                           timeseries_column not in keys else [])
-        _no_duplicates(frame, all_keys, full)
+        _no_duplicates(frame, keys, full)
         self._catalog.write(full, frame, mode="overwrite")
         self._catalog.annotate(full, {
-            FEATURE_TABLE: True, "primary_keys": all_keys,
+            FEATURE_TABLE: True, "primary_keys": keys,
             "timeseries_column": timeseries_column, "description": description,
             "tags": dict(tags or {}),
             "partition_columns": _names(partition_columns, "partition_columns")
@@ -183,13 +198,39 @@ class FeatureEngineeringClient:
         if info.get("published"):  # the online store follows the table
             self._publish(full, info)
 
-    def publish_table(self, *, name: str, online_store: Any = None, **_: Any) -> None:
-        """Publish the table to kiln's online store (its latest row per key, looked up in
-        memory by serving endpoints); ``write_table`` keeps it fresh from then on."""
-        full, info = self._feature_table(name)
+    # the online store --------------------------------------------------------------------
+    def create_online_store(self, *, name: str, capacity: str, **_: Any) -> OnlineStore:
+        """kiln has one embedded online store per workspace; this names it (as
+        Databricks' Lakebase store is named) so that code written for Databricks runs."""
+        from kiln.features import online
+
+        if capacity not in CAPACITIES:
+            raise KilnError(f"online store capacity must be one of {', '.join(CAPACITIES)}, "
+                            f"not {capacity!r}")
+        doc = online.add_store(self._catalog.ws.local_root(), name, capacity)
+        return OnlineStore(name, doc["capacity"], doc["state"], doc["creation_time"])
+
+    def get_online_store(self, *, name: str) -> OnlineStore | None:
+        from kiln.features import online
+
+        doc = online.stores(self._catalog.ws.local_root()).get(name)
+        return None if doc is None else OnlineStore(name, doc["capacity"], doc["state"],
+                                                    doc["creation_time"])
+
+    def publish_table(self, *, online_store: Any = None, source_table_name: str | None = None,
+                      online_table_name: str | None = None, name: str | None = None,
+                      **_: Any) -> None:
+        """Publish the feature table to kiln's online store (its latest row per key, looked
+        up in memory by serving endpoints); ``write_table`` keeps it fresh from then on.
+        ``name`` is the older clients' word for ``source_table_name``."""
+        source = source_table_name or name
+        if not source:
+            raise KilnError("publish_table needs source_table_name, the feature table")
+        full, info = self._feature_table(source)
         self._publish(full, info)
-        if not info.get("published"):
-            self._catalog.annotate(full, {"published": True})
+        online_name = str(parse_name(online_table_name)) if online_table_name else None
+        if not info.get("published") or info.get("online_table") != online_name:
+            self._catalog.annotate(full, {"published": True, "online_table": online_name})
 
     def _publish(self, full: str, info: dict[str, Any]) -> None:
         from kiln.features import online

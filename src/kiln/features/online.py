@@ -58,6 +58,37 @@ def load(workspace_dir: str, table: str, keys: list[str] | None = None
     return rows
 
 
+def stores(workspace_dir: str) -> dict[str, dict[str, Any]]:
+    """The online stores named by ``create_online_store``; one embedded store serves them."""
+    import json
+
+    try:
+        with open(os.path.join(workspace_dir, "online", "stores.json"), encoding="utf-8") as f:
+            return dict(json.load(f))
+    except FileNotFoundError:
+        return {}
+
+
+def add_store(workspace_dir: str, name: str, capacity: str) -> dict[str, Any]:
+    import json
+    from datetime import datetime, timezone
+
+    from kiln.errors import AlreadyExists
+
+    have = stores(workspace_dir)
+    if name in have:
+        raise AlreadyExists(f"online store {name!r} already exists")
+    have[name] = {"capacity": capacity, "state": "AVAILABLE",
+                  "creation_time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    path = os.path.join(workspace_dir, "online", "stores.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(have, f)
+    os.replace(tmp, path)
+    return have[name]
+
+
 def drop(workspace_dir: str, table: str) -> None:
     try:
         os.remove(path_of(workspace_dir, table))
