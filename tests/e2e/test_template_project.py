@@ -25,12 +25,12 @@ def generate(kiln: Kiln, tmp_path: Path, **params: str) -> Path:
 
 def test_generated_project_tests_validates_and_trains_a_champion(tmp_path: Path) -> None:
     kiln = Kiln(tmp_path / "home")
-    root = generate(kiln, tmp_path, project_name="churn_ci", include_feature_tables="yes")
+    root = generate(kiln, tmp_path, project_name="churn_ci", include_feature_store="yes")
 
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=root, capture_output=True, text=True, env=kiln.env())
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "7 passed" in tests.stdout
+    assert "8 passed" in tests.stdout
 
     for target in ("dev", "test", "staging", "prod"):
         out = kiln.run("bundle", "validate", "-t", target, cwd=root).stdout
@@ -45,7 +45,7 @@ def test_generated_project_tests_validates_and_trains_a_champion(tmp_path: Path)
                                    cwd=root).stdout)
     assert [(v["version"], v["aliases"]) for v in versions] == [("1", ["champion"])]
     card = kiln.run("models", "card", model, "-t", "test", cwd=root).stdout
-    assert "passed" in card and "test.churn_ci.customer_features" in card
+    assert "passed" in card and "test.churn_ci.customer_activity" in card
 
     # the monitoring job: nothing refreshed yet, so no violation and no retraining
     out = kiln.run("bundle", "run", "-t", "test", "monitoring_job", cwd=root,
@@ -82,7 +82,7 @@ def test_the_readme_runs_as_written(tmp_path: Path, features: str) -> None:
     import time
 
     kiln = Kiln(tmp_path / "home")
-    root = generate(kiln, tmp_path, project_name="quick", include_feature_tables=features)
+    root = generate(kiln, tmp_path, project_name="quick", include_feature_store=features)
     readme = (root / "README.md").read_text()
     blocks = readme_blocks(readme)
     assert [h for h, _ in blocks] == ["Quick start", "Quick start", "A new model version"]

@@ -69,7 +69,7 @@ def test_config_file_generates_a_github_project(tmp_path: Path) -> None:
 
 
 def test_azure_devops_with_feature_tables(tmp_path: Path) -> None:
-    init(tmp_path, {"ci_platform": "azure_devops", "include_feature_tables": "yes"})
+    init(tmp_path, {"ci_platform": "azure_devops", "include_feature_store": "yes"})
     root = tmp_path / "out" / "churn_mlops"
     got = files(root)
     assert "azure-pipelines.yml" in got and not any(f.startswith(".github") for f in got)
@@ -84,8 +84,14 @@ def test_azure_devops_with_feature_tables(tmp_path: Path) -> None:
     assert r.ok, [d.summary for d in r.diagnostics]
     train = next(t for t in r.plain()["resources"]["jobs"]["model_training_job"]["tasks"]
                  if t["task_key"] == "Train")
-    assert train["notebook_task"]["base_parameters"]["features_table"] == \
-        "staging.churn_mlops.customer_features"
+    params = train["notebook_task"]["base_parameters"]
+    assert params["activity_table"] == "staging.churn_mlops.customer_activity"
+    assert r.plain()["variables"]["online_store"]["value"] == "churn-mlops-staging"
+    # the generated code imports only Databricks' and MLflow's APIs (and its own modules)
+    for notebook in ("ComputeFeatures", "Train", "BatchInference"):
+        code = (root / "notebooks" / f"{notebook}.py").read_text()
+        assert "kiln" not in code, notebook
+        assert "from databricks.feature_engineering import FeatureEngineeringClient" in code
     pipelines = (root / "azure-pipelines.yml").read_text()
     assert "environment: prod" in pipelines and "kiln models promote" in pipelines
 
@@ -97,7 +103,7 @@ def test_questions_on_a_terminal(tmp_path: Path) -> None:
         {b"Project name": b"Bad Name", b"use 2-40 lowercase": b"risk_model",
          b"CI/CD platform": b"azure_devops", b"catalog for dev": b"",
          b"catalog for staging": b"", b"catalog for prod": b"prod_uc",
-         b"catalog for test": b"", b"feature tables": b"no"})
+         b"catalog for test": b"", b"Feature Store": b"no"})
     assert "Created" in seen, seen
     root = tmp_path / "out" / "risk_model"
     assert (root / "azure-pipelines.yml").exists()

@@ -88,7 +88,7 @@ class Demo:
         with self.doing("Generate a project from the mlops-stack template") as note:
             config = os.path.join(self.root, "params.json")
             with open(config, "w") as f:
-                json.dump({"project_name": "churn_demo", "include_feature_tables": "no"}, f)
+                json.dump({"project_name": "churn_demo", "include_feature_store": "no"}, f)
             self.kiln("bundle", "init", "mlops-stack", "--output-dir", self.root,
                       "--config-file", config, cwd=self.root)
             self.project = os.path.join(self.root, "churn_demo")
