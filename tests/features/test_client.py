@@ -149,6 +149,26 @@ def test_a_model_logged_with_its_features_scores_from_keys_alone(fe, monkeypatch
         ("age", "main.fs.customers"), ("spend_7d", "main.fs.spend")]
     assert all(f["last written"] != "unknown" for f in card.features)
     assert "## Features" in to_markdown(card)
+    # an endpoint looks features up as its creator: without SELECT on a feature table it
+    # does not serve, and its state names the table
+    from kiln.identity import Identities
+    from kiln.serving.endpoints import Endpoints, state_of
+    from kiln.serving.runtime import ServingRuntime
+
+    ids = Identities(ws)
+    for user in ("alice@example.com", "bob@example.com"):
+        ids.add(user, "USER")
+    ids.set_membership("admins", "alice@example.com", True)
+    config = {"config": {"served_entities": [{"entity_name": "main.fs.churn",
+                                              "entity_version": "1"}]}}
+    Endpoints(ws.as_user("bob@example.com")).create("bobs", config)
+    Endpoints(ws).create("alices", config)
+    runtime = ServingRuntime(ws)
+    runtime.sync()
+    assert sorted(runtime.endpoints) == ["alices"]
+    assert "User bob@example.com does not have USE CATALOG on Catalog 'main'" in \
+        state_of(ws, "bobs")["message"], state_of(ws, "bobs")
+    runtime.pool.shutdown()
     with pytest.raises(KilnError, match="feature table main.fs.spend is used by registered "
                                         "model main.fs.churn: delete the model first"):
         client.drop_table(name="main.fs.spend")

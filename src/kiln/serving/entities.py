@@ -24,17 +24,24 @@ class LoadedEntity:
     dtypes: dict[str, str] | None
     example: Any = None  # the logged input example, for the health check
     _raw: Any = field(default=None, repr=False)
-    # a model that carries its features (FeatureEngineeringClient.log_model): its lookup
-    _augment: Any = field(default=None, repr=False)
+    # a model that carries its features (FeatureEngineeringClient.log_model)
+    _features: Any = field(default=None, repr=False)
 
     @property
     def looks_features_up(self) -> bool:
-        return self._augment is not None
+        return self._features is not None
+
+    @property
+    def feature_tables(self) -> list[str]:
+        """The feature tables the model looks its features up in."""
+        if self._features is None:
+            return []
+        return sorted({lk["table"] for lk in self._features.spec["lookups"]})
 
     def augment(self, rows: Rows) -> Rows:
         """The request's rows with the features it did not send looked up (every column
         kept, so the inference table logs what the model scored)."""
-        frame = self._augment(rows.to_frame())
+        frame = self._features.augment(rows.to_frame())
         return Rows(list(frame.columns), frame=frame)
 
     @property
@@ -60,7 +67,7 @@ def load(spec: EntitySpec, version: str) -> LoadedEntity:
         raise KilnError(f"cannot load {uri}: {str(e).splitlines()[0]}") from None
     columns, dtypes = _inputs(model)
     entity = LoadedEntity(spec, version, model, columns, dtypes, _example(model),
-                          _raw_predictor(model), _feature_lookup(model))
+                          _raw_predictor(model), _feature_model(model))
     if entity.example is not None:
         try:
             entity.predict(_conform(entity, entity.example))
@@ -103,13 +110,14 @@ def _example(model: Any) -> Any:
     return ex if isinstance(ex, pd.DataFrame) else None
 
 
-def _feature_lookup(model: Any) -> Any:
-    """The lookup step of a model that carries its features, else None."""
+def _feature_model(model: Any) -> Any:
+    """The python model of a model that carries its features (it has a feature spec and
+    looks features up: ``kiln.features.model.FeatureModel``), else None."""
     try:
         inner = model.unwrap_python_model()
     except Exception:  # noqa: BLE001 - not a python_model pyfunc
         return None
-    return getattr(inner, "augment", None)
+    return inner if hasattr(inner, "augment") and hasattr(inner, "spec") else None
 
 
 def _raw_predictor(model: Any) -> Any:

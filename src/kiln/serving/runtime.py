@@ -210,6 +210,7 @@ class ServingRuntime:
                     log.info("endpoint %s: loading %s version %s", name, e.model,
                              wanted[e.name])
                     entities[e.name] = load(e, wanted[e.name])
+                self._may_read_features(spec, entities[e.name])
         except KilnError as e:
             self._fingerprints[name] = fingerprint  # do not retry the same broken config
             self._fail(name, str(e))
@@ -225,6 +226,18 @@ class ServingRuntime:
         self._set_state(name, spec, wanted, "NOT_UPDATING", "")
         log.info("endpoint %s: serving %s", name,
                  ", ".join(f"{n}={v}" for n, v in wanted.items()))
+
+    def _may_read_features(self, spec: cfg.EndpointSpec, entity: Any) -> None:
+        """An endpoint reads feature tables as its creator: SELECT on each, as in Unity
+        Catalog (PermissionDenied, naming the table, fails the endpoint)."""
+        if not entity.feature_tables or not spec.creator:
+            return
+        from kiln.catalog.grants import Grants
+
+        with self.ws_lock:
+            grants = Grants(self.ws.as_user(spec.creator))
+            for table in entity.feature_tables:
+                grants.require_on("table", table, "SELECT")
 
     def _capture(self, spec: cfg.EndpointSpec) -> CaptureWriter | None:
         if spec.capture is None:
