@@ -21,6 +21,7 @@ from kiln.serving.entities import Batcher
 from kiln.serving.metrics import Metrics
 from kiln.serving.payload import (
     PayloadError,
+    Rows,
     conform,
     name_columns,
     parse,
@@ -147,21 +148,20 @@ class ServingApp:
             entity_name = ep.router.pick(req.client_request_id)
             entity = ep.entities[entity_name]
             named = name_columns(req, entity.columns)  # every column sent: the unpacked table
+            # a model that looks its features up takes the request as sent
+            rows = named if entity.looks_features_up else \
+                conform(named, entity.columns, entity.dtypes)  # keeps ids, event times
             try:
-                if entity.looks_features_up:  # with the looked-up features, as scored
-                    rows = named = await asyncio.get_running_loop().run_in_executor(
-                        self.runtime.pool, entity.augment, named)
-                else:
-                    rows = conform(named, entity.columns, entity.dtypes)  # keeps ids, times
-                values = await self._batcher(ep, entity_name).predict(rows, req.params)
-            except PayloadError:
-                raise
+                values, scored = await self._batcher(ep, entity_name).predict(rows,
+                                                                               req.params)
             except Exception as e:  # noqa: BLE001 - the model's own code failed
                 raise PayloadError(400 if isinstance(e, (ValueError, TypeError, KeyError,
                                                          KilnError))
                                    else 500, f"the model failed: {str(e).splitlines()[0]}"
                                    if str(e) else type(e).__name__,
                                    "BAD_REQUEST") from None
+            if scored is not None:  # the inference table logs the looked-up features too
+                named = Rows(list(scored.columns), frame=scored)
             out = orjson.dumps({"predictions": predictions_json(values)},
                                option=orjson.OPT_SERIALIZE_NUMPY)
         except PayloadError as e:

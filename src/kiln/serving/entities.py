@@ -38,11 +38,15 @@ class LoadedEntity:
             return []
         return sorted({lk["table"] for lk in self._features.spec["lookups"]})
 
-    def augment(self, rows: Rows) -> Rows:
-        """The request's rows with the features it did not send looked up (every column
-        kept, so the inference table logs what the model scored)."""
-        frame = self._features.augment(rows.to_frame())
-        return Rows(list(frame.columns), frame=frame)
+    def score(self, frame: Any, params: dict[str, Any] | None = None) -> tuple[Any, Any]:
+        """(predictions, the frame as scored): a model that carries its features gets the
+        ones the request did not send looked up first, every column kept, so that the
+        inference table logs what the model scored; other models score ``frame`` as is
+        (None: nothing was added)."""
+        if self._features is None:
+            return self.predict(frame, params), None
+        scored = self._features.augment(frame)
+        return self.predict(scored, params), scored
 
     @property
     def entity_id(self) -> str:
@@ -161,7 +165,7 @@ class Batcher:
     async def predict(self, rows: Rows, params: dict[str, Any] | None = None) -> Any:
         loop = asyncio.get_running_loop()
         if params:
-            return await loop.run_in_executor(self.pool, self.entity.predict, rows.to_frame(),
+            return await loop.run_in_executor(self.pool, self.entity.score, rows.to_frame(),
                                               params)
         fut: asyncio.Future[Any] = loop.create_future()
         self.pending.append((rows, fut))
@@ -205,23 +209,25 @@ class Batcher:
             self._flush(loop)
 
 
-def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[Any]:
-    """One predict call for the batch; its results split back per request."""
+def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[tuple[Any, Any]]:
+    """One predict call for the batch; its results (predictions, the frame as scored)
+    split back per request."""
     import numpy as np
     import pandas as pd
 
     if len(batch) == 1:
-        return [entity.predict(batch[0].to_frame())]
+        return [entity.score(batch[0].to_frame())]
     if all(r.array is not None for r in batch):
         frame = pd.DataFrame(np.vstack([r.array for r in batch]), columns=batch[0].columns,
                              copy=False)
     else:
         frame = pd.concat([r.to_frame() for r in batch], ignore_index=True)
-    values = entity.predict(frame)
+    values, scored = entity.score(frame)
     out, start = [], 0
     for r in batch:
         end = start + len(r)
-        out.append(values.iloc[start:end] if hasattr(values, "iloc") else values[start:end])
+        out.append((values.iloc[start:end] if hasattr(values, "iloc") else values[start:end],
+                    None if scored is None else scored.iloc[start:end]))
         start = end
     return out
 
