@@ -285,7 +285,7 @@ def experiments() -> None:
 @_out
 def experiments_list(target: str | None, workspace: str | None, output: str) -> None:
     """List experiments."""
-    found = _registry(target, workspace).client.search_experiments()
+    found = _registry(target, workspace).db.experiments()
     if output == "json":
         print_json([{"experiment_id": e.experiment_id, "name": e.name,
                      "artifact_location": e.artifact_location} for e in found])
@@ -304,13 +304,11 @@ def experiments_runs(experiment: str, max_results: int, target: str | None,
     """Runs of an experiment (by name or id), newest first, with their metrics."""
     from kiln.errors import KilnError
 
-    client = _registry(target, workspace).client
-    exp = (client.get_experiment_by_name(experiment) if not experiment.isdigit()
-           else client.get_experiment(experiment))
+    db = _registry(target, workspace).db
+    exp = db.experiment(experiment)
     if exp is None:
         raise KilnError(f"experiment {experiment} does not exist")
-    runs = client.search_runs([exp.experiment_id], max_results=max_results,
-                              order_by=["attributes.start_time DESC"])
+    runs = db.runs(exp.experiment_id, max_results)
     docs = [{"run_id": r.info.run_id, "run_name": r.info.run_name, "status": r.info.status,
              "start_time": _when(r.info.start_time), "metrics": r.data.metrics,
              "params": r.data.params,

@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kiln.errors import NotFound
 from kiln.models import approvals
 from kiln.models.promotion import ORIGIN, training_inputs
 from kiln.models.registry import Registry
@@ -55,8 +56,8 @@ def build(reg: Registry, name: str, version: int | str | None = None) -> ModelCa
     run = None
     if mv.run_id:
         try:
-            run = reg.client.get_run(mv.run_id)
-        except Exception:  # noqa: BLE001 - the run was deleted
+            run = reg.run(mv.run_id)
+        except NotFound:  # the run was deleted
             run = None
     tags = dict(mv.tags or {})
     governance = _governance(run.data.tags if run else {}, model.description or "",
@@ -86,14 +87,15 @@ def build(reg: Registry, name: str, version: int | str | None = None) -> ModelCa
 def _features(reg: Registry, mv: Any) -> list[dict[str, str]]:
     """A model that looks its features up (``FeatureEngineeringClient.log_model``): each
     feature, its table, and when that table was last written (its freshness)."""
-    import mlflow
+    import os
 
+    # the version's model directory in the workspace's artifact store (MLflow's
+    # storage_location); a model without features has no spec in it
+    path = os.path.join(mv.storage_location or "", "artifacts", "feature_spec.json")
     try:
-        path = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{mv.name}/{mv.version}/artifacts/feature_spec.json")
         with open(path, encoding="utf-8") as f:
             spec = json.load(f)
-    except Exception:  # noqa: BLE001 - not a model with features (no spec in it)
+    except (OSError, ValueError):
         return []
     from kiln.catalog import Catalog
 

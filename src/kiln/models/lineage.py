@@ -93,15 +93,8 @@ def _endpoints_serving(reg: Registry, name: str) -> list[Edge]:
 def _versions_logged_by(reg: Registry, e: LineageEntry) -> list[Any]:
     run_ids = {e.mlflow_run_id} if e.mlflow_run_id else set()
     if e.job_run_id is not None and e.task_key:
-        exps = [x.experiment_id for x in reg.client.search_experiments()]
-        runs = reg.client.search_runs(
-            exps, f"tags.`kiln.job_run_id` = '{e.job_run_id}' and "
-                  f"tags.`kiln.task_key` = '{_quote(e.task_key)}'") if exps else []
-        run_ids |= {r.info.run_id for r in runs}
-    out = []
-    for rid in sorted(run_ids):
-        out += reg.client.search_model_versions(f"run_id = '{_quote(rid)}'")
-    return out
+        run_ids |= set(reg.runs_of_task(e.job_run_id, e.task_key))
+    return reg.versions_of_runs(sorted(run_ids))
 
 
 def _same_task(a: LineageEntry, b: LineageEntry) -> bool:
@@ -116,10 +109,6 @@ def _via(e: LineageEntry) -> str:
     if e.job_run_id is not None:
         return f"job run {e.job_run_id} task {e.task_key}"
     return f"mlflow run {e.mlflow_run_id}" if e.mlflow_run_id else "direct"
-
-
-def _quote(s: str) -> str:
-    return s.replace("'", "")
 
 
 def _unique(edges: list[Edge]) -> list[Edge]:

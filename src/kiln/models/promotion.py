@@ -14,7 +14,7 @@ import os
 import tempfile
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.models.registry import Registry, model_name
 from kiln.models.store import artifact_root, store_uri
 from kiln.workspace import LineageEntry
@@ -126,8 +126,8 @@ def training_inputs(reg: Registry, mv: Any) -> list[LineageEntry]:
     if not mv.run_id:
         return []
     try:
-        run = reg.client.get_run(mv.run_id)
-    except Exception:  # noqa: BLE001 - the run was deleted
+        run = reg.run(mv.run_id)
+    except NotFound:  # the run was deleted
         return []
     job_run = run.data.tags.get("kiln.job_run_id")
     task = run.data.tags.get("kiln.task_key")

@@ -1,6 +1,8 @@
 """The model registry of one workspace: MLflow's registry, with kiln's rules on top.
 
-MLflow keeps the models, versions, tags and aliases; kiln adds the workspace policy
+MLflow keeps the models, versions, tags and aliases; kiln reads them, and moves aliases
+and sets version tags, in MLflow's own tables (``kiln.models.mlflow_db``, no MLflow import)
+and goes through MLflow's client for the rest. kiln adds the workspace policy
 (which aliases need an approved version), a lock per model so that alias moves made by
 concurrent jobs are serialized, and an audit entry for every alias change.
 """
@@ -17,6 +19,7 @@ from kiln.catalog.grants import Grants
 from kiln.catalog.names import parse_name
 from kiln.errors import KilnError, NotFound
 from kiln.models import store
+from kiln.models.mlflow_db import MlflowDb
 from kiln.workspace import LockHeld, Workspace
 
 APPROVAL_STATUS = "kiln.approval.status"  # a version's tag: pending | approved | rejected
@@ -50,28 +53,49 @@ class Registry:
         if root is None:
             raise KilnError(f"workspace {ws.name} is not on this machine")
         self.ws = ws
-        self.client = store.client(root)
+        self.root = root
+        store.ensure_store(root)
+        # reads and alias/tag writes: MLflow's tables, without importing MLflow
+        self.db = MlflowDb(store.db_path(root))
+        self._client: Any = None
         self.grants = Grants(ws)
+
+    @property
+    def client(self) -> Any:
+        """MLflow's client on the workspace's store, for what only MLflow does (logging,
+        creating versions, artifacts); made when first needed."""
+        if self._client is None:
+            self._client = store.client(self.root)
+        return self._client
 
     # reading -------------------------------------------------------------------------
     def models(self, check: bool = True) -> list[Any]:
         """The registered models the user may use (all with ``check=False``)."""
-        found = self.client.search_registered_models(max_results=1000)
-        return sorted((m for m in found if not check
-                       or self.grants.may("function", m.name, "EXECUTE")),
-                      key=lambda m: m.name)
+        return [m for m in self.db.models()
+                if not check or self.grants.may("function", m.name, "EXECUTE")]
 
     def model(self, name: str) -> Any:
         name = model_name(name)
         with self._errors(f"registered model {name}"):
-            found = self.client.get_registered_model(name)
+            found = self.db.model(name)
         self.grants.require_on("function", name, "EXECUTE")
         return found
 
     def versions(self, name: str) -> list[Any]:
-        name = self.model(name).name
-        found = self.client.search_model_versions(f"name = '{name}'", max_results=10000)
-        return sorted(found, key=lambda v: int(v.version))
+        return self.db.versions(self.model(name).name)
+
+    def versions_of_runs(self, run_ids: list[str]) -> list[Any]:
+        """Every version registered from one of these runs (any model's)."""
+        return self.db.versions_of_runs(sorted(run_ids))
+
+    def runs_of_task(self, job_run_id: int, task_key: str) -> list[str]:
+        """The MLflow runs a job task started (the tags kiln's task runtime sets)."""
+        return self.db.runs_tagged({"kiln.job_run_id": str(job_run_id),
+                                    "kiln.task_key": task_key})
+
+    def run(self, run_id: str) -> Any:
+        """A tracking run (info, metrics, params, tags)."""
+        return self.db.run(run_id)
 
     def version(self, name: str, version: int | str) -> Any:
         """A version by number, or by alias written ``@alias`` (as the CLI's --version
@@ -81,17 +105,12 @@ class Registry:
         name = model_name(name)
         self.model(name)
         with self._errors(f"version {version} of {name}"):
-            return self.client.get_model_version(name, str(version))
+            return self.db.version(name, version)
 
     def by_alias(self, name: str, alias: str) -> Any | None:
         name = model_name(name)
         self.model(name)
-        try:
-            return self.client.get_model_version_by_alias(name, alias)
-        except Exception as e:  # noqa: BLE001 - MLflow: the alias is not set
-            if _not_found(e):
-                return None
-            raise
+        return self.db.by_alias(name, alias)
 
     def resolve(self, name: str, version: int | str | None = None,
                 alias: str | None = None) -> Any:
@@ -163,11 +182,11 @@ class Registry:
                            f"{mv.version}' and have it approved ('kiln models approve').")
             before = self.by_alias(name, alias)
             previous = str(before.version) if before is not None else None
-            self.client.set_registered_model_alias(name, alias, str(mv.version))
+            self.db.set_alias(name, alias, mv.version)
             for other in remove:
                 held = self.by_alias(name, other)
                 if held is not None and held.version == mv.version:
-                    self.client.delete_registered_model_alias(name, other)
+                    self.db.delete_alias(name, other)
             self.ws.audit("models.set_alias", name, {
                 "alias": alias, "version": str(mv.version), "previous": previous,
                 "reason": reason, "removed": list(remove)})
@@ -181,14 +200,13 @@ class Registry:
             held = self.by_alias(name, alias)
             if held is None:
                 raise KilnError(f"{name} has no alias @{alias}")
-            self.client.delete_registered_model_alias(name, alias)
+            self.db.delete_alias(name, alias)
             self.ws.audit("models.delete_alias", name, {"alias": alias,
                                                         "version": str(held.version),
                                                         "reason": reason})
 
     def set_version_tags(self, name: str, version: int | str, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_model_version_tag(model_name(name), str(version), key, value)
+        self.db.set_version_tags(model_name(name), version, tags)
 
     @contextlib.contextmanager
     def locked(self, name: str) -> Iterator[None]:
@@ -214,15 +232,8 @@ class Registry:
     def _errors(self, what: str) -> Iterator[None]:
         try:
             yield
-        except Exception as e:  # noqa: BLE001 - MLflow raises MlflowException for everything
-            if _not_found(e):
-                raise NotFound(f"{what} does not exist in workspace {self.ws.name}") from None
-            raise
-
-
-def _not_found(e: Exception) -> bool:
-    return getattr(e, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or \
-        "not found" in str(e).lower()
+        except NotFound:
+            raise NotFound(f"{what} does not exist in workspace {self.ws.name}") from None
 
 
 def _check_alias(alias: str) -> None:
