@@ -73,7 +73,7 @@ def test_pull_request_job_runs_step_by_step_in_a_fresh_venv(tmp_path: Path) -> N
     which = subprocess.run(["bash", "-c", "command -v kiln"], env=env, capture_output=True,
                            text=True).stdout.strip()
     assert which == str(venv / "bin" / "kiln")
-    assert "7 passed" in outputs[1]
+    assert "8 passed" in outputs[1]
     assert outputs[2].count("Validation OK!") == 4
     assert "Run" in outputs[5] and outputs[5].strip().splitlines()[-1].endswith("SUCCESS")
     assert "@champion=v1" in outputs[6] or "champion" in outputs[6], outputs[6]
