@@ -36,26 +36,20 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
     if os.path.exists(spec["output"]):
         os.remove(spec["output"])
     t0 = time.monotonic()
-    with open(os.path.join(task_dir, "stdout.log"), "ab") as out, \
-            open(os.path.join(task_dir, "stderr.log"), "ab") as err:
-        python = spec.get("python") or sys.executable
-        proc = subprocess.Popen([python, "-m", "kiln.jobs.runtime.task", spec_path],
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                start_new_session=True,  # its own process group: kill the tree
-                                env={"MLFLOW_LOGGING_LEVEL": "WARNING",  # see runtime.logs
-                                     **os.environ, "PYTHONUNBUFFERED": "1",
-                                     **workspace_env(spec.get("workspace_dir")),
-                                     **task_context_env(spec.get("context"))})
-        state = None
-        while proc.poll() is None:
-            if timeout_s and time.monotonic() - t0 > timeout_s:
-                state = TIMEDOUT
-            elif cancelled is not None and cancelled.is_set():
-                state = CANCELED
-            if state:
-                _kill_tree(proc)
-                break
-            time.sleep(0.01)
+    env = {"MLFLOW_LOGGING_LEVEL": "WARNING",  # see runtime.logs
+           **os.environ, "PYTHONUNBUFFERED": "1",
+           **workspace_env(spec.get("workspace_dir")),
+           **task_context_env(spec.get("context"))}
+    proc = _launch(spec, spec_path, task_dir, env)
+    state = None
+    while not proc.wait_for(0.01):
+        if timeout_s and time.monotonic() - t0 > timeout_s:
+            state = TIMEDOUT
+        elif cancelled is not None and cancelled.is_set():
+            state = CANCELED
+        if state:
+            proc.kill_tree()
+            break
     duration = int((time.monotonic() - t0) * 1000)
     if state or not os.path.exists(spec["output"]):  # stopped or died: no MLflow leftovers
         _close_mlflow_runs(spec, task_dir)
@@ -137,9 +131,48 @@ def task_context_env(context: dict[str, Any] | None) -> dict[str, str]:
             "MLFLOW_RUN_CONTEXT": json.dumps(tags)}
 
 
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+def _launch(spec: dict[str, Any], spec_path: str, task_dir: str, env: dict[str, str]) -> Any:
+    """The task's process: forked by the fork server (the runtime already imported) when
+    the task runs on kiln's own interpreter, else a new interpreter. Either way its own
+    process group, environment, working directory and log files."""
+    python = spec.get("python") or sys.executable
+    if python == sys.executable:
+        from kiln.jobs import forkserver
+
+        server = forkserver.shared()
+        if server is not None:
+            try:
+                return server.spawn(spec_path, task_dir, env)
+            except OSError:  # the server is gone: a new interpreter, as without one
+                pass
+    with open(os.path.join(task_dir, "stdout.log"), "ab") as out, \
+            open(os.path.join(task_dir, "stderr.log"), "ab") as err:
+        return _Process(subprocess.Popen(
+            [python, "-m", "kiln.jobs.runtime.task", spec_path], stdout=out, stderr=err,
+            stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True))  # its own process group: kill the tree
+
+
+class _Process:
+    """A task in a new interpreter, with the fork server's ``Child`` interface."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def wait_for(self, seconds: float) -> bool:
+        try:
+            self.proc.wait(seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def kill_tree(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
