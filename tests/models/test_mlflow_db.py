@@ -100,3 +100,24 @@ def test_a_store_at_another_revision_is_refused(filled, tmp_path: Path) -> None:
     with pytest.raises(KilnError, match=f"at schema revision abc123; this kiln reads "
                                         f"revision {SCHEMA}"):
         MlflowDb(db.path).models()
+
+
+def test_what_promotion_records_mlflow_reads_back(filled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, db, _, _ = filled
+    exp = db.experiment_id("/kiln/promotions", str(tmp_path / "promotions"))
+    assert db.experiment_id("/kiln/promotions", "elsewhere") == exp  # found, not made twice
+    run = db.record_run(exp, "ann@x.com", {"mlflow.runName": "promote", "origin": "dev"},
+                        {"auc": 0.75}, {"C": "1"})
+    theirs = client.get_run(run.run_id)
+    assert (theirs.info.status, theirs.info.run_name, theirs.info.user_id) == \
+        ("FINISHED", "promote", "ann@x.com")
+    assert theirs.data.metrics == {"auc": 0.75} and theirs.data.params == {"C": "1"}
+    assert theirs.data.tags["origin"] == "dev"
+    assert client.get_metric_history(run.run_id, "auc")[0].value == 0.75
+    db.create_model("main.s.copy", "copied", {"team": "y"})
+    mv = db.create_version("main.s.copy", "/models/x", run.run_id, {"k": "v"}, "d", "/models/x")
+    got = client.get_model_version("main.s.copy", str(mv.version))
+    assert (str(got.version), got.run_id, got.tags, got.status, got.source) == \
+        ("1", run.run_id, {"k": "v"}, "READY", "/models/x")
+    assert client.get_registered_model("main.s.copy").tags == {"team": "y"}
+    assert db.create_version("main.s.copy", "/m", run.run_id, {}, "", "/m").version == 2

@@ -2,11 +2,12 @@
 answer before MLflow itself could be imported (importing it costs ~1.5 s).
 
 MLflow stays the system of record: these are MLflow's own tables, in the schema of the
-MLflow kiln pins (alembic revision ``SCHEMA``), and the few writes made here are the rows
+MLflow kiln pins (alembic revision ``SCHEMA``), and the writes made here are the rows
 MLflow's SQL store writes for the same calls: an alias (``set_registered_model_alias``,
-``delete_registered_model_alias``) and a version tag (``set_model_version_tag``). What
-else MLflow does (logging runs and models, creating versions, downloading artifacts)
-goes through MLflow. A store at another revision is refused with both revisions named,
+``delete_registered_model_alias``), a version tag (``set_model_version_tag``), and what
+promotion records (an experiment, a finished run with its tags, metrics and params, a
+registered model, a version). Logging models, task code's runs and everything else go
+through MLflow. A store at another revision is refused with both revisions named,
 and a test checks ``SCHEMA`` against the installed MLflow's migrations.
 
 The records have the attributes of MLflow's entities that kiln reads (``name``,
@@ -178,6 +179,89 @@ class MlflowDb:
                             [(k, v, name, _number(version), WORKSPACE)
                              for k, v in tags.items()])
 
+    # what promotion writes: a run holding the copy, a model, a version ----------------
+    def experiment_id(self, name: str, artifact_location: str) -> str:
+        """The experiment's id, created (as ``create_experiment`` does) if missing."""
+        with self._session(write=True) as con:
+            row = con.execute("SELECT experiment_id FROM experiments WHERE workspace = ? AND "
+                              "name = ?", (WORKSPACE, name)).fetchone()
+            if row is not None:
+                return str(row[0])
+            now = _now_ms()
+            cur = con.execute("INSERT INTO experiments (name, artifact_location, "
+                              "lifecycle_stage, creation_time, last_update_time, workspace) "
+                              "VALUES (?, ?, 'active', ?, ?, ?)",
+                              (name, artifact_location, now, now, WORKSPACE))
+            return str(cur.lastrowid)
+
+    def record_run(self, experiment_id: str, user: str, tags: dict[str, str],
+                   metrics: dict[str, float], params: dict[str, str]) -> RunInfo:
+        """A finished run with these tags, metrics (step 0) and params, as ``create_run``,
+        ``log_metric``, ``log_param``, ``set_tag`` and ``set_terminated`` leave it; its
+        artifacts are the caller's to put in ``artifact_uri``."""
+        import os
+        import uuid
+
+        run_id = uuid.uuid4().hex
+        now = _now_ms()
+        name = tags.get("mlflow.runName", "")
+        with self._session(write=True) as con:
+            row = con.execute("SELECT artifact_location FROM experiments WHERE "
+                              "experiment_id = ?", (int(experiment_id),)).fetchone()
+            if row is None:
+                raise NotFound(f"experiment {experiment_id} does not exist")
+            artifact_uri = os.path.join(row[0], run_id, "artifacts")
+            con.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, "
+                        "entry_point_name, user_id, status, start_time, end_time, "
+                        "source_version, lifecycle_stage, artifact_uri, experiment_id) "
+                        "VALUES (?, ?, 'UNKNOWN', '', '', ?, 'FINISHED', ?, ?, '', 'active', "
+                        "?, ?)", (run_id, name, user, now, now, artifact_uri,
+                                  int(experiment_id)))
+            con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                            [(k, v, run_id) for k, v in {"mlflow.user": user, **tags}.items()])
+            con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                            [(k, v, run_id) for k, v in params.items()])
+            rows = [(k, float(v), now, run_id, 0, v != v) for k, v in metrics.items()]
+            con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, "
+                            "is_nan) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO latest_metrics (key, value, timestamp, run_uuid, "
+                            "step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return RunInfo(run_id, name, experiment_id, user, "FINISHED", now, now, artifact_uri,
+                       "active")
+
+    def create_model(self, name: str, description: str, tags: dict[str, str]) -> None:
+        """A registered model, as ``create_registered_model`` makes it."""
+        now = _now_ms()
+        with self._session(write=True) as con:
+            con.execute("INSERT INTO registered_models (name, creation_time, "
+                        "last_updated_time, description, workspace) VALUES (?, ?, ?, ?, ?)",
+                        (name, now, now, description, WORKSPACE))
+            con.executemany("INSERT INTO registered_model_tags (key, value, name, workspace) "
+                            "VALUES (?, ?, ?, ?)",
+                            [(k, v, name, WORKSPACE) for k, v in tags.items()])
+
+    def create_version(self, name: str, source: str, run_id: str, tags: dict[str, str],
+                       description: str, storage_location: str) -> ModelVersion:
+        """The model's next version, as ``create_model_version`` makes it."""
+        now = _now_ms()
+        with self._session(write=True) as con:
+            if _models(con, "AND name = ?", name) == []:
+                raise NotFound(f"registered model {name} does not exist")
+            con.execute("UPDATE registered_models SET last_updated_time = ? WHERE "
+                        "workspace = ? AND name = ?", (now, WORKSPACE, name))
+            top = con.execute("SELECT MAX(version) FROM model_versions WHERE workspace = ? "
+                              "AND name = ?", (WORKSPACE, name)).fetchone()[0]
+            version = (top or 0) + 1
+            con.execute("INSERT INTO model_versions (name, version, creation_time, "
+                        "last_updated_time, description, current_stage, source, run_id, "
+                        "status, storage_location, workspace) VALUES (?, ?, ?, ?, ?, 'None', "
+                        "?, ?, 'READY', ?, ?)", (name, version, now, now, description,
+                                                 source, run_id, storage_location, WORKSPACE))
+            con.executemany("INSERT INTO model_version_tags (key, value, name, version, "
+                            "workspace) VALUES (?, ?, ?, ?, ?)",
+                            [(k, v, name, version, WORKSPACE) for k, v in tags.items()])
+            return _version(con, name, version)
+
     # tracking --------------------------------------------------------------------------
     def experiments(self) -> list[Experiment]:
         with self._session() as con:
@@ -283,6 +367,12 @@ def _runs(con: sqlite3.Connection, ids: list[str]) -> list[Run]:
                         rows[i]["status"], rows[i]["start_time"], rows[i]["end_time"],
                         rows[i]["artifact_uri"], rows[i]["lifecycle_stage"]), data[i])
             for i in ids if i in rows]
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
 
 
 def _marks(values: list[Any]) -> str:

@@ -4,13 +4,15 @@ environment's registry into another's and move an alias there.
 The copy is a new version in the target registry, made from a run in the target's
 ``/kiln/promotions`` experiment that holds the model's artifacts (signature and input
 example included), the source run's metrics and params, and tags naming where it came
-from. The source version's tags (validation, approval) and its lineage come along.
+from. The rows are MLflow's own, written without importing MLflow
+(``kiln.models.mlflow_db``), and the model's files are copied as they are. The source version's tags (validation, approval) and its lineage come along.
 Promoting the same version again finds the earlier copy instead of making another.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -57,48 +59,45 @@ def _existing_copy(dst: Registry, name: str, origin: str) -> Any | None:
 
 
 def _copy(src: Registry, dst: Registry, mv: Any, target_name: str, origin: str) -> Any:
-    import mlflow.artifacts
-
-    source_run = src.client.get_run(mv.run_id) if mv.run_id else None
+    try:
+        source_run = src.run(mv.run_id) if mv.run_id else None
+    except NotFound:  # the run was deleted
+        source_run = None
+    tags = {ORIGIN: origin, "mlflow.runName": f"promote {mv.name} v{mv.version}"}
+    if source_run is not None:
+        tags["kiln.source_run_id"] = source_run.info.run_id
+        tags.update({k: v for k, v in source_run.data.tags.items()
+                     if not k.startswith("mlflow.") and k not in tags})
+    root = dst.ws.local_root() or ""
+    exp = dst.db.experiment_id(EXPERIMENT, os.path.join(artifact_root(root), "promotions"))
     with tempfile.TemporaryDirectory(prefix="kiln-promote-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=src.client.get_model_version_download_uri(mv.name, mv.version),
-            dst_path=tmp, tracking_uri=store_uri(src.ws.local_root() or ""))
-        exp = _experiment(dst)
-        tags = {ORIGIN: origin, "mlflow.runName": f"promote {mv.name} v{mv.version}"}
-        if source_run is not None:
-            tags["kiln.source_run_id"] = source_run.info.run_id
-        run = dst.client.create_run(exp, tags=tags)
-        run_id = run.info.run_id
-        try:
-            if source_run is not None:
-                for key, value in source_run.data.metrics.items():
-                    dst.client.log_metric(run_id, key, value)
-                for key, value in source_run.data.params.items():
-                    dst.client.log_param(run_id, key, value)
-                for key, value in source_run.data.tags.items():
-                    if not key.startswith("mlflow.") and key not in tags:
-                        dst.client.set_tag(run_id, key, value)
-            dst.client.log_artifacts(run_id, local, "model")
-        finally:
-            dst.client.set_terminated(run_id)
+        files = _model_files(src, mv, tmp)
+        run = dst.db.record_run(exp, dst.ws.current_user(), tags,
+                                source_run.data.metrics if source_run else {},
+                                source_run.data.params if source_run else {})
+        model_dir = os.path.join(run.artifact_uri, "model")
+        shutil.copytree(files, model_dir)
     _ensure_model(src, dst, mv.name, target_name)
     version_tags = {k: v for k, v in (mv.tags or {}).items()}
     version_tags[ORIGIN] = origin
-    created = dst.client.create_model_version(
-        target_name, source=f"{run.info.artifact_uri}/model", run_id=run_id,
-        tags=version_tags, description=mv.description or "")
-    _copy_lineage(src, dst, mv, run_id)
+    created = dst.db.create_version(target_name, model_dir, run.run_id, version_tags,
+                                    mv.description or "", model_dir)
+    _copy_lineage(src, dst, mv, run.run_id)
     return created
 
 
-def _experiment(dst: Registry) -> str:
-    found = dst.client.get_experiment_by_name(EXPERIMENT)
-    if found is not None:
-        return str(found.experiment_id)
-    root = dst.ws.local_root() or ""
-    return str(dst.client.create_experiment(
-        EXPERIMENT, artifact_location=os.path.join(artifact_root(root), "promotions")))
+def _model_files(src: Registry, mv: Any, tmp: str) -> str:
+    """The version's model directory: read in place from the source workspace's artifact
+    store, or downloaded through MLflow when it is elsewhere."""
+    where = str(mv.storage_location or "")
+    local = where[len("file://"):] if where.startswith("file://") else where
+    if local and os.path.isdir(local):
+        return local
+    import mlflow.artifacts
+
+    return str(mlflow.artifacts.download_artifacts(
+        artifact_uri=src.client.get_model_version_download_uri(mv.name, mv.version),
+        dst_path=tmp, tracking_uri=store_uri(src.ws.local_root() or "")))
 
 
 def _ensure_model(src: Registry, dst: Registry, name: str, target_name: str) -> None:
@@ -108,8 +107,7 @@ def _ensure_model(src: Registry, dst: Registry, name: str, target_name: str) -> 
         return
     except KilnError:
         pass
-    dst.client.create_registered_model(target_name, tags=dict(model.tags or {}),
-                                       description=model.description or "")
+    dst.db.create_model(target_name, model.description or "", dict(model.tags or {}))
     dst.ws.audit("registered_models.create", target_name, {"from": f"{src.ws.name}:{name}"})
 
 
