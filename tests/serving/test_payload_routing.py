@@ -109,12 +109,18 @@ def test_unusable_configs_say_which_field(config: dict, words: str) -> None:
 
 
 class Doubler:
+    """An estimator as scikit-learn's take their input: a DataFrame or a float matrix in
+    the columns' order."""
+
     def __init__(self) -> None:
         self.calls = 0
+        self.arrays = 0
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, x: pd.DataFrame | np.ndarray) -> np.ndarray:
         self.calls += 1
-        return (frame["a"] * 2 + frame["b"]).to_numpy()
+        self.arrays += isinstance(x, np.ndarray)
+        x = np.asarray(x, dtype=float)
+        return x[:, 0] * 2 + x[:, 1]
 
 
 def test_concurrent_requests_are_batched_with_identical_results() -> None:
@@ -137,3 +143,4 @@ def test_concurrent_requests_are_batched_with_identical_results() -> None:
     got = asyncio.run(run())
     assert got == [[2.0 * i + j for j in range(i % 3 + 1)] for i in range(40)]
     assert model.calls < 40  # requests went together
+    assert entity.takes_arrays and model.arrays == model.calls  # float matrices, no frames

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import KilnError
+from kiln.memory import reuse_freed_memory
 from kiln.monitoring.drift import (Drift, categorical_counts_drift, clean_sorted,
                                    preload_scipy, sorted_numeric_drift,
                                    sorted_quantiles)
@@ -114,7 +115,7 @@ def compute(frame: pd.DataFrame, baseline: pd.DataFrame | None, spec: Spec
     # columns are independent, and numpy's sorts and merges run outside the GIL; the
     # summaries (sorts, counts) need no scipy, so they overlap with its import
     preload_scipy()
-    _reuse_freed_memory()
+    reuse_freed_memory()
     columns = list(_pool().map(lambda c: _Column(frame, baseline, c, items), cols))
     per_column = list(_pool().map(lambda col: _column_rows(col, items), columns))
     for i, item in enumerate(items):
@@ -335,26 +336,6 @@ def _quality(frame: pd.DataFrame, rows: np.ndarray, spec: Spec) -> dict[str, Any
         out["log_loss"] = float(m.log_loss(y, np.clip(p.astype(float), 1e-15, 1 - 1e-15),
                                            labels=labels))
     return out
-
-
-@functools.cache
-def _reuse_freed_memory() -> None:
-    """Have glibc keep freed memory for reuse rather than give each large temporary array
-    back to the OS: the metrics allocate and free many arrays of 10^5..10^6 values, and
-    every fresh page costs a fault, which is slow on VMs (it made the KS merge 3x slower
-    on the benchmark VM). The process keeps its peak memory until it ends. Elsewhere than
-    glibc this does nothing."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    mallopt(m_mmap_threshold, 1 << 30)
-    mallopt(m_trim_threshold, 1 << 30)
 
 
 @functools.cache

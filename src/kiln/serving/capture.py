@@ -1,5 +1,6 @@
 """Inference tables: every request and response of an endpoint, appended to Delta tables
-in batches by a background thread, off the request path.
+in batches, off the request path: a background thread ships small batches to the writer
+process (``kiln.serving.capture_process``), which appends them every two seconds.
 
 ``<prefix>_payload`` has Databricks' inference table columns; ``<prefix>_payload_unpacked``
 has one row per prediction (every column the request sent, ``prediction``, ``model_id``,
@@ -48,15 +49,24 @@ class Record:
 
 
 class CaptureWriter:
-    def __init__(self, spec: CaptureSpec, write: Callable[[dict[str, Any]], tuple[int, str]],
-                 max_buffer: int = 100_000, flush_every_s: float = 2.0,
+    """The serving side of one endpoint's inference tables: requests are buffered as they
+    are answered, and a background thread ships them to the writer process every
+    ``ship_every_s`` in small batches (little to pack, so little time holding the GIL);
+    the writer process gathers them and appends to the tables every ``flush_every_s``.
+    What the writer did comes back to ``result``: counters, metrics, log lines."""
+
+    SHIP_MAX = 256  # records per shipment
+
+    def __init__(self, spec: CaptureSpec, send: Callable[[dict[str, Any]], None],
+                 flush: Callable[[], None], max_buffer: int = 100_000,
+                 ship_every_s: float = 0.05,
                  on_drop: Callable[[int], None] | None = None,
                  on_quarantine: Callable[[int], None] | None = None) -> None:
         self.spec = spec
-        # (packed batch) -> (rows quarantined, why): appends it to the tables
-        self.write = write
+        self.send = send  # a packed batch to the writer process
+        self.flush_remote = flush  # ask it to write what it holds now
         self.max_buffer = max_buffer
-        self.flush_every_s = flush_every_s
+        self.ship_every_s = ship_every_s
         self.on_drop = on_drop
         self.on_quarantine = on_quarantine
         self.quarantined = 0
@@ -66,63 +76,74 @@ class CaptureWriter:
         self.failures = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()  # one flush at a time
+        self._lock = threading.Lock()  # one shipment at a time
         self._thread = threading.Thread(target=self._loop, name=f"capture-{spec.prefix}",
                                         daemon=True)
         self._thread.start()
 
     def add(self, record: Record) -> None:
         if len(self.buffer) >= self.max_buffer:
-            self.dropped += 1
-            if self.on_drop is not None:
-                self.on_drop(1)
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("inference table %s cannot keep up: %d records dropped",
-                            self.spec.payload_table, self.dropped)
+            self._drop(1, "cannot keep up")
             return
         self.buffer.append(record)
-        if len(self.buffer) >= 10_000:
+        if len(self.buffer) >= 2_000:
             self._wake.set()
 
     def close(self) -> None:
-        """Write everything still buffered, then stop."""
+        """Ship everything still buffered and have it written, then stop."""
         self._stop.set()
         self._wake.set()
         self._thread.join()
-        self.flush()
+        self.ship()
+        try:
+            self.flush_remote()
+        except Exception as e:  # noqa: BLE001 - the writer is gone: said by ship/result
+            log.error("inference table %s: %s", self.spec.payload_table, e)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.flush_every_s)
+            self._wake.wait(self.ship_every_s)
             self._wake.clear()
-            self.flush()
+            self.ship()
 
-    def flush(self) -> None:
-        """Write what is buffered. A batch that cannot be written is counted as dropped
-        and said in one log line; serving goes on."""
+    def ship(self) -> None:
+        """Hand what is buffered to the writer process. A batch it cannot take is counted
+        as dropped and said in one log line; serving goes on."""
         with self._lock:
-            batch: list[Record] = []
             while self.buffer:
-                batch.append(self.buffer.popleft())
-            if not batch:
-                return
-            try:
-                n, why = self.write(pack(batch))
-            except Exception as e:  # noqa: BLE001 - keep serving; the records are counted
-                self.failures += len(batch)
-                if self.on_drop is not None:
-                    self.on_drop(len(batch))
-                log.error("inference table %s: %d records dropped: %s", self.spec.payload_table,
-                          len(batch), " ".join(str(e).split()))
-                return
-            self.written += len(batch)
-            if n:
-                self.quarantined += n
-                if self.on_quarantine is not None:
-                    self.on_quarantine(n)
-                log.warning("inference table %s: %d rows kept in %s, not in %s: %s",
-                            self.spec.payload_table, n, self.spec.quarantine_table,
-                            self.spec.unpacked_table, why)
+                # a few hundred records at a time: a backlog (the writer was busy) is not
+                # packed in one long hold of the GIL
+                batch = [self.buffer.popleft()
+                         for _ in range(min(len(self.buffer), self.SHIP_MAX))]
+                try:
+                    self.send(pack(batch))
+                except Exception as e:  # noqa: BLE001 - keep serving; records are counted
+                    self.failures += len(batch)
+                    self._drop(len(batch), " ".join(str(e).split()))
+
+    def result(self, records: int, quarantined: int, why: str, error: str | None) -> None:
+        """What the writer process did with ``records`` records (called by its reader)."""
+        if error is not None:
+            self.failures += records
+            self._drop(records, error)
+            return
+        self.written += records
+        if quarantined:
+            self.quarantined += quarantined
+            if self.on_quarantine is not None:
+                self.on_quarantine(quarantined)
+            log.warning("inference table %s: %d rows kept in %s, not in %s: %s",
+                        self.spec.payload_table, quarantined, self.spec.quarantine_table,
+                        self.spec.unpacked_table, why)
+
+    def _drop(self, n: int, why: str) -> None:
+        before = self.dropped
+        self.dropped += n
+        if self.on_drop is not None:
+            self.on_drop(n)
+        if before == 0 or before // 1000 != self.dropped // 1000:
+            log.warning("inference table %s: %d records dropped in all (%s)",
+                        self.spec.payload_table, self.dropped, why)
 
 
 def pack(batch: list[Record]) -> dict[str, Any]:
@@ -158,6 +179,44 @@ def pack(batch: list[Record]) -> dict[str, Any]:
         preds.append(np.asarray(p.iloc[:, 0] if isinstance(p, pd.DataFrame) else p))
     packed["predictions"] = np.concatenate(preds)
     return packed
+
+
+_LISTS = ("request_id", "client_request_id", "timestamp_ms", "status_code",
+          "execution_time_ms", "request", "response", "served_entity_id", "requester")
+
+
+def merge(packs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Packed batches as one (what the writer process appends in one commit)."""
+    import numpy as np
+    import pandas as pd
+
+    if len(packs) == 1:
+        return packs[0]
+    out: dict[str, Any] = {k: [v for p in packs for v in p[k]] for k in _LISTS}
+    out.update(done=[], counts=[], matrix=None, frames=None)
+    scored = [p for p in packs if p["done"]]
+    offset = 0
+    for p in packs:
+        out["done"] += [i + offset for i in p["done"]]
+        out["counts"] += p["counts"]
+        offset += len(p["request_id"])
+    if not scored:
+        return out
+    out["predictions"] = np.concatenate([p["predictions"] for p in scored])
+    if all(p["matrix"] is not None and p["columns"] == scored[0]["columns"] for p in scored):
+        out["columns"] = scored[0]["columns"]
+        out["matrix"] = np.vstack([p["matrix"] for p in scored])
+        return out
+    frames = []
+    for p in scored:
+        if p["frames"] is not None:
+            frames += p["frames"]
+            continue
+        ends = np.cumsum(p["counts"])
+        frames += [pd.DataFrame(part, columns=p["columns"])
+                   for part in np.split(p["matrix"], ends[:-1])]
+    out["frames"] = frames
+    return out
 
 
 def tables(packed: dict[str, Any]) -> tuple[Any, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,19 @@ class LoadedEntity:
     _raw: Any = field(default=None, repr=False)
     # a model that carries its features (FeatureEngineeringClient.log_model)
     _features: Any = field(default=None, repr=False)
+    _takes_arrays: bool | None = field(default=None, repr=False)
+
+    @property
+    def takes_arrays(self) -> bool:
+        """Whether the estimator may be given the request's float matrix as it is: a plain
+        scikit-learn predict whose inputs are the signature's float columns, in order."""
+        if self._takes_arrays is None:
+            names = getattr(self._raw, "feature_names_in_", None)
+            self._takes_arrays = bool(
+                self._raw is not None and self.columns and self.dtypes
+                and all(t == "float64" for t in self.dtypes.values())
+                and (names is None or list(names) == list(self.columns)))
+        return self._takes_arrays
 
     @property
     def looks_features_up(self) -> bool:
@@ -141,10 +155,17 @@ def _raw_predictor(model: Any) -> Any:
 class Batcher:
     """Groups the requests that arrive while a predict call is running into the next call.
 
-    A request to an idle entity is predicted at once. While ``concurrency`` calls are
-    running, new requests wait (at most ``max_wait_s`` once a slot is free, or until a
-    call ends) and go together; their results are split back per request. Requests with
-    ``params`` are predicted alone."""
+    A request to an idle entity is predicted as soon as the event loop has read what
+    else arrived with it: when the model answers small batches fast (under
+    ``INLINE_MAX_S`` on average, at most ``INLINE_MAX_ROWS`` rows), on the event loop
+    itself, as a bare predict loop does (a hop to a thread costs more than such a predict);
+    otherwise in the thread pool. While ``concurrency`` calls are running in the pool, new
+    requests wait (at most ``max_wait_s`` once a slot is free, or until a call ends) and
+    go together; results are split back per request. Requests with ``params`` are
+    predicted alone, in the pool."""
+
+    INLINE_MAX_ROWS = 256
+    INLINE_MAX_S = 0.002
 
     def __init__(self, entity: LoadedEntity, pool: ThreadPoolExecutor, max_wait_s: float,
                  max_rows: int) -> None:
@@ -157,6 +178,8 @@ class Batcher:
         self.in_flight = 0
         self.timer: asyncio.TimerHandle | None = None
         self.calls = 0
+        self.inline_s = 0.0  # how long a small batch's predict takes, on average (EWMA)
+        self.scheduled = False  # an inline predict is due once the loop has read the rest
         # parallel predict calls: the workload size's concurrency, but no more than the
         # machine has cores to spare for them (more only fight over the GIL)
         self.parallel = max(1, min(entity.spec.concurrency, int(os.environ.get(
@@ -170,12 +193,40 @@ class Batcher:
         fut: asyncio.Future[Any] = loop.create_future()
         self.pending.append((rows, fut))
         self.rows += len(rows)
-        if self.in_flight == 0 or (self.rows >= self.max_rows
-                                   and self.in_flight < self.parallel):
+        if self.in_flight == 0 and self.inline_s < self.INLINE_MAX_S:
+            if not self.scheduled:
+                self.scheduled = True
+                loop.call_soon(self._inline, loop)
+        elif self.in_flight == 0 or (self.rows >= self.max_rows
+                                     and self.in_flight < self.parallel):
             self._flush(loop)
         elif self.timer is None:
             self.timer = loop.call_later(self.max_wait_s, self._on_timer, loop)
         return await fut
+
+    def _inline(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Predict what is pending on the event loop (small and fast), else in the pool."""
+        self.scheduled = False
+        if not self.pending:
+            return
+        if self.in_flight or self.rows > self.INLINE_MAX_ROWS:
+            self._flush(loop)
+            return
+        batch, self.pending, self.rows = self.pending, [], 0
+        self.calls += 1
+        t0 = time.perf_counter()
+        try:
+            results = _predict_batch(self.entity, [f for f, _ in batch])
+        except Exception as e:  # noqa: BLE001 - each request gets the model's failure
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        finally:
+            self.inline_s = 0.8 * self.inline_s + 0.2 * (time.perf_counter() - t0)
+        for (_, fut), part in zip(batch, results):
+            if not fut.done():
+                fut.set_result(part)
 
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         self.timer = None
@@ -189,9 +240,18 @@ class Batcher:
             self.timer = None
         self.in_flight += 1
         self.calls += 1
-        task = loop.run_in_executor(self.pool, _predict_batch, self.entity,
-                                    [f for f, _ in batch])
+        task = loop.run_in_executor(self.pool, self._timed, [f for f, _ in batch])
         task.add_done_callback(lambda t: self._done(loop, batch, t))
+
+    def _timed(self, batch: list[Rows]) -> list[tuple[Any, Any]]:
+        """``_predict_batch``, its time kept for the choice between loop and pool (small
+        batches only: a big one says nothing about a small one's cost)."""
+        t0 = time.perf_counter()
+        try:
+            return _predict_batch(self.entity, batch)
+        finally:
+            if sum(len(r) for r in batch) <= self.INLINE_MAX_ROWS:
+                self.inline_s = 0.8 * self.inline_s + 0.2 * (time.perf_counter() - t0)
 
     def _done(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Any, Any]],
               task: asyncio.Future[Any]) -> None:
@@ -215,6 +275,13 @@ def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[tuple[Any, A
     import numpy as np
     import pandas as pd
 
+    if entity.takes_arrays and all(r.array is not None for r in batch):
+        # the estimator itself on the float matrix, in its columns' order: no DataFrame
+        x = batch[0].array if len(batch) == 1 else np.vstack([r.array for r in batch])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            values = entity._raw.predict(x)
+        return _split(batch, values, None)
     if len(batch) == 1:
         return [entity.score(batch[0].to_frame())]
     if all(r.array is not None for r in batch):
@@ -223,6 +290,10 @@ def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[tuple[Any, A
     else:
         frame = pd.concat([r.to_frame() for r in batch], ignore_index=True)
     values, scored = entity.score(frame)
+    return _split(batch, values, scored)
+
+
+def _split(batch: list[Rows], values: Any, scored: Any) -> list[tuple[Any, Any]]:
     out, start = [], 0
     for r in batch:
         end = start + len(r)

@@ -249,9 +249,12 @@ class ServingRuntime:
                                         self.ws.current_user())
         writer, capture_spec = self.writer, spec.capture
         m = self.metrics
-        return CaptureWriter(capture_spec, lambda packed: writer.write(capture_spec, packed),
-                             on_drop=m.capture_dropped(spec.name) if m else None,
-                             on_quarantine=m.capture_quarantined(spec.name) if m else None)
+        capture = CaptureWriter(capture_spec, lambda packed: writer.send(capture_spec, packed),
+                                lambda: writer.flush(capture_spec),
+                                on_drop=m.capture_dropped(spec.name) if m else None,
+                                on_quarantine=m.capture_quarantined(spec.name) if m else None)
+        writer.results[capture_spec.payload_table] = capture.result
+        return capture
 
     # state ---------------------------------------------------------------------------
     def _fail(self, name: str, message: str) -> None:
