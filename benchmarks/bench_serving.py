@@ -8,8 +8,10 @@ httptools and uvloop, one process each) and measured by the same load generator 
 - lean: an ASGI app that only parses a `dataframe_split` body and calls predict.
 
 Payloads of 1 and 32 rows, 8 and 32 connections; requests/s and p50/p99 latency of each,
-and kiln's ratios to the others. Goals: kiln >= 10x MLflow's throughput with <= 1/10 of its
-p99, and at least the lean app's throughput. Servers run one at a time (2-core machine).
+and kiln's ratios to the others. Goals (issue 18): kiln's throughput at least the lean
+app's in every case and 1.5x it at 32 connections, with at most 1/10 of MLflow's p99, capture
+on. Servers run one at a time (2-core machine). The lean app is as strong as
+`serving_bench.py`'s (orjson, numpy, the estimator's predict; no pandas).
 `wrk` comes from Debian (`apt-get install wrk`; `scripts/install-wrk.sh`).
 
 Run alone: `.venv/bin/python benchmarks/bench_serving.py [--duration S] [--json PATH]`.
