@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import signal
 import socket
@@ -44,10 +43,6 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
     app = build(ws, only, max_wait_s)
     if wrap is not None:
         app = wrap(app)
-    # what is loaded now (MLflow, the models) lives as long as the server: out of the
-    # garbage collector's sight, so that its full collections do not stall requests
-    gc.collect()
-    gc.freeze()
     # listening before the URL is announced: a client that connects at once waits in the
     # backlog until the app has started, instead of being refused
     sock.listen(2048)
