@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.dirname(sys.executable)
@@ -72,15 +73,20 @@ def prepare(home: str) -> tuple[str, dict[str, str]]:
                                  serialization_format="cloudpickle",
                                  registered_model_name="main.ml.gbt")
     mlflow.MlflowClient().set_registered_model_alias("main.ml.gbt", "champion", 1)
-    ws.create("schemas", "ml", {"name": "ml", "catalog_name": "main"})
-    ws.create("model_serving_endpoints", "gbt", {"name": "gbt", "config": {
-        "served_entities": [{"name": "champion", "entity_name": "main.ml.gbt",
-                             "entity_alias": "champion", "workload_size": "Small"}],
-        "auto_capture_config": {"catalog_name": "main", "schema_name": "ml",
-                                "table_name_prefix": "gbt"}}})
+    create_endpoint(ws, "gbt", "main.ml.gbt")
     token = ws.create_token("bench@example.com", "bench")[1]
     ws.close()
     return token, env
+
+
+def create_endpoint(ws: Any, name: str, model: str) -> None:
+    """An endpoint following ``model@champion`` with its inference table on (main.ml)."""
+    ws.create("schemas", "ml", {"name": "ml", "catalog_name": "main"})
+    ws.create("model_serving_endpoints", name, {"name": name, "config": {
+        "served_entities": [{"name": "champion", "entity_name": model,
+                             "entity_alias": "champion", "workload_size": "Small"}],
+        "auto_capture_config": {"catalog_name": "main", "schema_name": "ml",
+                                "table_name_prefix": name}}})
 
 
 def payload(rows: int) -> str:

@@ -23,6 +23,7 @@ def main() -> None:
     home = os.path.join(workdir, "kiln-home")
     os.environ.update({"KILN_HOME": home, "KILN_USER": "bench@example.com"})
     import mlflow
+    from bench_serving import create_endpoint
 
     from kiln.models.store import ensure_store, mlflow_env
     from kiln.serving.server import serve
@@ -40,12 +41,7 @@ def main() -> None:
     except mlflow.exceptions.MlflowException:
         mv = mlflow.register_model(model["model_path"], "main.ml.churn")
         client.set_registered_model_alias("main.ml.churn", "champion", mv.version)
-        ws.create("schemas", "ml", {"name": "ml", "catalog_name": "main"})
-        ws.create("model_serving_endpoints", "churn", {"name": "churn", "config": {
-            "served_entities": [{"name": "champion", "entity_name": "main.ml.churn",
-                                 "entity_alias": "champion", "workload_size": "Small"}],
-            "auto_capture_config": {"catalog_name": "main", "schema_name": "ml",
-                                    "table_name_prefix": "churn"}}})
+        create_endpoint(ws, "churn", "main.ml.churn")
     print("TOKEN", ws.create_token("bench@example.com", "serving_bench")[1], flush=True)
     serve(ws, "127.0.0.1", port, announce=lambda url: print("Serving on", url, flush=True))
 
