@@ -28,12 +28,17 @@ def publish(workspace_dir: str, table: str, rows: pd.DataFrame, keys: list[str],
     if timeseries_column:
         latest = rows.sort_values(timeseries_column, kind="stable").drop_duplicates(
             [k for k in keys if k != timeseries_column], keep="last")
-    path = path_of(workspace_dir, table)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    latest.to_parquet(tmp, index=False)
-    os.replace(tmp, path)  # readers see the old snapshot or the new one
+    _replace(path_of(workspace_dir, table), lambda tmp: latest.to_parquet(tmp, index=False))
     return len(latest)
+
+
+def _replace(path: str, write: Any) -> None:
+    """Write ``path`` whole: ``write(tmp)`` next to it, then one rename (readers see the
+    old file or the new one)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def load(workspace_dir: str, table: str, keys: list[str] | None = None
@@ -63,30 +68,40 @@ def stores(workspace_dir: str) -> dict[str, dict[str, Any]]:
     import json
 
     try:
-        with open(os.path.join(workspace_dir, "online", "stores.json"), encoding="utf-8") as f:
+        with open(_stores_path(workspace_dir), encoding="utf-8") as f:
             return dict(json.load(f))
     except FileNotFoundError:
         return {}
 
 
 def add_store(workspace_dir: str, name: str, capacity: str) -> dict[str, Any]:
+    """Name a new store; two processes adding at once both get theirs (one at a time)."""
+    import fcntl
     import json
     from datetime import datetime, timezone
 
     from kiln.errors import AlreadyExists
 
-    have = stores(workspace_dir)
-    if name in have:
-        raise AlreadyExists(f"online store {name!r} already exists")
-    have[name] = {"capacity": capacity, "state": "AVAILABLE",
-                  "creation_time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    path = os.path.join(workspace_dir, "online", "stores.json")
+    path = _stores_path(workspace_dir)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(have, f)
-    os.replace(tmp, path)
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        have = stores(workspace_dir)
+        if name in have:
+            raise AlreadyExists(f"online store {name!r} already exists")
+        have[name] = {"capacity": capacity, "state": "AVAILABLE",
+                      "creation_time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(have, f)
+
+        _replace(path, write)
     return have[name]
+
+
+def _stores_path(workspace_dir: str) -> str:
+    return os.path.join(workspace_dir, "online", "stores.json")
 
 
 def drop(workspace_dir: str, table: str) -> None:

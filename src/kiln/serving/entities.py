@@ -15,6 +15,12 @@ from kiln.errors import KilnError
 from kiln.serving.config import EntitySpec
 from kiln.serving.payload import Rows, conform
 
+# estimators that take the float matrix (``LoadedEntity.takes_arrays``) get it in their
+# columns' order, so scikit-learn's warning that it has no column names is noise; said
+# once for the serving process, not per call (catch_warnings is neither cheap nor
+# thread-safe on the predict path)
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
 
 @dataclass
 class LoadedEntity:
@@ -214,19 +220,12 @@ class Batcher:
             return
         batch, self.pending, self.rows = self.pending, [], 0
         self.calls += 1
-        t0 = time.perf_counter()
         try:
-            results = _predict_batch(self.entity, [f for f, _ in batch])
+            results = self._timed([f for f, _ in batch])
         except Exception as e:  # noqa: BLE001 - each request gets the model's failure
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
+            _deliver(batch, None, e)
             return
-        finally:
-            self.inline_s = 0.8 * self.inline_s + 0.2 * (time.perf_counter() - t0)
-        for (_, fut), part in zip(batch, results):
-            if not fut.done():
-                fut.set_result(part)
+        _deliver(batch, results, None)
 
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         self.timer = None
@@ -257,16 +256,21 @@ class Batcher:
               task: asyncio.Future[Any]) -> None:
         self.in_flight -= 1
         exc = task.exception()
-        if exc is not None:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-        else:
-            for (_, fut), part in zip(batch, task.result()):
-                if not fut.done():
-                    fut.set_result(part)
+        _deliver(batch, None if exc is not None else task.result(), exc)
         if self.pending:
             self._flush(loop)
+
+
+def _deliver(batch: list[tuple[Any, Any]], results: list[Any] | None,
+             exc: BaseException | None) -> None:
+    """Each request's part of the results, or the model's failure."""
+    for i, (_, fut) in enumerate(batch):
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(results[i])  # type: ignore[index]
 
 
 def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[tuple[Any, Any]]:
@@ -278,10 +282,7 @@ def _predict_batch(entity: LoadedEntity, batch: list[Rows]) -> list[tuple[Any, A
     if entity.takes_arrays and all(r.array is not None for r in batch):
         # the estimator itself on the float matrix, in its columns' order: no DataFrame
         x = batch[0].array if len(batch) == 1 else np.vstack([r.array for r in batch])
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            values = entity._raw.predict(x)
-        return _split(batch, values, None)
+        return _split(batch, entity._raw.predict(x), None)
     if len(batch) == 1:
         return [entity.score(batch[0].to_frame())]
     if all(r.array is not None for r in batch):
