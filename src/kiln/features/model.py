@@ -132,9 +132,19 @@ class FeatureModel(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["feature_spec"], encoding="utf-8") as f:
             self.spec = json.load(f)
         self.model = mlflow.pyfunc.load_model(context.artifacts["model"])
+        from kiln.models.raw import sklearn_estimator, takes_matrix
+
+        estimator = sklearn_estimator(self.model)
+        # a scikit-learn model of the features it was fitted on: given them as a float
+        # matrix when they are all numbers (its DataFrame checks cost more than predict)
+        self.estimator = estimator if takes_matrix(estimator, self.spec["model_columns"]) \
+            else None
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
         features = with_features(pd.DataFrame(model_input), self.spec, _reader())
+        if self.estimator is not None and all(
+                pd.api.types.is_numeric_dtype(t) for t in features.dtypes):
+            return self.estimator.predict(features.to_numpy(dtype="float64"))
         return self.model.predict(features)
 
     def augment(self, model_input: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.models.raw import sklearn_estimator, takes_matrix
 from kiln.serving.config import EntitySpec
 from kiln.serving.payload import Rows, conform
 
@@ -40,11 +41,10 @@ class LoadedEntity:
         """Whether the estimator may be given the request's float matrix as it is: a plain
         scikit-learn predict whose inputs are the signature's float columns, in order."""
         if self._takes_arrays is None:
-            names = getattr(self._raw, "feature_names_in_", None)
             self._takes_arrays = bool(
-                self._raw is not None and self.columns and self.dtypes
+                self.columns and self.dtypes
                 and all(t == "float64" for t in self.dtypes.values())
-                and (names is None or list(names) == list(self.columns)))
+                and takes_matrix(self._raw, self.columns))
         return self._takes_arrays
 
     @property
@@ -91,7 +91,7 @@ def load(spec: EntitySpec, version: str) -> LoadedEntity:
         raise KilnError(f"cannot load {uri}: {str(e).splitlines()[0]}") from None
     columns, dtypes = _inputs(model)
     entity = LoadedEntity(spec, version, model, columns, dtypes, _example(model),
-                          _raw_predictor(model), _feature_model(model))
+                          sklearn_estimator(model), _feature_model(model))
     if entity.example is not None:
         try:
             entity.predict(_conform(entity, entity.example))
@@ -142,20 +142,6 @@ def _feature_model(model: Any) -> Any:
     except Exception:  # noqa: BLE001 - not a python_model pyfunc
         return None
     return inner if hasattr(inner, "augment") and hasattr(inner, "spec") else None
-
-
-def _raw_predictor(model: Any) -> Any:
-    """The scikit-learn estimator itself when the model is a plain sklearn ``predict``
-    (the same call MLflow's wrapper makes, without its per-call schema checks, which the
-    server does once per request itself)."""
-    flavors = model.metadata.flavors
-    conf = flavors.get("python_function", {})
-    if "sklearn" not in flavors or conf.get("predict_fn", "predict") != "predict":
-        return None
-    try:
-        return model.get_raw_model()
-    except Exception:  # noqa: BLE001 - older flavors
-        return None
 
 
 class Batcher:
