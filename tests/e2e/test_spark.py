@@ -202,12 +202,15 @@ def test_mlops_stack_project_runs_on_spark_unchanged(kiln: Kiln, tmp_path: Path)
     # the volume path is a real Delta table inside the workspace
     raw = kiln.home / "workspaces" / "dev" / "volumes" / "dev" / "churn" / "raw" / "customers"
     assert (raw / "_delta_log").is_dir()
-    # the run's runner is gone: so is the compute server it used
-    deadline = time.monotonic() + 10
-    while compute_state(kiln, "dev") is not None and time.monotonic() < deadline:
+    # the run's runner is gone: so is the compute server it used. It withdraws its
+    # state.json first (no new client may pick it) and then stops Sail, which takes a moment
+    marker = f"kiln.compute.process {kiln.home}"
+    deadline = time.monotonic() + 15
+    while ((compute_state(kiln, "dev") is not None or live_processes(marker))
+           and time.monotonic() < deadline):
         time.sleep(0.2)
     assert compute_state(kiln, "dev") is None
-    assert not live_processes("kiln.compute.process " + str(kiln.home))
+    assert not live_processes(marker)
 
 
 # 2. one catalog: Spark, kiln.tables, kiln sql and the CLI see the same tables -------
