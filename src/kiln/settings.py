@@ -55,6 +55,13 @@ class Settings:
         return self.env.get("KILN_WORKSPACE_DIR") or None
 
     @property
+    def server_url(self) -> str | None:
+        """``KILN_SERVER_URL``: the kiln server this process was started by (``kiln server``
+        sets it for the runs it starts): their tasks reach MLflow through it, as the run's
+        identity, so the registry's privileges hold for task code too."""
+        return self.env.get("KILN_SERVER_URL") or None
+
+    @property
     def job_run_id(self) -> int | None:
         """``KILN_JOB_RUN_ID``: the job run a task process works for (set by the runner)."""
         raw = self.env.get("KILN_JOB_RUN_ID")

@@ -229,6 +229,16 @@ n = spark.table("main.hr.salaries").count()
 dbutils.notebook.exit(str(n))
 """
 
+# task code's MLflow, as Databricks notebooks write it: the server checks its privileges
+MLFLOW_REGISTER = """# Databricks notebook source
+import mlflow
+from mlflow import MlflowClient
+mlflow.set_registry_uri("databricks-uc")
+client = MlflowClient()
+client.create_registered_model("main.hr.by_task")
+dbutils.notebook.exit(client.get_registered_model("main.hr.by_task").name)
+"""
+
 
 def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
     import base64
@@ -277,3 +287,22 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
             w.grants.update(securable, name, changes=[PermissionsChange(
                 principal="alice@example.com", add=privileges)])
         assert run() == (jobs.RunResultState.SUCCESS, "3")
+
+        # the run's MLflow calls reach the server as alice: the registry's privileges hold
+        path = "/Workspace/Users/alice@example.com/register"
+        alice.workspace.import_(path=path, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                                content=base64.b64encode(MLFLOW_REGISTER.encode()).decode())
+        job = alice.jobs.create(name="register", tasks=[jobs.Task(
+            task_key="register", notebook_task=jobs.NotebookTask(notebook_path=path))])
+        state, said = run()
+        assert state == jobs.RunResultState.FAILED
+        assert "does not have CREATE MODEL on Schema 'main.hr'" in said, said
+        assert not any(m.name == "main.hr.by_task" for m in w.registered_models.list(
+            catalog_name="main", schema_name="hr"))
+        w.grants.update("schema", "main.hr", changes=[PermissionsChange(
+            principal="alice@example.com", add=[Privilege.CREATE_MODEL])])
+        assert run() == (jobs.RunResultState.SUCCESS, "main.hr.by_task")
+        # she created it, so she owns it; the run's token is gone with the run
+        assert alice.registered_models.get("main.hr.by_task").full_name == "main.hr.by_task"
+        left = json.loads(admin.run("tokens", "list", "-w", "shared", cwd=tmp_path).stdout)
+        assert not [t for t in left if t["comment"].startswith("job run ")], left

@@ -52,16 +52,32 @@ def _serve(target: str | None, workspace: str | None, host: str, port: int,
     logger.addHandler(logging.StreamHandler())
     wrap = None
     if only is None:  # kiln server: the workspace's REST API too
-        from kiln.server.app import start_scheduler, with_rest_api
-
-        if scheduler:
-            start_scheduler(ws)
+        from kiln.server.app import with_rest_api
 
         def wrap(serving):  # type: ignore[no-untyped-def]
             return with_rest_api(ws, serving)
+
+    def announce(url: str) -> None:
+        ws.set_setting(SERVER_SETTING, json.dumps({"url": url, "pid": os.getpid()}))
+        if only is None:
+            from kiln.server.app import start_scheduler
+
+            # the runs this server starts (run-now, runs/submit, its scheduler) reach
+            # MLflow through it, as their identity (kiln.jobs.engine)
+            os.environ["KILN_SERVER_URL"] = _reachable(url)
+            if scheduler:
+                start_scheduler(ws)
+        echo(f"Serving on {url}", err=True)
+
     serve(ws, host, port, only=only, max_wait_s=max_wait_ms / 1000, wrap=wrap,
-          announce=lambda url: (ws.set_setting(SERVER_SETTING, json.dumps(
-              {"url": url, "pid": os.getpid()})), echo(f"Serving on {url}", err=True)))
+          announce=announce)
+
+
+def _reachable(url: str) -> str:
+    """``url`` as a process on this machine reaches it (a wildcard address: loopback)."""
+    for wildcard in ("://0.0.0.0:", "://[::]:", "://:::"):
+        url = url.replace(wildcard, "://127.0.0.1:")
+    return url
 
 
 _host = click.option("--host", default="127.0.0.1", show_default=True)

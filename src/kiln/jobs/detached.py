@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
     name, run_id = argv[0], int(argv[1])
     s = Settings.from_env()
     ws = WorkspaceHome(s.home).open(name, s.user or "kiln")
-    doc = Engine(ws, workers=s.task_workers).execute(run_id)
+    doc = Engine(ws, workers=s.task_workers, server_url=s.server_url).execute(run_id)
     return 0 if doc["state"].get("result_state") == "SUCCESS" else 1
 
 

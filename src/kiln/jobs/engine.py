@@ -9,13 +9,14 @@ events; it knows nothing about terminals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import Any
+from typing import Any, Iterator
 
 from kiln.errors import KilnError
 from kiln.events import Event, Listener, ignore
@@ -36,10 +37,12 @@ def _now() -> int:
 
 class Engine:
     def __init__(self, ws: Workspace, emit: Listener = ignore, workers: int = 4,
-                 env_cache: str | None = None) -> None:
+                 env_cache: str | None = None, server_url: str | None = None) -> None:
         self.ws = ws
         self.emit = emit
         self.workers = max(1, workers)
+        # runs started by a kiln server: their tasks reach MLflow through it (run_server)
+        self.server_url = server_url
         # task environments live in the workspace, next to its runs
         root = ws.local_root()
         if env_cache is None and root is None:
@@ -136,7 +139,8 @@ class _Run:
     # the DAG loop --------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
         try:
-            return self._execute()
+            with self._server_access():
+                return self._execute()
         except BaseException as err:
             with self.lock:
                 self.doc["state"] = {"life_cycle_state": states.INTERNAL_ERROR,
@@ -145,6 +149,28 @@ class _Run:
                 self.doc["end_time"] = _now()
                 self.ws.update_run(self.run_id, self.doc)
             raise
+
+    @contextlib.contextmanager
+    def _server_access(self) -> Iterator[None]:
+        """For a run a kiln server started: a token of the run's identity for its tasks,
+        which reach MLflow through the server with it (so the registry's privileges hold
+        for task code as for any client), revoked when the run ends. It expires on its own
+        (after the job's timeout, else a week) should this runner die first."""
+        if not self.e.server_url:
+            yield
+            return
+        lifetime = int(self.settings.get("timeout_seconds") or 0) + 3600 \
+            if self.settings.get("timeout_seconds") else 7 * 86400
+        token_id, value = self.ws.create_token(self.identity, f"job run {self.run_id}",
+                                               lifetime)
+        self.server = (self.e.server_url, value)
+        try:
+            yield
+        finally:
+            self.server = None
+            self.ws.delete_token(token_id)
+
+    server: tuple[str, str] | None = None
 
     def _start(self) -> bool:
         """Wait for a slot under ``max_concurrent_runs`` (queue) or give up (skip)."""
@@ -332,7 +358,8 @@ class _Run:
         if "run_job_task" in task:
             rj = task["run_job_task"]
             params = substitute(rj.get("job_parameters") or {}, ctx)
-            child = Engine(self.ws, self.e.emit, self.e.workers, self.e.env_cache).run_now(
+            child = Engine(self.ws, self.e.emit, self.e.workers, self.e.env_cache,
+                           self.e.server_url).run_now(
                 int(rj["job_id"]), params)
             result = child["state"]["result_state"]
             return Attempt(states.SUCCESS if result == states.SUCCESS else states.FAILED,
@@ -354,7 +381,7 @@ class _Run:
                            "user": self.ws.current_user(), "workspace": self.ws.name}
         task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
         timeout = task.get("timeout_seconds") or None
-        attempt = run_process(spec, task_dir, timeout, self.cancel)
+        attempt = run_process(spec, task_dir, timeout, self.cancel, self.server)
         redact_logs(task_dir, [self.ws.get_secret(s, k) for s, k in attempt.secrets_used])
         return attempt, None
 

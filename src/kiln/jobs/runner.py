@@ -26,8 +26,10 @@ class Attempt:
 
 
 def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
-                cancelled: Any = None) -> Attempt:
-    """Run ``spec`` (see ``kiln.jobs.runtime.task``); logs go to ``task_dir``."""
+                cancelled: Any = None, server: tuple[str, str] | None = None) -> Attempt:
+    """Run ``spec`` (see ``kiln.jobs.runtime.task``); logs go to ``task_dir``. With
+    ``server`` (a kiln server's URL and a token of the run's identity) the task reaches
+    MLflow through that server."""
     os.makedirs(task_dir, exist_ok=True)
     spec = {**spec, "output": os.path.join(task_dir, "output.json")}
     spec_path = os.path.join(task_dir, "spec.json")
@@ -38,7 +40,7 @@ def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
     t0 = time.monotonic()
     env = {"MLFLOW_LOGGING_LEVEL": "WARNING",  # see runtime.logs
            **os.environ, "PYTHONUNBUFFERED": "1",
-           **workspace_env(spec.get("workspace_dir")),
+           **workspace_env(spec.get("workspace_dir"), server),
            **task_context_env(spec.get("context"))}
     proc = _launch(spec, spec_path, task_dir, env)
     state = None
@@ -108,15 +110,22 @@ def redact_logs(task_dir: str, secrets: list[str]) -> None:
             os.replace(tmp, path)
 
 
-def workspace_env(workspace_dir: str | None) -> dict[str, str]:
+def workspace_env(workspace_dir: str | None, server: tuple[str, str] | None = None
+                  ) -> dict[str, str]:
     """What task code needs to find its workspace: the catalog (``kiln.tables``) and the
-    MLflow tracking and registry URIs."""
+    MLflow tracking and registry URIs: the workspace's store, or with ``server`` (URL,
+    token) the kiln server's MLflow door, which checks the token's privileges."""
     if not workspace_dir:
         return {}
     from kiln.models.store import ensure_store, mlflow_env
 
     ensure_store(workspace_dir)
-    return {**mlflow_env(workspace_dir), "KILN_WORKSPACE_DIR": workspace_dir}
+    env = {**mlflow_env(workspace_dir), "KILN_WORKSPACE_DIR": workspace_dir}
+    if server is not None:
+        url, token = server
+        env.update({"MLFLOW_TRACKING_URI": url, "MLFLOW_REGISTRY_URI": url,
+                    "MLFLOW_TRACKING_TOKEN": token, "KILN_SERVER_URL": url})
+    return env
 
 
 def task_context_env(context: dict[str, Any] | None) -> dict[str, str]:

@@ -146,11 +146,11 @@ def _template() -> str:
 DATABRICKS_URIS = ("databricks", "databricks-uc")
 
 
-def map_databricks_uris(mlflow: Any, workspace_dir: str) -> None:
+def map_databricks_uris(mlflow: Any, uri: str) -> None:
     """Make ``mlflow.set_tracking_uri("databricks")`` and ``set_registry_uri(
-    "databricks-uc")``, which Databricks notebooks call, mean the workspace's own stores
-    (called on the ``mlflow`` module right after task code imports it)."""
-    uri = store_uri(workspace_dir)
+    "databricks-uc")``, which Databricks notebooks call, mean ``uri``: the workspace's own
+    stores, or the kiln server that serves them (called on the ``mlflow`` module right
+    after task code imports it)."""
 
     def mapped(setter: Any) -> Any:
         def set_uri(value: Any) -> Any:

@@ -202,9 +202,11 @@ def _adapt_mlflow(mlflow: Any, workspace_dir: str | None) -> None:
 
     log_each_line_once("mlflow")
     if workspace_dir:
-        from kiln.models.store import map_databricks_uris
+        from kiln.models.store import map_databricks_uris, store_uri
 
-        map_databricks_uris(mlflow, workspace_dir)
+        # the workspace's store, or the kiln server's MLflow door the runner set
+        map_databricks_uris(mlflow, os.environ.get("MLFLOW_TRACKING_URI")
+                            or store_uri(workspace_dir))
 
 
 def _error_line(e: BaseException) -> str:
