@@ -35,6 +35,7 @@ class ErrorCode:
     UNAUTHENTICATED = "UNAUTHENTICATED"
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
 
 
 HTTP_STATUS = {
@@ -46,6 +47,7 @@ HTTP_STATUS = {
     ErrorCode.RESOURCE_CONFLICT: 409,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
 }
 
 
@@ -110,3 +112,9 @@ class PermissionDenied(KilnError):
 
 class Unauthenticated(KilnError):
     code = ErrorCode.UNAUTHENTICATED
+
+
+class Unavailable(KilnError):
+    """What the request needs is not running now (a workspace's server process)."""
+
+    code = ErrorCode.TEMPORARILY_UNAVAILABLE

@@ -8,7 +8,7 @@ import os
 import click
 
 from kiln.cli.render import document_opt, echo, output_opt, print_json
-from kiln.cli.workspaces import open_where, where_opts
+from kiln.cli.workspaces import open_where, profile_opt, where_opts
 from kiln.errors import KilnError, UsageError
 
 SERVER_SETTING = "serving.server"
@@ -89,7 +89,11 @@ _wait = click.option("--max-batch-wait-ms", "max_wait_ms", type=float, default=1
 
 
 @click.command(name="server")
-@where_opts
+@click.option("-t", "--target", help="Bundle target whose workspace to serve.")
+@click.option("-w", "--workspace", "workspaces", multiple=True,
+              help="An embedded workspace to serve (made on first start); repeat it to "
+                   "serve several on one port.")
+@profile_opt
 @_host
 @_port
 @_wait
@@ -98,14 +102,70 @@ _wait = click.option("--max-batch-wait-ms", "max_wait_ms", type=float, default=1
 @click.option("--db", default=None, metavar="URL",
               help="For a new workspace: keep its metadata in this PostgreSQL database "
                    "(postgresql://user@host:port/db) instead of SQLite.")
-def server_cmd(target: str | None, workspace: str | None, host: str, port: int,
+def server_cmd(target: str | None, workspaces: tuple[str, ...], host: str, port: int,
                max_wait_ms: float, scheduler: bool, db: str | None) -> None:
     """Serve a workspace over HTTP: its REST API (Databricks' shapes, under /api/; see
     /api/openapi.json), MLflow's tracking server, every model serving endpoint, and its
-    job scheduler."""
+    job scheduler. Several workspaces (-w a -w b) share one port: each request goes to
+    the workspace that issued its token."""
     if db is not None and not db.startswith(("postgresql://", "postgres://")):
         raise UsageError(f"--db must be a postgresql:// URL, not {db!r}")
-    _serve(target, workspace, host, port, None, max_wait_ms, db, scheduler)
+    if len(workspaces) > 1:
+        if target is not None or db is not None:
+            raise UsageError("several -w workspaces: no -t, and no --db (start each new "
+                             "PostgreSQL workspace once on its own)")
+        if len(set(workspaces)) != len(workspaces):
+            raise UsageError("a workspace is named twice: " + ", ".join(workspaces))
+        _serve_several(list(workspaces), host, port, scheduler)
+        return
+    _serve(target, workspaces[0] if workspaces else None, host, port, None, max_wait_ms, db,
+           scheduler)
+
+
+def _serve_several(names: list[str], host: str, port: int, scheduler: bool) -> None:
+    """One port for several workspaces (``kiln.server.front``)."""
+    import signal
+    import socket
+    import sys
+
+    import uvicorn
+
+    from kiln.server import front
+    from kiln.settings import Settings
+    from kiln.workspace.local.home import WorkspaceHome
+
+    home = WorkspaceHome(Settings.from_env().home)
+    user = Settings.from_env().user or "kiln"
+    workspaces = {}
+    for name in names:  # made on first start, as for one
+        if not home.exists(name):
+            home.open(name, user).close()
+        workspaces[name] = home.open(name, user)
+        os.makedirs(os.path.join(home.path(name), "serving"), exist_ok=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        raise KilnError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    backends = front.start_backends(
+        names, {n: home.path(n) for n in names}, [] if scheduler else ["--no-scheduler"],
+        lambda n: front.announced(workspaces[n].get_setting(SERVER_SETTING)))
+
+    def owner_of(token: str) -> str | None:
+        return next((n for n, ws in workspaces.items() if ws.user_for_token(token)), None)
+
+    try:
+        sock.listen(2048)
+        server = uvicorn.Server(uvicorn.Config(
+            front.front_app(backends, owner_of), log_level="warning", access_log=False,
+            lifespan="on", timeout_graceful_shutdown=30))
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        echo(f"Serving on http://{host}:{sock.getsockname()[1]} (workspaces "
+             f"{', '.join(names)})", err=True)
+        server.run(sockets=[sock])
+    finally:
+        front.stop_backends(backends)
 
 
 @click.group(name="serving-endpoints")

@@ -25,7 +25,7 @@ from typing import Any
 from kiln.errors import KilnError
 from kiln.server.api import build_router
 from kiln.server.mlflow_guard import guarded
-from kiln.server.http import App, authenticate, reply_error
+from kiln.server.http import HOST_METADATA, App, authenticate, host_metadata, reply_error, send_json
 from kiln.workspace import Workspace
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/2.0/mlflow-artifacts/")
@@ -60,7 +60,9 @@ def with_rest_api(ws: Workspace, serving: Any) -> Any:
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path.startswith(MLFLOW_PREFIXES):
+        if path == HOST_METADATA:
+            await send_json(send, 200, host_metadata())
+        elif path.startswith(MLFLOW_PREFIXES):
             try:
                 user = authenticate(scope, ws.user_for_token)
             except KilnError as e:

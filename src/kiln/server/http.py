@@ -177,12 +177,28 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == name), "")
 
 
+# what Databricks' clients ask a host before they authenticate (the SDK's "host metadata")
+HOST_METADATA = "/.well-known/databricks-config"
+
+
+def host_metadata() -> dict[str, Any]:
+    """The host's metadata: none of Databricks' OIDC, account or cloud settings apply, so
+    the clients keep the configuration they were given (a token)."""
+    return {}
+
+
+def bearer_token(scope: dict[str, Any]) -> str | None:
+    """The request's bearer token (``Authorization: Bearer <token>``), if it has one."""
+    header = _header(scope, b"authorization")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
 def authenticate(scope: dict[str, Any], user_for_token: Callable[[str], str | None]) -> str:
     """The user of the request's bearer token, or ``Unauthenticated``."""
-    header = _header(scope, b"authorization")
-    if not header.lower().startswith("bearer "):
+    token = bearer_token(scope)
+    if token is None:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
-    user = user_for_token(header[7:].strip())
+    user = user_for_token(token)
     if user is None:
         raise Unauthenticated("invalid, expired or revoked token")
     return user
