@@ -329,6 +329,52 @@ def test_quality_monitors_through_the_sdk(tmp_path: Path) -> None:
         with pytest.raises(NotFound):
             w.quality_monitors.get("main.ml.nope")
 
+        # a monitor made over REST, as the SDK makes one: refreshed, changed, deleted
+        from databricks.sdk.errors import InvalidParameterValue, ResourceAlreadyExists
+        from databricks.sdk.service.catalog import (
+            MonitorInferenceLog,
+            MonitorInferenceLogProblemType,
+            MonitorSnapshot,
+        )
+
+        import pandas as pd
+        from deltalake import write_deltalake
+
+        ids = pd.RangeIndex(400)
+        write_deltalake(str(tmp_path / "scored"), pd.DataFrame({
+            "p": ids.astype(float), "y": (ids % 2).astype(float), "m": "v1",
+            "ts": pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(ids % 48, unit="h")}))
+        kiln.run("tables", "create", "main.ml.scored", "--location", str(tmp_path / "scored"),
+                 cwd=root)
+        log = MonitorInferenceLog(timestamp_col="ts", granularities=["1 day"],
+                                  model_id_col="m", prediction_col="p", label_col="y",
+                                  problem_type=MonitorInferenceLogProblemType.PROBLEM_TYPE_REGRESSION)
+        made = w.quality_monitors.create(table_name="main.ml.scored", assets_dir="/Shared/m",
+                                         output_schema_name="main.ml", inference_log=log)
+        assert made.profile_metrics_table_name == "main.ml.scored_profile_metrics"
+        assert w.quality_monitors.run_refresh("main.ml.scored").state == \
+            MonitorRefreshInfoState.SUCCESS
+        with pytest.raises(ResourceAlreadyExists):
+            w.quality_monitors.create(table_name="main.ml.scored", assets_dir="/Shared/m",
+                                      output_schema_name="main.ml", inference_log=log)
+        for bad in ({"output_schema_name": "main.nope", "inference_log": log},
+                    {"output_schema_name": "main.ml"}):  # no schema; no profile type
+            with pytest.raises((NotFound, InvalidParameterValue)):
+                w.quality_monitors.create(table_name="main.ml.events2", assets_dir="/Shared/m",
+                                          **bad)
+        with pytest.raises(NotFound):  # the table itself must exist
+            w.quality_monitors.create(table_name="main.ml.absent", assets_dir="/Shared/m",
+                                      output_schema_name="main.ml", inference_log=log)
+        changed = w.quality_monitors.update(table_name="main.ml.scored",
+                                            output_schema_name="main.ml",
+                                            snapshot=MonitorSnapshot())
+        assert changed.snapshot is not None and changed.inference_log is None
+        w.quality_monitors.delete("main.ml.scored")
+        with pytest.raises(NotFound):
+            w.quality_monitors.get("main.ml.scored")
+        assert "scored_profile_metrics" in {t.name for t in w.tables.list(
+            catalog_name="main", schema_name="ml")}  # the metric tables stay
+
 
 def test_tokens_job_updates_and_one_time_runs_through_the_sdk(tmp_path: Path) -> None:
     from databricks.sdk import WorkspaceClient

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from kiln.catalog import Catalog, parse_name
+from kiln.catalog.grants import Grants
 from kiln.errors import Conflict, KilnError
 from kiln.monitoring import tables as mt
 from kiln.monitoring.compute import SNAPSHOT, SNAPSHOT_TIME, Spec, compute
@@ -79,6 +80,53 @@ class Monitors:
         profile, drift = metric_tables(obj.settings)
         return {**obj.settings, "profile_metrics_table_name": profile,
                 "drift_metrics_table_name": drift, "status": "MONITOR_STATUS_ACTIVE"}
+
+    # Unity Catalog's quality monitors API: create, update, delete ---------------------
+    def create(self, table: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """A monitor on ``table`` (one per table). As on Databricks, it takes managing the
+        table (its owner, an owner above it, or MANAGE) and using the output schema; the
+        table and the output schema must exist and the settings must name one profile."""
+        name = str(parse_name(table))
+        settings = self._checked(name, settings)
+        self.ws.create(KIND, name, settings)
+        self.ws.audit("quality_monitors.create", name)
+        return self.get(name)
+
+    def update(self, table: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """The monitor's settings replaced (``update`` sends them whole, but for its
+        ``assets_dir``, which cannot change)."""
+        current = self.get(table)
+        name = str(current["table_name"])
+        settings = self._checked(name, {**settings, "assets_dir": current.get("assets_dir")})
+        self.ws.update(KIND, name, name, settings)
+        self.ws.audit("quality_monitors.update", name)
+        return self.get(name)
+
+    def delete(self, table: str) -> None:
+        """The monitor goes; its metric tables stay, as on Databricks."""
+        name = str(self.get(table)["table_name"])
+        Grants(self.ws).require_manage("table", name)
+        self.ws.delete(KIND, name)
+        self.ws.audit("quality_monitors.delete", name)
+
+    def _checked(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        settings = {k: v for k, v in settings.items() if v is not None}
+        settings["table_name"] = name
+        for field_name in ("output_schema_name", "assets_dir"):
+            if not isinstance(settings.get(field_name), str) or not settings[field_name]:
+                raise KilnError(f"quality monitor on {name}: {field_name} is required")
+        spec_of(settings)
+        grants = Grants(self.ws)
+        grants.require_use(name)
+        if self.catalog.table_info(name) is None:
+            raise NotFound(f"table {name} does not exist in workspace {self.ws.name}")
+        grants.require_manage("table", name)
+        out = str(settings["output_schema_name"]).split(".")
+        if len(out) != 2 or self.catalog.schema(out[0], out[1]) is None:
+            raise NotFound(f"quality monitor on {name}: output schema "
+                           f"{settings['output_schema_name']} does not exist")
+        grants.require("schema", ".".join(out).lower(), "CREATE_TABLE")
+        return settings
 
     def refreshes(self, table: str) -> list[dict[str, Any]]:
         return self.ws.monitor_refreshes(str(parse_name(table)), HISTORY_KEEP)

@@ -53,6 +53,13 @@ FUNCTION = _obj(("full_name", "input_params", "data_type"), full_name=_TYPES["st
 MODEL = _obj(("full_name",), full_name=_TYPES["str"], aliases={"type": "array"})
 VERSION = _obj(("version",), version=_TYPES["int"], model_name=_TYPES["str"])
 ASSIGNMENTS = _list("privilege_assignments")
+MONITOR = _obj(("table_name", "output_schema_name", "status"), table_name=_TYPES["str"],
+               output_schema_name=_TYPES["str"], status=_TYPES["str"],
+               profile_metrics_table_name=_TYPES["str"], drift_metrics_table_name=_TYPES["str"])
+MONITOR_FIELDS = ("assets_dir:str! output_schema_name:str! inference_log:obj time_series:obj "
+                  "snapshot:obj baseline_table_name:str slicing_exprs:list schedule:obj "
+                  "notifications:obj custom_metrics:list skip_builtin_dashboard:bool "
+                  "warehouse_id:str")
 ACL = _obj(("object_id", "access_control_list"), object_id=_TYPES["str"],
            access_control_list={"type": "array"})
 ENDPOINT = _obj(("name", "config", "state"), name=_TYPES["str"], config=ANY, state=ANY)
@@ -127,7 +134,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
                                        EMPTY),
     ("POST", "/api/2.0/secrets/delete"): ("Delete a secret", "scope:str! key:str!", EMPTY),
     ("GET", "/api/2.0/secrets/list"): ("List a scope's keys", "scope:str!", _list("secrets")),
-    ("GET", UC + "/tables/{name}/monitor"): ("A table's quality monitor", "", ANY),
+    ("GET", UC + "/tables/{name}/monitor"): ("A table's quality monitor", "", MONITOR),
+    ("POST", UC + "/tables/{name}/monitor"): ("Create a table's quality monitor",
+                                              MONITOR_FIELDS, MONITOR),
+    ("PUT", UC + "/tables/{name}/monitor"): ("Replace a quality monitor's settings",
+                                             MONITOR_FIELDS, MONITOR),
+    ("DELETE", UC + "/tables/{name}/monitor"): ("Delete a table's quality monitor (its "
+                                                "metric tables stay)", "", EMPTY),
     ("POST", UC + "/tables/{name}/monitor/refreshes"): ("Refresh a monitor", "", REFRESH),
     ("GET", UC + "/tables/{name}/monitor/refreshes"): ("A monitor's refreshes", "",
                                                        _list("refreshes", REFRESH)),

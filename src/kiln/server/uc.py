@@ -112,6 +112,9 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
 
     monitor = UC + "/tables/" + NAME + "/monitor"
     r.add("GET", monitor, lambda req: monitors(req).get(req.params["name"]))
+    r.add("POST", monitor, lambda req: monitors(req).create(req.params["name"], req.body))
+    r.add("PUT", monitor, lambda req: monitors(req).update(req.params["name"], req.body))
+    r.add("DELETE", monitor, lambda req: monitors(req).delete(req.params["name"]))
     r.add("POST", monitor + "/refreshes", run_refresh)
     r.add("GET", monitor + "/refreshes", lambda req: {
         "refreshes": [refresh_doc(d) for d in reversed(monitors(req).refreshes(req.params["name"]))]})
