@@ -66,7 +66,7 @@ class Catalog:
         name = parse_name(table)
         info = self._info(name)
         if info is None:
-            raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
+            raise NotFound(f"table {name} does not exist in workspace {self.ws.name}")
         self._require("table", str(name), privilege)
         return str(info["location"])
 
@@ -74,7 +74,7 @@ class Catalog:
         schema_id = f"{name.catalog}.{name.schema}"
         if any(o.id == schema_id for o in self.ws.list("schemas")):
             return
-        raise KilnError(f"schema {schema_id} does not exist in workspace {self.ws.name}",
+        raise NotFound(f"schema {schema_id} does not exist in workspace {self.ws.name}",
                         detail=f"Create it with 'kiln schemas create {schema_id}' or deploy a "
                                "bundle with a schemas resource.")
 
@@ -276,7 +276,7 @@ class Catalog:
             self._require_schema(name)
             self._require_create_table(name)
             if mode == "merge":
-                raise KilnError(f"table {name} does not exist: merge needs an existing table")
+                raise NotFound(f"table {name} does not exist: merge needs an existing table")
             managed = location is None
             where = (os.path.join(self.schema_root(name.catalog, name.schema), name.name)
                      if managed else os.path.abspath(str(location)))
@@ -327,7 +327,7 @@ class Catalog:
 
         name = parse_name(table)
         if self._info(name) is not None:
-            raise KilnError(f"table {name} already exists in workspace {self.ws.name}")
+            raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
         self._require_schema(name)
         self._require_create_table(name)
         where = os.path.abspath(location)
@@ -397,7 +397,7 @@ class Catalog:
         name = parse_name(table)
         info = self._info(name)
         if info is None:
-            raise KilnError(f"table {name} does not exist in workspace {self.ws.name}")
+            raise NotFound(f"table {name} does not exist in workspace {self.ws.name}")
         self._require_manage("table", str(name))
         self.ws.delete("tables", str(name))
         if info.get("table_type") == "MANAGED":
@@ -472,7 +472,7 @@ def _rewrite_names(query: str, view) -> str:  # type: ignore[no-untyped-def]
             as_of = _AS_OF.match(query, m.end())
             alias = view(name, as_of.group(2) if as_of else None) if name is not None else None
             if alias is None and name is not None:
-                raise KilnError(f"table {name} does not exist")
+                raise NotFound(f"table {name} does not exist")
             out.append(alias if alias is not None else m.group(0))
             i = as_of.end() if as_of and alias is not None else m.end()
             continue

@@ -6,7 +6,7 @@ import click
 
 from kiln.cli.render import document_opt, echo, print_json
 from kiln.cli.workspaces import open_where, where_opts
-from kiln.errors import KilnError
+from kiln.errors import NotFound
 
 
 def _ws(target: str | None, workspace: str | None):  # type: ignore[no-untyped-def]
@@ -17,7 +17,7 @@ def _check_id(cluster_id: str) -> None:
     from kiln.compute.cluster import CLUSTER_ID
 
     if cluster_id != CLUSTER_ID:
-        raise KilnError(f"cluster {cluster_id} does not exist",
+        raise NotFound(f"cluster {cluster_id} does not exist",
                         detail=f"Each workspace has one cluster, {CLUSTER_ID}: its embedded "
                                "Spark Connect server.")
 

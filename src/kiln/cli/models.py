@@ -302,12 +302,12 @@ def experiments_list(target: str | None, workspace: str | None, output: str) -> 
 def experiments_runs(experiment: str, max_results: int, target: str | None,
                      workspace: str | None, output: str) -> None:
     """Runs of an experiment (by name or id), newest first, with their metrics."""
-    from kiln.errors import KilnError
+    from kiln.errors import NotFound
 
     db = _registry(target, workspace).db
     exp = db.experiment(experiment)
     if exp is None:
-        raise KilnError(f"experiment {experiment} does not exist")
+        raise NotFound(f"experiment {experiment} does not exist")
     runs = db.runs(exp.experiment_id, max_results)
     docs = [{"run_id": r.info.run_id, "run_name": r.info.run_name, "status": r.info.status,
              "start_time": _when(r.info.start_time), "metrics": r.data.metrics,

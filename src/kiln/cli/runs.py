@@ -16,7 +16,7 @@ from kiln.cli.render import (
     print_json,
 )
 from kiln.cli.workspaces import open_where, open_workspace, profile_opt, target_opt, ws_opt
-from kiln.errors import KilnError, UsageError
+from kiln.errors import KilnError, NotFound, UsageError
 from kiln.jobs.service import task_logs
 from kiln.events import Event
 
@@ -404,7 +404,7 @@ def scheduler(names: tuple[str, ...], targets: tuple[str, ...], interval: float,
     chosen = list(names) + named or home.names()
     for n in chosen:
         if not home.exists(n):
-            raise KilnError(f"workspace {n} does not exist")
+            raise NotFound(f"workspace {n} does not exist")
     workspaces = [home.open(n, s.user or "scheduler") for n in chosen]
     running: list[threading.Thread] = []
 

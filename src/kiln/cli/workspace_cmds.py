@@ -6,7 +6,7 @@ import click
 
 from kiln.cli.render import echo, output_opt, print_json, print_rows
 from kiln.cli.workspaces import open_where, where_opts, ws_opt
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.profiles import all_profiles, is_databricks_host
 from kiln.settings import Settings
 
@@ -46,7 +46,7 @@ def show(name: str) -> None:
     """Show a workspace: where it lives and what it holds."""
     s, home = _home()
     if not home.exists(name):
-        raise KilnError(f"workspace {name} does not exist",
+        raise NotFound(f"workspace {name} does not exist",
                         detail="Existing workspaces: " + (", ".join(home.names()) or "none"))
     ws = home.open(name, s.user or "kiln")
     try:
@@ -71,7 +71,7 @@ def delete(name: str, auto_approve: bool) -> None:
     """Delete a workspace and everything in it."""
     _, home = _home()
     if not home.exists(name):
-        raise KilnError(f"workspace {name} does not exist")
+        raise NotFound(f"workspace {name} does not exist")
     if not auto_approve:
         import sys
 

@@ -10,7 +10,7 @@ import click
 
 from kiln.bundle import LoadContext, LoadResult, find_root, load_bundle
 from kiln.cli.context import load_context
-from kiln.errors import ConfigError, KilnError
+from kiln.errors import ConfigError, KilnError, NotFound
 from kiln.profiles import all_profiles, load_profiles
 from kiln.settings import Settings
 
@@ -23,7 +23,7 @@ def lookups_factory(settings: Settings, default_user: str):  # type: ignore[no-u
                      profile=profile, profiles=profiles_of(settings), create=False,
                      env_token=settings.databricks_token, remote_ok=True)
         if ws is None:
-            raise KilnError(f"workspace {target} does not exist yet (deploy the bundle first)")
+            raise NotFound(f"workspace {target} does not exist yet (deploy the bundle first)")
         return WorkspaceLookups(ws)
 
     return factory
@@ -104,10 +104,10 @@ def open_workspace(workspace: str | None):  # type: ignore[no-untyped-def]
         require_ok(result)
         ws = open_bundle_workspace(result.plain(), ctx, create=False)
         if ws is None:
-            raise KilnError("the bundle's workspace does not exist yet; deploy it first")
+            raise NotFound("the bundle's workspace does not exist yet; deploy it first")
         return ws
     if not home.exists(workspace):
-        raise KilnError(f"workspace {workspace} does not exist")
+        raise NotFound(f"workspace {workspace} does not exist")
     return home.open(workspace, s.user or "kiln")
 
 
@@ -149,7 +149,7 @@ def open_where(target: str | None, workspace: str | None, create: bool = False
         require_ok(result)
         ws = open_bundle_workspace(result.plain(), ctx, create=create)
         if ws is None:
-            raise KilnError(f"the workspace of target {target} does not exist yet; deploy it "
+            raise NotFound(f"the workspace of target {target} does not exist yet; deploy it "
                             "first")
         return ws
     return open_workspace(workspace)

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from kiln.catalog.names import parse_name
-from kiln.errors import KilnError, NotFound
+from kiln.errors import AlreadyExists, KilnError, NotFound
 from kiln.features.pit import Lookup, join
 
 FEATURE_TABLE = "feature_table"  # the registration's marker
@@ -142,7 +142,7 @@ class FeatureEngineeringClient:
         """A new feature table, from ``df``'s rows (or an empty one of ``schema``)."""
         full = str(parse_name(name))
         if self._catalog.table_info(full) is not None:
-            raise KilnError(f"feature table {full} already exists")
+            raise AlreadyExists(f"feature table {full} already exists")
         keys = _names(primary_keys, "primary_keys")
         if timeseries_column is None and timestamp_keys:
             timeseries_column = _names(timestamp_keys, "timestamp_keys")[0]

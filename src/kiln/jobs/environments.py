@@ -21,7 +21,7 @@ import sys
 import sysconfig
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.pipspec import split_dependency
 
 
@@ -56,7 +56,7 @@ def _local(path: str, local_path) -> str:  # type: ignore[no-untyped-def]
     local = local_path(path) if path.startswith("/") else path
     hits = sorted(glob.glob(local)) if local and any(c in local for c in "*?[") else [local]
     if not hits or not hits[0] or not os.path.exists(hits[0]):
-        raise KilnError(f"library {path} does not exist in the workspace")
+        raise NotFound(f"library {path} does not exist in the workspace")
     return hits[-1]
 
 

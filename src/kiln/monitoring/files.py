@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 
 
 def read_table(path: str) -> "pd.DataFrame":
@@ -29,4 +29,4 @@ def read_arrow(path: str) -> Any:
             return pq.read_table(path)
         except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds here
             raise KilnError(f"{path} is neither a Delta table nor Parquet: {e}") from None
-    raise KilnError(f"{path} does not exist")
+    raise NotFound(f"{path} does not exist")

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.serving import config as cfg
 from kiln.serving.capture import CaptureWriter
 from kiln.serving.entities import Batcher, LoadedEntity, load
@@ -119,7 +119,7 @@ class ServingRuntime:
             missing = [n for n in self.only if n not in self.endpoints and
                        not self._exists(n)]
             if missing:
-                raise KilnError(f"serving endpoint {missing[0]} does not exist in workspace "
+                raise NotFound(f"serving endpoint {missing[0]} does not exist in workspace "
                                 f"{self.ws.name}")
         self._watcher = threading.Thread(target=self._watch, name="serving-watch",
                                          daemon=True)

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import AlreadyExists, KilnError, NotFound
 from kiln.workspace.local.paths import local_path
 
 
@@ -186,7 +186,7 @@ class _FS:
     def put(self, path: str, contents: str, overwrite: bool = False) -> bool:
         local = self._local(path)
         if os.path.exists(local) and not overwrite:
-            raise KilnError(f"{path} already exists; pass overwrite=True")
+            raise AlreadyExists(f"{path} already exists; pass overwrite=True")
         os.makedirs(os.path.dirname(local), exist_ok=True)
         with open(local, "w", encoding="utf-8") as f:
             f.write(contents)
@@ -262,7 +262,7 @@ class _Secrets:
 
         value = read_secret(self._dir(), scope, key)
         if value is None:
-            raise KilnError(f"secret does not exist with scope: {scope} and key: {key}")
+            raise NotFound(f"secret does not exist with scope: {scope} and key: {key}")
         self._ctx.secrets_used.append((scope, key))
         if self._ctx.redact is not None:
             self._ctx.redact(value)
@@ -276,7 +276,7 @@ class _Secrets:
 
         keys = list_secret_keys(self._dir(), scope)
         if keys is None:
-            raise KilnError(f"secret scope {scope} does not exist")
+            raise NotFound(f"secret scope {scope} does not exist")
         return [SecretMetadata(k) for k in keys]
 
     def listScopes(self) -> list[SecretScope]:  # noqa: N802

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, NotFound
 from kiln.workspace.local import database
 from kiln.workspace.local.workspace import LocalWorkspace
 
@@ -37,7 +37,7 @@ class WorkspaceHome:
 
     def delete(self, name: str) -> None:
         if not self.exists(name):
-            raise KilnError(f"workspace {name} does not exist")
+            raise NotFound(f"workspace {name} does not exist")
         shutil.rmtree(self.path(name))
 
     def size(self, name: str) -> int:
