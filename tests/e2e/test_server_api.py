@@ -181,6 +181,36 @@ def test_catalog_models_aliases_and_serving_through_the_sdk(tmp_path: Path) -> N
             w.registered_models.set_alias("main.ml.churn", "champion", 2)
         w.registered_models.set_alias("main.ml.churn", "challenger", 2)
         assert w.model_versions.get_by_alias("main.ml.churn", "challenger").version == 2
+        w.registered_models.delete_alias("main.ml.churn", "challenger")
+        with pytest.raises(NotFound):
+            w.model_versions.get_by_alias("main.ml.churn", "challenger")
+
+        # what the SDK creates it can change and delete: models, versions, containers
+        from databricks.sdk.errors import ResourceAlreadyExists
+        from databricks.sdk.service.catalog import VolumeType
+
+        made = w.registered_models.create(catalog_name="main", schema_name="scratch",
+                                          name="empty", comment="to go")
+        assert (made.full_name, made.comment) == ("main.scratch.empty", "to go")
+        with pytest.raises(ResourceAlreadyExists):
+            w.registered_models.create(catalog_name="main", schema_name="scratch", name="empty")
+        assert w.registered_models.update("main.scratch.empty", comment="kept").comment == "kept"
+        w.registered_models.delete("main.scratch.empty")
+        with pytest.raises(NotFound):
+            w.registered_models.get("main.scratch.empty")
+        w.model_versions.delete("main.ml.churn", 2)
+        assert [v.version for v in w.model_versions.list("main.ml.churn")] == [1]
+        w.volumes.create(catalog_name="main", schema_name="scratch", name="v",
+                         volume_type=VolumeType.MANAGED)
+        with pytest.raises(BadRequest):  # not empty: a volume is in it
+            w.schemas.delete("main.scratch")
+        w.schemas.delete("main.scratch", force=True)
+        with pytest.raises(NotFound):
+            w.volumes.read("main.scratch.v")
+        assert "scratch" not in {s.name for s in w.schemas.list(catalog_name="main")}
+        w.tables.delete("main.ml.live_payload")
+        with pytest.raises(NotFound):
+            w.tables.get("main.ml.live_payload")
     finally:
         assert server.stop() == 0
 

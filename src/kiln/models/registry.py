@@ -17,7 +17,7 @@ from typing import Any
 
 from kiln.catalog.grants import Grants
 from kiln.catalog.names import parse_name
-from kiln.errors import KilnError, NotFound
+from kiln.errors import AlreadyExists, KilnError, NotFound
 from kiln.models import store
 from kiln.models.mlflow_db import MlflowDb
 from kiln.workspace import LockHeld, Workspace
@@ -120,12 +120,58 @@ class Registry:
         if alias is not None:
             mv = self.by_alias(name, alias)
             if mv is None:
-                raise KilnError(f"{model_name(name)} has no version with alias @{alias}")
+                raise NotFound(f"{model_name(name)} has no version with alias @{alias}")
             return mv
         versions = self.versions(name)
         if not versions:
             raise KilnError(f"{model_name(name)} has no versions")
         return versions[-1]
+
+    # models (Unity Catalog's registered models API) --------------------------------
+    def create_model(self, name: str, comment: str | None = None) -> Any:
+        """A new registered model: using its schema and CREATE_MODEL on it; its creator
+        owns it (``owned_by_creator``)."""
+        name = model_name(name)
+        self.grants.require_use(name)
+        self.grants.require("schema", name.rsplit(".", 1)[0], "CREATE_MODEL")
+        try:
+            self.db.model(name)
+            raise AlreadyExists(f"registered model {name} already exists in workspace "
+                                f"{self.ws.name}")
+        except NotFound:
+            pass
+        self.client.create_registered_model(name, description=comment)
+        self.owned_by_creator(name)
+        self.ws.audit("models.create", name)
+        return self.model(name)
+
+    def owned_by_creator(self, name: str) -> None:
+        """The record that the current user made the model (MLflow keeps no owner): every
+        privilege on it, and MANAGE."""
+        self.ws.change_grants("function", model_name(name).lower(), self.ws.current_user(),
+                              ["ALL_PRIVILEGES", "MANAGE"], [])
+
+    def update_model(self, name: str, comment: str | None) -> Any:
+        name = self.model(name).name
+        self.grants.require_manage("function", name)
+        self.client.update_registered_model(name, description=comment or "")
+        self.ws.audit("models.update", name, {"comment": comment})
+        return self.model(name)
+
+    def delete_model(self, name: str) -> None:
+        """The model and its versions (their artifacts stay with their runs)."""
+        name = self.model(name).name
+        self.grants.require_manage("function", name)
+        with self.locked(name):
+            self.client.delete_registered_model(name)
+        self.ws.audit("models.delete", name)
+
+    def delete_version(self, name: str, version: int | str) -> None:
+        mv = self.version(name, version)
+        self.grants.require_manage("function", mv.name)
+        with self.locked(mv.name):
+            self.client.delete_model_version(mv.name, str(mv.version))
+        self.ws.audit("models.delete_version", mv.name, {"version": str(mv.version)})
 
     # policy --------------------------------------------------------------------------
     def required_approvals(self) -> set[str]:
@@ -199,7 +245,7 @@ class Registry:
         with self.locked(name):
             held = self.by_alias(name, alias)
             if held is None:
-                raise KilnError(f"{name} has no alias @{alias}")
+                raise NotFound(f"{name} has no alias @{alias}")
             self.db.delete_alias(name, alias)
             self.ws.audit("models.delete_alias", name, {"alias": alias,
                                                         "version": str(held.version),

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from kiln.catalog.grants import Grants
 from kiln.errors import KilnError
+from kiln.models.registry import Registry
 from kiln.server.http import reply_error
 from kiln.workspace import Workspace
 
@@ -83,8 +84,7 @@ def guarded(ws: Workspace, app: Any) -> Callable[..., Any]:
 
         await app(scope, receive_again, send_noting)
         if op == "registered-models/create" and status == [200] and _uc(name):
-            await asyncio.to_thread(ws.change_grants, "function", str(name).lower(), user,
-                                    ["ALL_PRIVILEGES", "MANAGE"], [])
+            await asyncio.to_thread(Registry(ws.as_user(user)).owned_by_creator, str(name))
         if method != "GET":
             await _audit(ws, user, scope, {"status": status[0] if status else 0})
 

@@ -135,6 +135,20 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/api/2.0/secrets/delete"): ("Delete a secret", "scope:str! key:str!", EMPTY),
     ("GET", "/api/2.0/secrets/list"): ("List a scope's keys", "scope:str!", _list("secrets")),
     ("GET", UC + "/tables/{name}/monitor"): ("A table's quality monitor", "", MONITOR),
+    ("DELETE", UC + "/catalogs/{name}"): ("Delete a catalog (force: with what it holds)",
+                                          "force:bool", EMPTY),
+    ("DELETE", UC + "/schemas/{name}"): ("Delete a schema (force: with what it holds)",
+                                         "force:bool", EMPTY),
+    ("DELETE", UC + "/volumes/{name}"): ("Delete a volume and its files", "", EMPTY),
+    ("DELETE", UC + "/tables/{name}"): ("Drop a table (a managed table's data too)", "", EMPTY),
+    ("POST", UC + "/models"): ("Create a registered model",
+                               "catalog_name:str! schema_name:str! name:str! comment:str", MODEL),
+    ("PATCH", UC + "/models/{name}"): ("Change a registered model's comment", "comment:str",
+                                       MODEL),
+    ("DELETE", UC + "/models/{name}"): ("Delete a registered model and its versions", "",
+                                        EMPTY),
+    ("DELETE", UC + "/models/{name}/versions/{version}"): ("Delete a model version", "", EMPTY),
+    ("DELETE", UC + "/models/{name}/aliases/{alias}"): ("Delete an alias", "", EMPTY),
     ("POST", UC + "/tables/{name}/monitor"): ("Create a table's quality monitor",
                                               MONITOR_FIELDS, MONITOR),
     ("PUT", UC + "/tables/{name}/monitor"): ("Replace a quality monitor's settings",
@@ -266,7 +280,7 @@ def describe(router: Router) -> dict[str, Any]:
                        {"type": "string", "pattern": "^[^/]+$", "minLength": 1}}
                       for n in re.findall(r"{(\w+)}", path)]
         fields = [_param(p) for p in params.split()]
-        if method == "GET" or path == FS_FILE:
+        if method in ("GET", "DELETE") or path == FS_FILE:
             parameters += [{"name": n, "in": "query", "required": req, "schema": t}
                            for n, t, req in fields]
         elif method != "DELETE" or fields:

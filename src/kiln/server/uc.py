@@ -221,6 +221,28 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     r.add("GET", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", lambda req: version_doc(
         registry(req).resolve(req.params["name"], alias=req.params["alias"])))
     r.add("PUT", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", set_alias)
+    r.add("DELETE", UC + "/models/" + NAME + "/aliases/(?P<alias>[^/]+)", lambda req: registry(
+        req).delete_alias(req.params["name"], req.params["alias"], reason="REST API"))
+
+    def create_model(req: Request) -> dict[str, Any]:
+        full = ".".join(req.required(k) for k in ("catalog_name", "schema_name", "name"))
+        return model_doc(registry(req).create_model(full, req.arg("comment")))
+
+    r.add("POST", UC + "/models", create_model)
+    r.add("PATCH", UC + "/models/" + NAME, lambda req: model_doc(registry(req).update_model(
+        req.params["name"], req.arg("comment"))))
+    r.add("DELETE", UC + "/models/" + NAME, lambda req: registry(req).delete_model(
+        req.params["name"]))
+    r.add("DELETE", UC + "/models/" + NAME + r"/versions/(?P<version>\d+)", lambda req: registry(
+        req).delete_version(req.params["name"], req.params["version"]))
+
+    # deleting containers and tables: ``force`` deletes what a catalog or schema holds
+    for kind in ("catalogs", "schemas", "volumes"):
+        r.add("DELETE", f"{UC}/{kind}/" + NAME, lambda req, kind=kind: cat_of(req).delete(
+            kind, req.params["name"].lower(), cascade=kind == "volumes"
+            or req.arg("force", False, bool)))
+    r.add("DELETE", UC + "/tables/" + NAME, lambda req: cat_of(req).drop(
+        req.params["name"].lower()))
 
 
 def _parts(name: str) -> tuple[str, str, str]:
