@@ -114,6 +114,11 @@ class Unauthenticated(KilnError):
     code = ErrorCode.UNAUTHENTICATED
 
 
+class NotSupported(KilnError):
+    """A request kiln does not carry out (it says what to do instead). A client error, as
+    Databricks answers a feature a workspace lacks: nothing failed on the server."""
+
+
 class Unavailable(KilnError):
     """What the request needs is not running now (a workspace's server process)."""
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from kiln.catalog import Catalog
-from kiln.compute.glue import GlueCatalog, hive_type, serve
+from kiln.catalog.types import sql_type
+from kiln.compute.glue import GlueCatalog, serve
 from kiln.compute.process import catalog_list
 from kiln.workspace.local import WorkspaceHome
 
@@ -108,6 +109,6 @@ def test_engine_catalogs_and_types() -> None:
         '[{type="glue", name="dev", catalog_id="dev", region="us-east-1", '
         'endpoint_url="http://127.0.0.1:9"}, {type="glue", name="main", catalog_id="main", '
         'region="us-east-1", endpoint_url="http://127.0.0.1:9"}]')
-    assert hive_type("timestamp[us, tz=UTC]") == "timestamp"
-    assert hive_type("decimal128(10, 2)") == "decimal(10, 2)"
-    assert hive_type("list<item: int64>") is None
+    assert sql_type("timestamp[us, tz=UTC]") == "timestamp"
+    assert sql_type("decimal128(10, 2)") == "decimal(10, 2)"
+    assert sql_type("list<item: int64>") is None

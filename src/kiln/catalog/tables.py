@@ -13,6 +13,7 @@ import re
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from kiln.catalog import types
 from kiln.catalog.grants import Grants
 from kiln.catalog.names import FullName, parse_name, split_name
 from kiln.errors import KilnError
@@ -216,6 +217,15 @@ class Catalog:
             self._require("table", str(name), "SELECT")
         return info
 
+    def column_docs(self, info: dict[str, Any]) -> list[dict[str, Any]]:
+        """Unity Catalog's ``ColumnInfo`` of each column of a table (its ``table_info``):
+        from its Delta log's schema, or as recorded while it has no log yet."""
+        fields = types.delta_fields(str(info["location"]))
+        if fields is None:
+            fields = [f for c in info.get("columns") or []
+                      if (f := types.recorded_field(c)) is not None]
+        return [types.column_doc(f, i) for i, f in enumerate(fields)]
+
     def annotate(self, table: str, properties: dict[str, Any]) -> None:
         """Keep ``properties`` in the table's registration (a feature table's keys,
         description and tags); changing a table's description needs MODIFY on it."""
@@ -229,6 +239,36 @@ class Catalog:
 
     def _require_create_table(self, name: FullName) -> None:
         self._require("schema", f"{name.catalog}.{name.schema}", "CREATE_TABLE")
+
+    def create_declared(self, table: str, location: str, fields: list[dict[str, Any]]) -> None:
+        """An external table an engine declares with its columns (Spark's ``CREATE TABLE
+        ... USING delta LOCATION ...`` through a Unity Catalog connector): the Delta table
+        at ``location`` is made with that schema when none is there yet, as Databricks
+        makes it, then registered. ``fields`` are Spark JSON schema fields."""
+        import json
+
+        from deltalake import DeltaTable, Schema
+
+        name = parse_name(table)
+        if self._info(name) is not None:
+            raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
+        self._require_schema(name)
+        self._require_create_table(name)
+        where = os.path.abspath(location)
+        if types.delta_fields(where) is None:
+            try:
+                schema = Schema.from_json(json.dumps({"type": "struct", "fields": fields}))
+            except Exception as e:  # noqa: BLE001 - delta-rs's parse errors
+                raise KilnError(f"table {name}: the columns are not a Delta schema: {e}") \
+                    from None
+            DeltaTable.create(where, schema)
+        self.ws.create("tables", name.name, {
+            "name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
+            "location": where, "table_type": "EXTERNAL",
+            "columns": [{"name": f["name"], "type": types.type_text(f["type"])}
+                        for f in fields]})
+        self.ws.audit("tables.create", str(name), {"location": where, "external": True})
+        self._lineage(name, 0, "write", always=True)
 
     def register(self, table: str, location: str, columns: list[dict[str, str]]) -> None:
         """Register a Delta table another engine (Spark) created at ``location``; it is
@@ -323,6 +363,7 @@ class Catalog:
 
     def create_external(self, table: str, location: str) -> None:
         """Register the Delta table at ``location`` as an external table (data stays)."""
+        import pyarrow as pa
         from deltalake import DeltaTable
 
         name = parse_name(table)
@@ -332,7 +373,7 @@ class Catalog:
         self._require_create_table(name)
         where = os.path.abspath(location)
         try:
-            schema = DeltaTable(where).schema().to_arrow()
+            schema = pa.schema(DeltaTable(where).schema().to_arrow())
         except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
             raise KilnError(f"{where} is not a Delta table") from None
         self._register_table(name, where, False, schema)

@@ -23,30 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from kiln.catalog import Catalog
+from kiln.catalog.types import sql_type
 from kiln.errors import KilnError, PermissionDenied
 from kiln.workspace import AlreadyExists, NotFound
 
 DELTA = {"spark.sql.sources.provider": "delta"}
-
-# Arrow type names as kiln records them -> the Hive type names Glue columns carry
-_HIVE = {"int8": "tinyint", "int16": "smallint", "int32": "int", "int64": "bigint",
-         "uint8": "smallint", "uint16": "int", "uint32": "bigint", "uint64": "bigint",
-         "float": "float", "double": "double", "halffloat": "float", "bool": "boolean",
-         "string": "string", "large_string": "string", "string_view": "string",
-         "binary": "binary", "large_binary": "binary", "date32[day]": "date",
-         "date32": "date"}
-
-
-def hive_type(arrow_type: str) -> str | None:
-    """A Hive type for a recorded Arrow type, or None (the engine reads the Delta log)."""
-    if arrow_type in _HIVE:
-        return _HIVE[arrow_type]
-    if arrow_type.startswith("timestamp"):
-        return "timestamp"
-    if arrow_type.startswith("decimal"):
-        return arrow_type.replace("decimal128", "decimal").replace("decimal256", "decimal")
-    return None
-
 
 class GlueCatalog:
     """The Glue operations over one workspace's catalog. Pure of HTTP: ``call(op, body)``."""
@@ -114,7 +95,7 @@ class GlueCatalog:
         if info is None:
             raise _GlueError("EntityNotFoundException", f"table {full} does not exist")
         columns = [{"Name": c["name"], "Type": t} for c in info.get("columns") or []
-                   if (t := hive_type(str(c.get("type")))) is not None]
+                   if (t := sql_type(str(c.get("type")))) is not None]
         return {"Name": name.lower(), "DatabaseName": db.lower(), "CatalogId": cat,
                 "TableType": "EXTERNAL_TABLE" if info.get("table_type") == "EXTERNAL"
                 else "MANAGED_TABLE", "Parameters": dict(DELTA),

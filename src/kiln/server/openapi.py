@@ -149,6 +149,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
                                         EMPTY),
     ("DELETE", UC + "/models/{name}/versions/{version}"): ("Delete a model version", "", EMPTY),
     ("DELETE", UC + "/models/{name}/aliases/{alias}"): ("Delete an alias", "", EMPTY),
+    ("POST", UC + "/tables"): (
+        "Create an external Delta table (as a Unity Catalog connector declares one)",
+        "catalog_name:str! schema_name:str! name:str! storage_location:str! columns:list "
+        "table_type:str data_source_format:str", TABLE),
+    ("POST", UC + "/staging-tables"): (
+        "Catalog-coordinated managed tables: refused",
+        "catalog_name:str! schema_name:str! name:str!", EMPTY),
     ("POST", UC + "/tables/{name}/monitor"): ("Create a table's quality monitor",
                                               MONITOR_FIELDS, MONITOR),
     ("PUT", UC + "/tables/{name}/monitor"): ("Replace a quality monitor's settings",

@@ -5,13 +5,14 @@ a table's quality monitor with its refreshes (a refresh runs before the call ans
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from kiln.catalog.functions import Functions
 from kiln.catalog.grants import Grants, securable_type
 from kiln.catalog.names import parse_name, split_name
 from kiln.catalog.tables import Catalog
-from kiln.errors import KilnError, NotFound
+from kiln.errors import KilnError, NotFound, NotSupported
 from kiln.models.registry import Registry
 from kiln.monitoring.monitor import Monitors
 from kiln.server.http import Request, Router
@@ -50,8 +51,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         return {"name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
                 "full_name": str(name), "table_type": info.get("table_type", "MANAGED"),
                 "data_source_format": "DELTA", "storage_location": info.get("location"),
-                "columns": [{"name": c.get("name"), "type_text": c.get("type"), "position": i}
-                            for i, c in enumerate(info.get("columns") or [])]}
+                "columns": cat.column_docs(info)}
 
     def list_tables(req: Request) -> dict[str, Any]:
         schema = f"{req.required('catalog_name')}.{req.required('schema_name')}".lower()
@@ -210,6 +210,33 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         return schema_doc(cat_of(req), *split_name(req.params["name"], "schema", 2))
 
     r.add("GET", UC + "/schemas/" + NAME, get_schema)
+    def create_table(req: Request) -> dict[str, Any]:
+        """Unity Catalog's ``tables`` create, as a Spark engine's Unity Catalog connector
+        calls it for ``CREATE TABLE ... USING delta LOCATION ...``: an EXTERNAL Delta
+        table with the columns' ``type_json`` as its schema."""
+        full = ".".join(req.required(k).lower() for k in ("catalog_name", "schema_name", "name"))
+        fmt = str(req.arg("data_source_format", "DELTA")).upper()
+        if fmt != "DELTA":
+            raise KilnError(f"table {full}: kiln's catalog holds Delta tables, not {fmt} "
+                            "(write USING delta)")
+        if str(req.arg("table_type", "EXTERNAL")).upper() != "EXTERNAL":
+            raise _catalog_managed(full)
+        fields = []
+        for c in req.arg("columns", [], list):
+            try:
+                fields.append(json.loads(c["type_json"]))
+            except (TypeError, KeyError, ValueError):
+                raise KilnError(f"table {full}: each column needs its type_json") from None
+        cat = cat_of(req)
+        cat.create_declared(full, _local(req.required("storage_location")), fields)
+        return table_doc(cat, full)
+
+    def create_staging_table(req: Request) -> dict[str, Any]:
+        raise _catalog_managed(".".join(req.required(k) for k in ("catalog_name", "schema_name",
+                                                                    "name")))
+
+    r.add("POST", UC + "/tables", create_table)
+    r.add("POST", UC + "/staging-tables", create_staging_table)
     r.add("GET", UC + "/tables", list_tables)
     r.add("GET", UC + "/tables/" + NAME, lambda req: table_doc(cat_of(req), req.params["name"]))
     r.add("GET", UC + "/models", list_models)
@@ -243,6 +270,22 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
             or req.arg("force", False, bool)))
     r.add("DELETE", UC + "/tables/" + NAME, lambda req: cat_of(req).drop(
         req.params["name"].lower()))
+
+
+def _catalog_managed(full: str) -> NotSupported:
+    return NotSupported(f"table {full}: kiln's catalog does not coordinate the commits of "
+                        "managed Delta tables; give the table a LOCATION (an external table), "
+                        "or write it from a kiln task, whose Spark registers managed tables")
+
+
+def _local(location: str) -> str:
+    """A storage location as a path of this machine (``file://`` URLs too)."""
+    if location.startswith("file://"):
+        return location[len("file://"):]
+    if "://" in location:
+        raise KilnError(f"storage location {location} is not on this machine: kiln's tables "
+                        "live in local storage")
+    return location
 
 
 def _parts(name: str) -> tuple[str, str, str]:
