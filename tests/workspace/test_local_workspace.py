@@ -130,3 +130,68 @@ def test_an_older_workspace_keeps_its_settings_in_typed_stores_when_upgraded(
     assert ws.get_setting("kiln.server") == json.dumps({"url": "http://x"})  # not moved
     ws.put_model_policy(replay_min_agreement=None)
     assert ws.model_policy()["require_approval"] == ["champion", "serving"]
+
+
+def test_an_older_workspace_keeps_its_tables_and_functions_in_catalog_stores_when_upgraded(
+        tmp_path: Path) -> None:
+    """0008 kept the catalog's tables and functions as rows of the generic objects table;
+    0009 moves them to catalog_tables and catalog_functions, with typed columns."""
+    import json
+
+    from sqlalchemy import create_engine
+
+    from kiln.workspace.local.db import migrate
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+    path = tmp_path / "old" / "metadata.db"
+    path.parent.mkdir()
+    engine = create_engine(f"sqlite:///{path}")
+    migrate(engine, "0008")
+    engine.dispose()
+    table = {"name": "t", "catalog_name": "main", "schema_name": "ml", "location": "/d/t",
+             "table_type": "MANAGED", "columns": [{"name": "x", "type": "int64"}],
+             "primary_keys": ["x"], "description": "keyed"}
+    function = {"name": "f", "catalog_name": "main", "schema_name": "ml",
+                "full_name": "main.ml.f", "data_type": "DOUBLE",
+                "input_params": [{"name": "a", "type_name": "DOUBLE"}],
+                "routine_definition": "return a * 2", "comment": None}
+    con = sqlite3.connect(path)
+    con.executemany(
+        "INSERT INTO objects (kind, id, name, settings, created_at, updated_at, creator) "
+        "VALUES (?, ?, ?, ?, 1, 2, 'bob@example.com')",
+        [("tables", "main.ml.t", "t", json.dumps(table)),
+         ("functions", "main.ml.f", "f", json.dumps(function)),
+         ("schemas", "main.ml", "ml", json.dumps({"name": "ml", "catalog_name": "main"}))])
+    con.commit()
+    con.close()
+    ws = LocalWorkspace("old", str(path.parent), "alice@example.com")  # upgrades in place
+    got = ws.get("tables", "main.ml.t")
+    assert (got.settings, got.creator, got.created_at) == (table, "bob@example.com", 1)
+    assert ws.get("functions", "main.ml.f").settings == function
+    assert [o.id for o in ws.list("schemas")] == ["main.ml"]
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT kind FROM objects").fetchall() == [("schemas",)]
+    assert con.execute("SELECT full_name, table_type, location, columns FROM catalog_tables"
+                       ).fetchall() == [("main.ml.t", "MANAGED", "/d/t",
+                                         '[{"name":"x","type":"int64"}]')]
+    con.close()
+    # and back: 0008 finds them where it kept them
+    ws.close()
+    from alembic import command
+    from alembic.config import Config
+
+    from kiln.workspace.local.db import _MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", _MIGRATIONS)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    engine.dispose()
+    con = sqlite3.connect(path)
+    assert sorted(r[0] for r in con.execute("SELECT kind FROM objects")) == \
+        ["functions", "schemas", "tables"]
+    assert json.loads(con.execute("SELECT settings FROM objects WHERE kind = 'tables'"
+                                  ).fetchone()[0]) == table
+    con.close()

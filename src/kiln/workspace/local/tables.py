@@ -178,3 +178,39 @@ monitor_windows = Table(
     Column("granularity", String, primary_key=True),
     Column("window_start", String, primary_key=True),
 )
+
+# the catalog's registrations, typed: Delta tables and Python functions (0009; before, rows
+# of ``objects``). ``properties``: what else a registration carries (a feature table's
+# keys, descriptions, tags), as JSON.
+catalog_tables = Table(
+    "catalog_tables", metadata,
+    Column("full_name", String, primary_key=True),
+    Column("catalog_name", String, nullable=False),
+    Column("schema_name", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("table_type", String, nullable=False),  # MANAGED | EXTERNAL
+    Column("location", Text, nullable=False),
+    Column("columns", Text, nullable=False),  # [{"name", "type"}], as registered
+    Column("properties", Text, nullable=False),
+    Column("created_at", MILLIS, nullable=False),
+    Column("updated_at", MILLIS, nullable=False),
+    Column("creator", String, nullable=False),
+)
+Index("ix_catalog_tables_schema", catalog_tables.c.catalog_name, catalog_tables.c.schema_name)
+
+catalog_functions = Table(
+    "catalog_functions", metadata,
+    Column("full_name", String, primary_key=True),
+    Column("catalog_name", String, nullable=False),
+    Column("schema_name", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("data_type", String, nullable=False),
+    Column("input_params", Text, nullable=False),  # [{"name", "type_name"}]
+    Column("routine_definition", Text, nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("created_at", MILLIS, nullable=False),
+    Column("updated_at", MILLIS, nullable=False),
+    Column("creator", String, nullable=False),
+)
+Index("ix_catalog_functions_schema", catalog_functions.c.catalog_name,
+      catalog_functions.c.schema_name)

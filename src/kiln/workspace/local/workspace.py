@@ -33,7 +33,7 @@ from kiln.workspace.api import (
     StateConflict,
     Workspace,
 )
-from kiln.workspace.local import paths
+from kiln.workspace.local import catalog_store, paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local import database
 from kiln.workspace.local.db import open_engine, write
@@ -67,6 +67,7 @@ class LocalWorkspace(Workspace):
         self._user = user
         os.makedirs(directory, exist_ok=True)
         self.engine = open_engine(database.url_of(directory))
+        self.catalog_store = catalog_store.CatalogStore(self.engine, name)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -91,6 +92,10 @@ class LocalWorkspace(Workspace):
                bundle_ref: str | None = None) -> ObjectInfo:
         now = _now()
         natural = object_id_for(kind, name, settings)
+        if kind in catalog_store.KINDS:  # the catalog's registrations: a store of their own
+            info = self.catalog_store.create(kind, str(natural), settings, self._user, now)
+            self._audit_grants(kind, info.id, None, settings)
+            return info
         if kind in _MLFLOW_KINDS:  # MLflow first: a retried create adopts what it made
             natural = self._mlflow_create(kind, natural, settings)
         with write(self.engine) as c:
@@ -120,6 +125,10 @@ class LocalWorkspace(Workspace):
 
     def update(self, kind: str, id: str, name: str, settings: dict[str, Any]) -> ObjectInfo:
         now = _now()
+        if kind in catalog_store.KINDS:
+            before, after = self.catalog_store.update(kind, id, settings, now)
+            self._audit_grants(kind, id, before.settings, settings)
+            return after
         with write(self.engine) as c:
             row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
                                                     t.objects.c.id == id)).first()
@@ -135,6 +144,9 @@ class LocalWorkspace(Workspace):
                           row.creator)
 
     def delete(self, kind: str, id: str) -> None:
+        if kind in catalog_store.KINDS:
+            self.catalog_store.delete(kind, id)
+            return
         if kind in _MLFLOW_KINDS:
             self.get(kind, id)  # NotFound before anything is touched
             self._mlflow_delete(kind, id)
@@ -145,6 +157,8 @@ class LocalWorkspace(Workspace):
             raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
 
     def get(self, kind: str, id: str) -> ObjectInfo:
+        if kind in catalog_store.KINDS:
+            return self.catalog_store.get(kind, id)
         with self.engine.connect() as c:
             row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
                                                     t.objects.c.id == id)).first()
@@ -154,6 +168,8 @@ class LocalWorkspace(Workspace):
 
     def list(self, kind: str | None = None, *, bundle_ref_prefix: str | None = None,
              name: str | None = None) -> list[ObjectInfo]:
+        if kind in catalog_store.KINDS:  # never deployed: no bundle_ref
+            return [] if bundle_ref_prefix is not None else self.catalog_store.list(kind, name)
         q = select(t.objects).order_by(t.objects.c.seq)
         if kind is not None:
             q = q.where(t.objects.c.kind == kind)
@@ -162,7 +178,11 @@ class LocalWorkspace(Workspace):
         if name is not None:
             q = q.where(t.objects.c.name == name)
         with self.engine.connect() as c:
-            return [_info(r) for r in c.execute(q)]
+            found = [_info(r) for r in c.execute(q)]
+        if kind is None and bundle_ref_prefix is None:
+            for typed in sorted(catalog_store.KINDS):
+                found += self.catalog_store.list(typed, name)
+        return found
 
     def _mlflow_create(self, kind: str, natural: str | None, settings: dict[str, Any]) -> str:
         from kiln.models import objects
