@@ -108,7 +108,7 @@ def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:
     import base64
 
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.errors import BadRequest, NotFound, ResourceAlreadyExists
+    from databricks.sdk.errors import BadRequest, NotFound, PermissionDenied, ResourceAlreadyExists
     from databricks.sdk.service.workspace import ImportFormat, Language, ObjectType
 
     with served(tmp_path, "print('hi')\n") as (kiln, root, url, value):
@@ -138,7 +138,7 @@ def test_workspace_files_and_secrets_through_the_sdk(tmp_path: Path) -> None:
         w.secrets.create_scope("app")
         w.secrets.put_secret("app", "key", string_value="s3cr3t")
         assert [s.key for s in w.secrets.list_secrets("app")] == ["key"]
-        with pytest.raises(NotFound):  # values reach tasks only, never a response
+        with pytest.raises(PermissionDenied):  # values reach job runs only, never a person
             w.secrets.get_secret("app", "key")
         assert "app" in [s.name for s in w.secrets.list_scopes()]
     # what the SDK wrote is the workspace's, for the CLI too
@@ -259,7 +259,7 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
     import base64
 
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.errors import BadRequest
+    from databricks.sdk.errors import BadRequest, PermissionDenied
     from databricks.sdk.service import jobs as j
     from databricks.sdk.service.workspace import ImportFormat, Language
 
@@ -282,8 +282,33 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
         (task,) = run.tasks
         output = w.jobs.get_run_output(task.run_id)  # each task run has its own id
         assert output.notebook_output.result == "made by the sdk"
+
+        # the run reaches the server as itself: dbutils.secrets through the server with the
+        # run's own token, and Databricks' SDK with no arguments, as in a notebook there
+        w.secrets.create_scope("app")
+        w.secrets.put_secret("app", "password", string_value="s3cr3t-value")
+        reader = ("from databricks.sdk import WorkspaceClient\n"
+                  "me = WorkspaceClient().current_user.me().user_name\n"
+                  "value = dbutils.secrets.get('app', 'password')\n"
+                  "print('the password is', value)\n"
+                  "dbutils.notebook.exit(f'{me} {len(value)} {value == \"s3cr3t-value\"}')\n")
+        w.workspace.import_(path + "-secret", format=ImportFormat.SOURCE,
+                            language=Language.PYTHON,
+                            content=base64.b64encode(reader.encode()).decode())
+        job = w.jobs.create(name="secret", tasks=[j.Task(
+            task_key="read", notebook_task=j.NotebookTask(notebook_path=path + "-secret"))])
+        done = w.jobs.run_now(job.job_id).result()
+        said = w.jobs.get_run_output(done.tasks[0].run_id)
+        assert said.notebook_output.result == "alice@example.com 12 True", said.error
+        assert "s3cr3t-value" not in (said.logs or "") and "[REDACTED]" in (said.logs or "")
+        with pytest.raises(PermissionDenied):  # a person's token never reads a value
+            w.api_client.do("GET", "/api/2.0/secrets/get",
+                            query={"scope": "app", "key": "password"})
     out = json.loads(kiln.run("runs", "get-output", str(run.run_id), cwd=root).stdout)
     assert out["notebook_output"]["result"] == "made by the sdk"
+    entries = json.loads(kiln.run("audit", "list", "-o", "json", cwd=root).stdout)
+    reads = [e for e in entries if e["action"] == "secrets.read"]
+    assert [(e["user"], e["target"]) for e in reads] == [("alice@example.com", "app/password")]
 
 
 def test_job_permissions_hold_through_the_api(tmp_path: Path) -> None:

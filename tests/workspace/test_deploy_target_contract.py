@@ -4,53 +4,30 @@ in-process workspace and against the HTTP client of a kiln server (real HTTP on
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kiln.errors import KilnError
-from kiln.server.api import build_router
-from kiln.server.http import App
 from kiln.workspace import AlreadyExists, DeployState, DeployTarget, LockHeld, NotFound, \
     StateConflict
 from kiln.workspace.local import WorkspaceHome
 from kiln.workspace.remote import Client, RemoteWorkspace
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.workspace.loopback import rest_app
 
 
 @pytest.fixture(params=["in-process", "http"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeployTarget]:
-    import uvicorn
-
     ws = WorkspaceHome(str(tmp_path)).open("dev", "alice@example.com")
-    if request.param == "in-process":
-        yield ws
-        ws.close()
-        return
-    _, value = ws.create_token("alice@example.com")
-    port = _free_port()
-    app = App(build_router(ws), ws.user_for_token)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
     try:
-        yield RemoteWorkspace(Client(f"http://127.0.0.1:{port}", value))
+        if request.param == "in-process":
+            yield ws
+            return
+        _, value = ws.create_token("alice@example.com")
+        with rest_app(ws) as url:
+            yield RemoteWorkspace(Client(url, value))
     finally:
-        server.should_exit = True
-        thread.join(10)
         ws.close()
 
 

@@ -66,10 +66,11 @@ def _create() -> Any:
                             "KILN_SPARK_REMOTE to a Spark Connect URL")
         from kiln.compute import cluster
 
-        from kiln.workspace.local.light import has_admins
+        from kiln.workspace.task_client import task_client
 
         # a workspace with admins enforces privileges: each user's Spark is their own
-        user = os.environ.get("KILN_USER") if has_admins(workspace_dir) else None
+        enforced = task_client(workspace_dir=workspace_dir).enforces_grants()
+        user = os.environ.get("KILN_USER") if enforced else None
         state = cluster.ensure(workspace_dir, client=os.getpid(),
                                anchor=_config.get("anchor") or os.getpid(), user=user or None)
         remote = state["url"]

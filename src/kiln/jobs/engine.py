@@ -162,7 +162,7 @@ class _Run:
         lifetime = int(self.settings.get("timeout_seconds") or 0) + 3600 \
             if self.settings.get("timeout_seconds") else 7 * 86400
         token_id, value = self.ws.create_token(self.identity, f"job run {self.run_id}",
-                                               lifetime)
+                                               lifetime, run_id=self.run_id)
         self.server = (self.e.server_url, value)
         try:
             yield

@@ -27,7 +27,10 @@ from typing import Any
 
 # what a task's main needs, imported once here rather than in every task
 PRELOAD = ("kiln.jobs.runtime.task", "kiln.compute.spark", "kiln.importhooks",
-           "kiln.jobs.runtime.logs", "kiln.shims", "runpy", "traceback")
+           "kiln.jobs.runtime.logs", "kiln.shims", "runpy", "traceback",
+           # the task's workspace client: the embedded workspace's calls need SQLAlchemy
+           "kiln.workspace.task_client", "kiln.workspace.local.workspace",
+           "kiln.workspace.remote")
 
 
 # the server --------------------------------------------------------------------------

@@ -123,8 +123,11 @@ def workspace_env(workspace_dir: str | None, server: tuple[str, str] | None = No
     env = {**mlflow_env(workspace_dir), "KILN_WORKSPACE_DIR": workspace_dir}
     if server is not None:
         url, token = server
+        # MLflow, the task's workspace client and Databricks' own SDK (WorkspaceClient()
+        # with no arguments, as in a Databricks notebook) all reach the server as the run
         env.update({"MLFLOW_TRACKING_URI": url, "MLFLOW_REGISTRY_URI": url,
-                    "MLFLOW_TRACKING_TOKEN": token, "KILN_SERVER_URL": url})
+                    "MLFLOW_TRACKING_TOKEN": token, "KILN_SERVER_URL": url,
+                    "DATABRICKS_HOST": url, "DATABRICKS_TOKEN": token})
     return env
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, PermissionDenied
 from kiln.jobs.service import JobsService
+from kiln.jobs.states import DONE_LIFE_CYCLES
 from kiln.workspace.files import WorkspaceFiles
 from kiln.identity import Identities
 from kiln.server import deploy_api, files_api, scim, serving_api, uc
@@ -146,8 +147,22 @@ def _secrets(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
                                                                  req.required("key")))
     r.add("GET", base + "/list", lambda req: {
         "secrets": [{"key": k} for k in ws_of(req).list_secrets(req.required("scope"))]})
-    # no /secrets/get: a secret's value reaches tasks only (dbutils.secrets), never a
-    # response
+    r.add("GET", base + "/get", lambda req: _secret_for_run(ws_of(req), req))
+
+
+def _secret_for_run(ws: Workspace, req: Request) -> dict[str, Any]:
+    """A secret's value, for a job run's own token while the run is active (what
+    ``dbutils.secrets`` in its tasks asks): no person's token ever receives one."""
+    scope, key = req.required("scope"), req.required("key")
+    if req.run_id is None:
+        raise PermissionDenied("a secret's value is given only to the job runs that use it: "
+                               "read it with dbutils.secrets.get in a task")
+    state = ws.get_run(req.run_id)["state"].get("life_cycle_state")
+    if state in DONE_LIFE_CYCLES:
+        raise PermissionDenied(f"run {req.run_id} is {state}: its token reads no secrets")
+    value = ws.get_secret(scope, key)
+    ws.audit("secrets.read", f"{scope}/{key}", {"run_id": req.run_id})
+    return {"key": key, "value": base64.b64encode(value.encode()).decode()}
 
 
 def _paged(req: Request, key: str,

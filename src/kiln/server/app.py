@@ -53,7 +53,7 @@ def start_scheduler(ws: Workspace, interval_s: float = 1.0) -> threading.Event:
 
 
 def with_rest_api(ws: Workspace, serving: Any) -> Any:
-    rest = App(build_router(ws), ws.user_for_token,
+    rest = App(build_router(ws), ws.token_owner,
                audit=lambda user, action, detail: ws.as_user(user).audit(
                    "api.request", action, detail))
     mlflow: list[Any] = []  # MLflow's app, made on its first request (its import costs ~2 s)

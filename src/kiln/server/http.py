@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from kiln.errors import HTTP_STATUS, ErrorCode, KilnError, Unauthenticated
+from kiln.workspace.api import TokenOwner
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -31,6 +32,7 @@ class Request:
     user: str = ""
     params: dict[str, str] = field(default_factory=dict)  # from the route's pattern
     raw: bytes = b""  # an application/octet-stream body (the Files API's)
+    run_id: int | None = None  # a job run's own token: its run
 
     def arg(self, name: str, default: Any = None, kind: type = str) -> Any:
         """A parameter from the query string, else the JSON body."""
@@ -106,10 +108,10 @@ class App:
     user), what (method and path), from where (the client's address) and the result (the
     status, and the error code if it failed)."""
 
-    def __init__(self, router: Router, user_for_token: Callable[[str], str | None],
+    def __init__(self, router: Router, token_owner: Callable[[str], TokenOwner | None],
                  audit: Audit | None = None) -> None:
         self.router = router
-        self.user_for_token = user_for_token
+        self.token_owner = token_owner
         self.audit = audit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -152,7 +154,8 @@ class App:
 
             raise NotFound(f"no API at {method} {path}")
         handler, params = found
-        user = self._authenticate(scope)
+        owner = self._authenticate(scope)
+        user = owner.user
         who.append(user)
         raw = await _read_body(receive)
         content_type = _header(scope, b"content-type")
@@ -166,11 +169,17 @@ class App:
             if not isinstance(body, dict):
                 raise KilnError("the request body must be a JSON object")
         request = Request(method, path, parse_qs(scope.get("query_string", b"").decode()),
-                          body, user, params, raw)
+                          body, user, params, raw, run_id=owner.run_id)
         return await asyncio.to_thread(handler, request)
 
-    def _authenticate(self, scope: dict[str, Any]) -> str:
-        return authenticate(scope, self.user_for_token)
+    def _authenticate(self, scope: dict[str, Any]) -> TokenOwner:
+        token = bearer_token(scope)
+        if token is None:
+            raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+        owner = self.token_owner(token)
+        if owner is None:
+            raise Unauthenticated("invalid, expired or revoked token")
+        return owner
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:

@@ -134,6 +134,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
                                        EMPTY),
     ("POST", "/api/2.0/secrets/delete"): ("Delete a secret", "scope:str! key:str!", EMPTY),
     ("GET", "/api/2.0/secrets/list"): ("List a scope's keys", "scope:str!", _list("secrets")),
+    ("GET", "/api/2.0/secrets/get"): (
+        "A secret's value, for a job run's own token while the run is active",
+        "scope:str! key:str!", _obj(("key", "value"), key=_TYPES["str"], value=_TYPES["str"])),
     ("GET", UC + "/tables/{name}/monitor"): ("A table's quality monitor", "", MONITOR),
     ("DELETE", UC + "/catalogs/{name}"): ("Delete a catalog (force: with what it holds)",
                                           "force:bool", EMPTY),

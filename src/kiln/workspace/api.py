@@ -46,6 +46,12 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class TokenOwner:
+    user: str
+    run_id: int | None = None  # a job run's own token: the run it was made for
+
+
+@dataclass(frozen=True)
 class LockInfo:
     state_id: str
     lock_id: str
@@ -298,9 +304,10 @@ class Workspace(DeployTarget):
 
     # tokens ------------------------------------------------------------------------
     @abstractmethod
-    def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None
-                     ) -> tuple[str, str]:
-        """A new personal access token of ``user``: (token id, token value, shown once)."""
+    def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None,
+                     run_id: int | None = None) -> tuple[str, str]:
+        """A new personal access token of ``user`` (a job run's own with ``run_id``):
+        (token id, token value, shown once)."""
 
     @abstractmethod
     def list_tokens(self) -> list[dict[str, Any]]: ...
@@ -309,8 +316,13 @@ class Workspace(DeployTarget):
     def delete_token(self, token_id: str) -> None: ...
 
     @abstractmethod
+    def token_owner(self, value: str) -> TokenOwner | None:
+        """Whose a valid, unexpired token is: its user, and its job run if it is a run's."""
+
     def user_for_token(self, value: str) -> str | None:
         """The user a valid, unexpired token belongs to."""
+        owner = self.token_owner(value)
+        return owner.user if owner is not None else None
 
     # identities and grants (the rules are kiln.identity's and kiln.catalog.grants') --
     @abstractmethod

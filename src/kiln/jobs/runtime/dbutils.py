@@ -252,17 +252,20 @@ class _Secrets:
     def __init__(self, ctx: TaskContext) -> None:
         self._ctx = ctx
 
-    def _dir(self) -> str:
+    def _client(self) -> Any:
+        """The task's workspace client (``kiln.workspace.task_client``)."""
+        from kiln.workspace.task_client import task_client
+
         if self._ctx.workspace_dir is None:
             raise KilnError("dbutils.secrets needs a workspace: run the code as a kiln job task")
-        return self._ctx.workspace_dir
+        return task_client(workspace_dir=self._ctx.workspace_dir)
 
     def get(self, scope: str, key: str) -> str:
-        from kiln.workspace.local.secrets_reader import read_secret
-
-        value = read_secret(self._dir(), scope, key)
-        if value is None:
-            raise NotFound(f"secret does not exist with scope: {scope} and key: {key}")
+        try:
+            value = self._client().secret(scope, key)
+        except NotFound:
+            raise NotFound(f"secret does not exist with scope: {scope} and key: {key}") \
+                from None
         self._ctx.secrets_used.append((scope, key))
         if self._ctx.redact is not None:
             self._ctx.redact(value)
@@ -272,17 +275,14 @@ class _Secrets:
         return self.get(scope, key).encode("utf-8")
 
     def list(self, scope: str) -> list[SecretMetadata]:
-        from kiln.workspace.local.secrets_reader import list_secret_keys
-
-        keys = list_secret_keys(self._dir(), scope)
-        if keys is None:
-            raise NotFound(f"secret scope {scope} does not exist")
+        try:
+            keys = self._client().secret_keys(scope)
+        except NotFound:
+            raise NotFound(f"secret scope {scope} does not exist") from None
         return [SecretMetadata(k) for k in keys]
 
     def listScopes(self) -> list[SecretScope]:  # noqa: N802
-        from kiln.workspace.local.secrets_reader import list_scopes
-
-        return [SecretScope(s) for s in list_scopes(self._dir())]
+        return [SecretScope(s) for s in self._client().secret_scopes()]
 
 
 class DBUtils:

@@ -1,6 +1,6 @@
 """The embedded workspace: a directory with a SQLite metadata database and files.
 
-Loaded lazily: task processes use ``paths`` and ``secrets_reader`` without SQLAlchemy.
+Loaded lazily: ``paths`` (where a workspace path lives) needs no SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -120,6 +120,7 @@ tokens = Table(
     Column("comment", Text, nullable=False),
     Column("created_at", MILLIS, nullable=False),
     Column("expires_at", MILLIS, nullable=True),
+    Column("run_id", Integer, nullable=True),  # a job run's own token (0010)
 )
 
 monitor_refreshes = Table(

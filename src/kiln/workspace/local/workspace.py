@@ -31,6 +31,7 @@ from kiln.workspace.api import (
     NotFound,
     ObjectInfo,
     StateConflict,
+    TokenOwner,
     Workspace,
 )
 from kiln.workspace.local import catalog_store, paths
@@ -614,8 +615,8 @@ class LocalWorkspace(Workspace):
 
     # audit -------------------------------------------------------------------------
     # tokens ------------------------------------------------------------------------
-    def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None
-                     ) -> tuple[str, str]:
+    def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None,
+                     run_id: int | None = None) -> tuple[str, str]:
         import secrets
 
         value = "dkea" + secrets.token_hex(16)
@@ -625,7 +626,8 @@ class LocalWorkspace(Workspace):
         with write(self.engine) as c:
             c.execute(insert(t.tokens).values(
                 token_id=token_id, token_hash=_token_hash(value), user=user, comment=comment,
-                created_at=now, expires_at=now + lifetime_s * 1000 if lifetime_s else None))
+                created_at=now, expires_at=now + lifetime_s * 1000 if lifetime_s else None,
+                run_id=run_id))
         self.audit("tokens.create", user, {"token_id": token_id, "comment": comment})
         return token_id, value
 
@@ -643,13 +645,13 @@ class LocalWorkspace(Workspace):
             raise NotFound(f"token {token_id} does not exist in workspace {self.name}")
         self.audit("tokens.revoke", token_id)
 
-    def user_for_token(self, value: str) -> str | None:
+    def token_owner(self, value: str) -> TokenOwner | None:
         with self.engine.connect() as c:
-            row = c.execute(select(t.tokens.c.user, t.tokens.c.expires_at).where(
-                t.tokens.c.token_hash == _token_hash(value))).first()
+            row = c.execute(select(t.tokens.c.user, t.tokens.c.expires_at, t.tokens.c.run_id)
+                            .where(t.tokens.c.token_hash == _token_hash(value))).first()
         if row is None or (row.expires_at is not None and row.expires_at < _now()):
             return None
-        return str(row.user)
+        return TokenOwner(str(row.user), row.run_id)
 
     # identities and grants ---------------------------------------------------------
     def principals(self, kind: str | None = None) -> list[dict[str, Any]]:
