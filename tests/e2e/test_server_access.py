@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,6 +241,19 @@ dbutils.notebook.exit(client.get_registered_model("main.hr.by_task").name)
 """
 
 
+def grant_select(w: Any, user: str, table: str) -> None:
+    """What reading ``table`` takes: USE CATALOG, USE SCHEMA and SELECT."""
+    from databricks.sdk.service.catalog import PermissionsChange, Privilege
+
+    catalog, schema, _ = table.split(".")
+    for securable, name, privileges in (
+            ("catalog", catalog, [Privilege.USE_CATALOG]),
+            ("schema", f"{catalog}.{schema}", [Privilege.USE_SCHEMA]),
+            ("table", table, [Privilege.SELECT])):
+        w.grants.update(securable, name, changes=[PermissionsChange(principal=user,
+                                                                    add=privileges)])
+
+
 def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
     import base64
 
@@ -280,12 +294,7 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
         state, said = run()  # the task runs as alice: Spark cannot read what she may not
         assert state == jobs.RunResultState.FAILED
         assert "does not have USE CATALOG on Catalog 'main'" in said, said
-        for securable, name, privileges in (
-                ("catalog", "main", [Privilege.USE_CATALOG]),
-                ("schema", "main.hr", [Privilege.USE_SCHEMA]),
-                ("table", "main.hr.salaries", [Privilege.SELECT])):
-            w.grants.update(securable, name, changes=[PermissionsChange(
-                principal="alice@example.com", add=privileges)])
+        grant_select(w, "alice@example.com", "main.hr.salaries")
         assert run() == (jobs.RunResultState.SUCCESS, "3")
 
         # the run's MLflow calls reach the server as alice: the registry's privileges hold

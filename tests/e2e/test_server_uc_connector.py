@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import Kiln
+from tests.e2e.test_server_access import grant_select
 from tests.e2e.test_server_target import kiln_server, token_of
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,6 @@ def test_sails_unity_catalog_connector_reads_and_writes_through_kiln_server(
         tmp_path: Path) -> None:
     import pyarrow as pa
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.service.catalog import PermissionsChange, Privilege
     from deltalake import write_deltalake
 
     admin = Kiln(tmp_path / "server-home", user="admin@example.com")
@@ -100,12 +100,7 @@ def test_sails_unity_catalog_connector_reads_and_writes_through_kiln_server(
         # alice's token: her privileges decide
         denied = spark_sql(url, tokens["alice"], "SELECT count(*) FROM main.hr.salaries")
         assert str(denied[0]).startswith("ERROR") and "403" in str(denied[0]), denied
-        for securable, name, privileges in (
-                ("catalog", "main", [Privilege.USE_CATALOG]),
-                ("schema", "main.hr", [Privilege.USE_SCHEMA]),
-                ("table", "main.hr.salaries", [Privilege.SELECT])):
-            w.grants.update(securable, name, changes=[PermissionsChange(
-                principal="alice@example.com", add=privileges)])
+        grant_select(w, "alice@example.com", "main.hr.salaries")
         got = spark_sql(url, tokens["alice"], "SELECT count(*) FROM main.hr.salaries",
                         f"CREATE TABLE main.hr.mine (x BIGINT) USING delta "
                         f"LOCATION '{tmp_path / 'mine'}'")

@@ -250,10 +250,7 @@ class Catalog:
         from deltalake import DeltaTable, Schema
 
         name = parse_name(table)
-        if self._info(name) is not None:
-            raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
-        self._require_schema(name)
-        self._require_create_table(name)
+        self._check_new(name)
         where = os.path.abspath(location)
         if types.delta_fields(where) is None:
             try:
@@ -262,29 +259,34 @@ class Catalog:
                 raise KilnError(f"table {name}: the columns are not a Delta schema: {e}") \
                     from None
             DeltaTable.create(where, schema)
-        self.ws.create("tables", name.name, {
-            "name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
-            "location": where, "table_type": "EXTERNAL",
-            "columns": [{"name": f["name"], "type": types.type_text(f["type"])}
-                        for f in fields]})
-        self.ws.audit("tables.create", str(name), {"location": where, "external": True})
-        self._lineage(name, 0, "write", always=True)
+        self._record_new(name, where, False, [
+            {"name": f["name"], "type": types.type_text(f["type"])} for f in fields],
+            {"external": True})
 
     def register(self, table: str, location: str, columns: list[dict[str, str]]) -> None:
         """Register a Delta table another engine (Spark) created at ``location``; it is
         managed when it lies where the schema keeps its managed tables."""
         name = parse_name(table)
+        self._check_new(name)
+        where = os.path.abspath(location)
+        managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+        self._record_new(name, where, managed, columns, {"engine": "spark"})
+
+    def _check_new(self, name: FullName) -> None:
+        """A new table may be registered: none has the name, its schema exists, and the
+        user may create tables there."""
         if self._info(name) is not None:
             raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
         self._require_schema(name)
         self._require_create_table(name)
-        where = os.path.abspath(location)
-        managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+
+    def _record_new(self, name: FullName, where: str, managed: bool,
+                    columns: list[dict[str, str]], detail: dict[str, Any]) -> None:
         self.ws.create("tables", name.name, {
             "name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
             "location": where, "table_type": "MANAGED" if managed else "EXTERNAL",
             "columns": columns})
-        self.ws.audit("tables.create", str(name), {"location": where, "engine": "spark"})
+        self.ws.audit("tables.create", str(name), {"location": where, **detail})
         self._lineage(name, 0, "write", always=True)
 
     def list_tables(self, schema: str | None = None) -> list[str]:
