@@ -291,6 +291,7 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
                   "me = WorkspaceClient().current_user.me().user_name\n"
                   "value = dbutils.secrets.get('app', 'password')\n"
                   "print('the password is', value)\n"
+                  "import os; print('the token is', os.environ['DATABRICKS_TOKEN'])\n"
                   "dbutils.notebook.exit(f'{me} {len(value)} {value == \"s3cr3t-value\"}')\n")
         w.workspace.import_(path + "-secret", format=ImportFormat.SOURCE,
                             language=Language.PYTHON,
@@ -300,7 +301,9 @@ def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path
         done = w.jobs.run_now(job.job_id).result()
         said = w.jobs.get_run_output(done.tasks[0].run_id)
         assert said.notebook_output.result == "alice@example.com 12 True", said.error
-        assert "s3cr3t-value" not in (said.logs or "") and "[REDACTED]" in (said.logs or "")
+        logs = said.logs or ""
+        assert "s3cr3t-value" not in logs and "dkea" not in logs
+        assert logs.count("[REDACTED]") == 2, logs
         with pytest.raises(PermissionDenied):  # a person's token never reads a value
             w.api_client.do("GET", "/api/2.0/secrets/get",
                             query={"scope": "app", "key": "password"})

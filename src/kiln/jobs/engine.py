@@ -382,7 +382,9 @@ class _Run:
         task_dir = os.path.join(self.ws.run_dir(self.run_id), *key.split("/"))
         timeout = task.get("timeout_seconds") or None
         attempt = run_process(spec, task_dir, timeout, self.cancel, self.server)
-        redact_logs(task_dir, [self.ws.get_secret(s, k) for s, k in attempt.secrets_used])
+        # the secrets it read, and the run's own token should the task have printed it
+        redact_logs(task_dir, [self.ws.get_secret(s, k) for s, k in attempt.secrets_used]
+                    + ([self.server[1]] if self.server else []))
         return attempt, None
 
     def _cluster(self, task: dict[str, Any]) -> dict[str, Any]:
