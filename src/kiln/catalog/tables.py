@@ -13,7 +13,7 @@ import re
 import shutil
 from typing import TYPE_CHECKING, Any
 
-from kiln.catalog import types
+from kiln.catalog import delta_io, types
 from kiln.catalog.grants import Grants
 from kiln.catalog.names import FullName, parse_name, split_name
 from kiln.errors import KilnError
@@ -391,14 +391,15 @@ class Catalog:
         from deltalake import DeltaTable
 
         name = parse_name(table)
-        dt = DeltaTable(self.location(table))
+        location = self.location(table)
+        dt = DeltaTable(location)
         if version is not None:
             try:
                 dt.load_as_version(version)
             except Exception:  # noqa: BLE001 - delta-rs raises several kinds here
                 raise KilnError(f"table {table} has no version {version} (latest: "
                                 f"{DeltaTable(self.location(table)).version()})") from None
-        arrow = dt.to_pyarrow_table()
+        arrow = delta_io.arrow(dt, location)
         self._lineage(name, dt.version(), "read")
         return arrow if as_arrow else arrow.to_pandas()
 
@@ -484,7 +485,7 @@ class Catalog:
                     raise KilnError(f"table {name} has no version as of {as_of} (latest: "
                                     f"{DeltaTable(str(info['location'])).version()})") from None
                 alias += "__v" + str(dt.version())
-            con.register(alias, dt.to_pyarrow_dataset())
+            con.register(alias, delta_io.dataset(dt, str(info["location"])))
             return alias
         return view
 

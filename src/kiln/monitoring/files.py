@@ -21,7 +21,9 @@ def read_arrow(path: str) -> Any:
     if os.path.isdir(os.path.join(path, "_delta_log")):
         from deltalake import DeltaTable
 
-        return DeltaTable(path).to_pyarrow_table()
+        from kiln.catalog import delta_io
+
+        return delta_io.arrow(DeltaTable(path), path)
     if os.path.exists(path):
         import pyarrow.parquet as pq
 
