@@ -143,7 +143,12 @@ def front_app(backends: list[Backend], owner_of: Callable[[str], str | None]) ->
                 f"{backend.proc.returncode}); see "
                 f"{os.path.join(backend.directory, 'serving', 'server.log')}"))
             return
-        await _forward(client, backend.url, scope, receive, send)
+        try:
+            await _forward(client, backend.url, scope, receive, send)
+        except httpx.TransportError as e:  # it stopped between the check and the call
+            await reply_error(send, Unavailable(
+                f"the server of workspace {name} does not answer ({type(e).__name__}); see "
+                f"{os.path.join(backend.directory, 'serving', 'server.log')}"))
 
     return app
 
