@@ -144,17 +144,19 @@ def front_app(backends: list[Backend], owner_of: Callable[[str], str | None]) ->
                 f"{os.path.join(backend.directory, 'serving', 'server.log')}"))
             return
         try:
-            await _forward(client, backend.url, scope, receive, send)
-        except httpx.TransportError as e:  # it stopped between the check and the call
-            await reply_error(send, Unavailable(
-                f"the server of workspace {name} does not answer ({type(e).__name__}); see "
-                f"{os.path.join(backend.directory, 'serving', 'server.log')}"))
+            await _forward(client, backend, scope, receive, send)
+        except Unavailable as e:  # it stopped between the check and the call
+            await reply_error(send, e)
 
     return app
 
 
-async def _forward(client: Any, base: str, scope: dict[str, Any], receive: Any,
+async def _forward(client: Any, backend: Backend, scope: dict[str, Any], receive: Any,
                    send: Any) -> None:
+    """The request to the workspace's server, its answer back; ``Unavailable`` when that
+    server does not take the request (nothing has been answered then)."""
+    import httpx
+
     async def body() -> Any:
         while True:
             msg = await receive()
@@ -169,13 +171,19 @@ async def _forward(client: Any, base: str, scope: dict[str, Any], receive: Any,
     client_addr = scope.get("client")
     if client_addr:
         headers.append((b"x-forwarded-for", client_addr[0].encode()))
-    url = base + scope.get("raw_path", scope["path"].encode()).decode()
+    url = backend.url + scope.get("raw_path", scope["path"].encode()).decode()
     if scope.get("query_string"):
         url += "?" + scope["query_string"].decode()
     request = client.build_request(scope["method"], url, headers=headers,
                                    content=body() if scope["method"] not in ("GET", "HEAD")
                                    else None)
-    response = await client.send(request, stream=True)
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.TransportError as e:
+        raise Unavailable(f"the server of workspace {backend.name} does not answer "
+                          f"({type(e).__name__}); see "
+                          f"{os.path.join(backend.directory, 'serving', 'server.log')}"
+                          ) from None
     try:
         await send({"type": "http.response.start", "status": response.status_code,
                     "headers": [(k, v) for k, v in response.headers.raw
