@@ -253,6 +253,23 @@ def test_the_mlflow_client_tracks_and_registers_through_kiln_server(tmp_path: Pa
     versions = json.loads(kiln.run("models", "versions", "main.ml.remote", "-o", "json",
                                    cwd=root).stdout)
     assert versions[0]["aliases"] == ["champion"] and versions[0]["run_id"] == run_id
+    # its artifacts went over HTTP (a client on another machine can log and load models)
+    # into the workspace's artifact root, where a process on the store reads them
+    local = ("import json, mlflow, sys\n"
+             "run = mlflow.get_run(sys.argv[1])\n"
+             "model = mlflow.pyfunc.load_model('models:/main.ml.remote@champion')\n"
+             "print(json.dumps([run.info.artifact_uri, int(model.predict([[1.0]])[0])]))\n")
+    env = dict(kiln.env())
+    for line in kiln.run("env", cwd=root).stdout.splitlines():
+        key, _, val = line.removeprefix("export ").partition("=")
+        env[key] = val.strip("'")
+    proc = subprocess.run([sys.executable, "-c", local, run_id], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    artifact_uri, prediction = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert artifact_uri.startswith("mlflow-artifacts:/") and prediction == 1
+    stored = Path(env["KILN_WORKSPACE_DIR"]) / "mlflow" / "artifacts"
+    assert list(stored.glob(f"*/{run_id}/artifacts")) or list(stored.glob("*/models/*"))
 
 
 def test_a_job_made_through_the_sdk_runs_a_notebook_uploaded_through_it(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The app ``kiln server`` runs, on one port:
 
-- ``/api/2.0/mlflow/...``, ``/api/3.0/mlflow/...``: MLflow's own tracking server (its
-  REST API, as the MLflow client calls it) on the workspace's store, behind kiln's tokens
-  and the registry's Unity Catalog privileges (``kiln.server.mlflow_guard``);
+- ``/api/2.0/mlflow/...``, ``/api/3.0/mlflow/...``, ``/api/2.0/mlflow-artifacts/...``:
+  MLflow's own tracking server (its REST API, as the MLflow client calls it) on the
+  workspace's store, serving artifacts too, behind kiln's tokens and the registry's Unity
+  Catalog privileges (``kiln.server.mlflow_guard``);
 - other ``/api/...``: the workspace's REST API in Databricks' shapes (``kiln.server.api``);
 - everything else (``/serving-endpoints/...``, ``/health``, ``/metrics``, and the
   lifespan, which stops the models): the serving endpoints.
@@ -11,8 +12,7 @@ The server also fires the workspace's scheduled jobs (``start_scheduler``), unle
 not to (``kiln server --no-scheduler``: another process does).
 
 MLflow's server keeps its stores process-wide, so one server process serves one
-workspace. Artifacts stay where the workspace keeps them (a client on this machine writes
-them there itself).
+workspace (``kiln.server.front`` puts several behind one port).
 """
 
 from __future__ import annotations
@@ -84,8 +84,13 @@ def _mlflow_app(ws: Workspace) -> Any:
     from kiln.models.store import artifact_root, ensure_store
 
     uri = ensure_store(ws.local_root())
+    # artifacts travel through the server (a client on another machine logs and loads
+    # models): experiments it makes keep them at mlflow-artifacts:/..., which it stores
+    # in the workspace's artifact root (kiln.models.artifacts resolves them there too)
     os.environ.update({"_MLFLOW_SERVER_FILE_STORE": uri, "_MLFLOW_SERVER_REGISTRY_STORE": uri,
-                       "_MLFLOW_SERVER_ARTIFACT_ROOT": artifact_root(ws.local_root())})
+                       "_MLFLOW_SERVER_ARTIFACT_ROOT": "mlflow-artifacts:/",
+                       "_MLFLOW_SERVER_SERVE_ARTIFACTS": "true",
+                       "_MLFLOW_SERVER_ARTIFACT_DESTINATION": artifact_root(ws.local_root())})
     from mlflow.server import app as flask_app
     from uvicorn.middleware.wsgi import WSGIMiddleware
 
