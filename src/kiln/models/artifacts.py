@@ -26,6 +26,18 @@ def local_root(tracking_uri: str) -> str | None:
     return os.path.join(mlflow_dir, "artifacts")
 
 
+def on_disk(uri: str, workspace_dir: str) -> str:
+    """Where an artifact URI of the workspace's store lies on this machine: a path, a
+    ``file://`` URL, or ``mlflow-artifacts:/...`` (in the workspace's artifact root)."""
+    if uri.startswith("file://"):
+        return uri[len("file://"):]
+    if uri.startswith("mlflow-artifacts:"):
+        from kiln.models.store import artifact_root
+
+        return os.path.join(artifact_root(workspace_dir), urlparse(uri).path.lstrip("/"))
+    return uri
+
+
 def repository(artifact_uri: str, tracking_uri: str | None = None,
                registry_uri: str | None = None) -> Any:
     """The artifacts at ``artifact_uri``: on disk for a kiln workspace's own store, else

@@ -89,9 +89,12 @@ def _features(reg: Registry, mv: Any) -> list[dict[str, str]]:
     feature, its table, and when that table was last written (its freshness)."""
     import os
 
+    from kiln.models.artifacts import on_disk
+
     # the version's model directory in the workspace's artifact store (MLflow's
     # storage_location); a model without features has no spec in it
-    path = os.path.join(mv.storage_location or "", "artifacts", "feature_spec.json")
+    path = os.path.join(on_disk(mv.storage_location or "", reg.root), "artifacts",
+                        "feature_spec.json")
     try:
         with open(path, encoding="utf-8") as f:
             spec = json.load(f)

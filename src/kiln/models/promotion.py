@@ -17,6 +17,7 @@ import tempfile
 from typing import Any
 
 from kiln.errors import KilnError, NotFound
+from kiln.models.artifacts import on_disk
 from kiln.models.registry import Registry, model_name
 from kiln.models.store import artifact_root, store_uri
 from kiln.workspace import LineageEntry
@@ -89,8 +90,7 @@ def _copy(src: Registry, dst: Registry, mv: Any, target_name: str, origin: str) 
 def _model_files(src: Registry, mv: Any, tmp: str) -> str:
     """The version's model directory: read in place from the source workspace's artifact
     store, or downloaded through MLflow when it is elsewhere."""
-    where = str(mv.storage_location or "")
-    local = where[len("file://"):] if where.startswith("file://") else where
+    local = on_disk(str(mv.storage_location or ""), src.root)
     if local and os.path.isdir(local):
         return local
     import mlflow.artifacts
