@@ -124,30 +124,17 @@ def server_cmd(target: str | None, workspaces: tuple[str, ...], host: str, port:
 
 def _serve_several(names: list[str], host: str, port: int, scheduler: bool) -> None:
     """One port for several workspaces (``kiln.server.front``)."""
-    import signal
-    import socket
-    import sys
-
-    import uvicorn
-
     from kiln.server import front
+    from kiln.serving.server import bind, run
     from kiln.settings import Settings
     from kiln.workspace.local.home import WorkspaceHome
 
     home = WorkspaceHome(Settings.from_env().home)
-    user = Settings.from_env().user or "kiln"
-    workspaces = {}
-    for name in names:  # made on first start, as for one
-        if not home.exists(name):
-            home.open(name, user).close()
-        workspaces[name] = home.open(name, user)
+    workspaces = {n: home.open(n, Settings.from_env().user or "kiln")  # made on first start
+                  for n in names}
+    for name in names:
         os.makedirs(os.path.join(home.path(name), "serving"), exist_ok=True)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        raise KilnError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock = bind(host, port)
     backends = front.start_backends(
         names, {n: home.path(n) for n in names}, [] if scheduler else ["--no-scheduler"],
         lambda n: front.announced(workspaces[n].get_setting(SERVER_SETTING)))
@@ -156,14 +143,8 @@ def _serve_several(names: list[str], host: str, port: int, scheduler: bool) -> N
         return next((n for n, ws in workspaces.items() if ws.user_for_token(token)), None)
 
     try:
-        sock.listen(2048)
-        server = uvicorn.Server(uvicorn.Config(
-            front.front_app(backends, owner_of), log_level="warning", access_log=False,
-            lifespan="on", timeout_graceful_shutdown=30))
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        echo(f"Serving on http://{host}:{sock.getsockname()[1]} (workspaces "
-             f"{', '.join(names)})", err=True)
-        server.run(sockets=[sock])
+        run(front.front_app(backends, owner_of), sock, host, announce=lambda url: echo(
+            f"Serving on {url} (workspaces {', '.join(names)})", err=True))
     finally:
         front.stop_backends(backends)
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import KilnError, Unauthenticated, Unavailable
-from kiln.server.http import HOST_METADATA, bearer_token, host_metadata, reply_error, send_json
+from kiln.server.http import (HOST_METADATA, authenticate, bearer_token, host_metadata,
+                              reply_error, send_json)
 
 # headers that describe one connection, not the message: never forwarded
 _HOP = {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade",
@@ -113,27 +114,23 @@ def front_app(backends: list[Backend], owner_of: Callable[[str], str | None]) ->
             await client.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
-        token = bearer_token(scope)
         if scope["path"] == HOST_METADATA:
             await send_json(send, 200, host_metadata())
             return
-        if token is None:
-            if scope["path"] == "/health":
-                down = [b.name for b in backends if b.proc.poll() is not None]
-                await send_json(send, 503 if down else 200,
-                                 {"status": "unavailable" if down else "ok",
-                                  "workspaces": {b.name: b.proc.poll() is None
-                                                 for b in backends}})
-                return
-            await reply_error(send, Unauthenticated(
-                "no token: send Authorization: Bearer <token>"))
+        if scope["path"] == "/health" and bearer_token(scope) is None:
+            down = [b.name for b in backends if b.proc.poll() is not None]
+            await send_json(send, 503 if down else 200,
+                            {"status": "unavailable" if down else "ok",
+                             "workspaces": {b.name: b.proc.poll() is None for b in backends}})
             return
-        key = hashlib.sha256(token.encode()).hexdigest()
+        token = bearer_token(scope)
+        key = hashlib.sha256(token.encode()).hexdigest() if token else ""
         name = owners.get(key)
         if name is None:
-            name = await asyncio.to_thread(owner_of, token)
-            if name is None:
-                await reply_error(send, Unauthenticated("the token is not valid"))
+            try:  # the workspace that issued the token (the same 401s as a server's)
+                name = await asyncio.to_thread(authenticate, scope, owner_of)
+            except Unauthenticated as e:
+                await reply_error(send, e)
                 return
             owners[key] = name
         backend = by_name[name]

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -21,6 +21,7 @@ from kiln.errors import HTTP_STATUS, ErrorCode, KilnError, Unauthenticated
 from kiln.workspace.api import TokenOwner
 
 MAX_BODY = 16 * 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass
@@ -173,13 +174,7 @@ class App:
         return await asyncio.to_thread(handler, request)
 
     def _authenticate(self, scope: dict[str, Any]) -> TokenOwner:
-        token = bearer_token(scope)
-        if token is None:
-            raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
-        owner = self.token_owner(token)
-        if owner is None:
-            raise Unauthenticated("invalid, expired or revoked token")
-        return owner
+        return authenticate(scope, self.token_owner)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -202,15 +197,16 @@ def bearer_token(scope: dict[str, Any]) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-def authenticate(scope: dict[str, Any], user_for_token: Callable[[str], str | None]) -> str:
-    """The user of the request's bearer token, or ``Unauthenticated``."""
+def authenticate(scope: dict[str, Any], lookup: Callable[[str], T | None]) -> T:
+    """What ``lookup`` says of the request's bearer token (its user, its owner, the
+    workspace that issued it), or ``Unauthenticated``."""
     token = bearer_token(scope)
     if token is None:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
-    user = user_for_token(token)
-    if user is None:
+    found = lookup(token)
+    if found is None:
         raise Unauthenticated("invalid, expired or revoked token")
-    return user
+    return found
 
 
 def error_body(e: KilnError) -> dict[str, Any]:

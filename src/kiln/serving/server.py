@@ -24,13 +24,8 @@ def build(ws: Workspace, only: list[str] | None = None, max_wait_s: float = 0.00
     return ServingApp(runtime, TokenCache(ws.user_for_token), metrics)
 
 
-def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
-          max_wait_s: float = 0.001, announce: Callable[[str], object] | None = None,
-          wrap: Callable[[Any], Any] | None = None) -> None:
-    """Serve the endpoints (``only`` some); ``wrap`` may put more routes in front."""
-    import uvicorn
-
-    # the port first: a busy one is said at once, before any model loads
+def bind(host: str, port: int) -> socket.socket:
+    """The listening port, taken before anything loads, so that a busy one is said at once."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -40,9 +35,16 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
         raise KilnError(f"cannot serve on {host}:{port}: {e.strerror or e}",
                         detail="Another process uses that port: pick another with --port, "
                                "or --port 0 for a free one.") from None
-    app = build(ws, only, max_wait_s)
-    if wrap is not None:
-        app = wrap(app)
+    return sock
+
+
+def run(app: Any, sock: socket.socket, host: str,
+        announce: Callable[[str], object] | None = None,
+        never_started: Callable[[], object] | None = None) -> None:
+    """Serve ``app`` on the bound ``sock`` until SIGTERM or Ctrl-C (``never_started``:
+    what to do should it stop before it started)."""
+    import uvicorn
+
     # listening before the URL is announced: a client that connects at once waits in the
     # backlog until the app has started, instead of being refused
     sock.listen(2048)
@@ -61,5 +63,17 @@ def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
     try:
         server.run(sockets=[sock])
     finally:
-        if not server.started:  # never started: still flush what was captured
-            app.runtime.stop()
+        if not server.started and never_started is not None:
+            never_started()
+
+
+def serve(ws: Workspace, host: str, port: int, only: list[str] | None = None,
+          max_wait_s: float = 0.001, announce: Callable[[str], object] | None = None,
+          wrap: Callable[[Any], Any] | None = None) -> None:
+    """Serve the endpoints (``only`` some); ``wrap`` may put more routes in front."""
+    sock = bind(host, port)
+    app = build(ws, only, max_wait_s)
+    if wrap is not None:
+        app = wrap(app)
+    # never started: still flush what was captured
+    run(app, sock, host, announce, never_started=app.runtime.stop)
