@@ -251,7 +251,7 @@ class Catalog:
 
         name = parse_name(table)
         self._check_new(name)
-        where = os.path.abspath(location)
+        where = _local_location(location)
         if types.delta_fields(where) is None:
             try:
                 schema = Schema.from_json(json.dumps({"type": "struct", "fields": fields}))
@@ -268,7 +268,7 @@ class Catalog:
         managed when it lies where the schema keeps its managed tables."""
         name = parse_name(table)
         self._check_new(name)
-        where = os.path.abspath(location)
+        where = _local_location(location)
         managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
         self._record_new(name, where, managed, columns, {"engine": "spark"})
 
@@ -541,6 +541,17 @@ def _to_arrow(data: Any) -> "pa.Table":
         return pa.Table.from_pylist(data) if isinstance(data, list) else pa.table(data)
     raise KilnError(f"cannot write a {type(data).__name__}: pass a pandas DataFrame, an Arrow "
                     "table, a list of dicts or a dict of columns")
+
+
+def _local_location(location: str) -> str:
+    """An engine's table location as a path of this machine (a ``file://`` URL too); kiln's
+    tables live in local storage."""
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    elif "://" in location:
+        raise KilnError(f"storage location {location} is not on this machine: kiln's tables "
+                        "live in local storage")
+    return os.path.abspath(location)
 
 
 def _columns(schema: Any) -> list[dict[str, str]]:

@@ -121,8 +121,6 @@ class GlueCatalog:
                              f"with format('delta') (got {provider or 'no format'})")
         sd = t.get("StorageDescriptor") or {}
         location = str(sd.get("Location") or "")
-        if location.startswith("file://"):
-            location = location[len("file://"):]
         columns = [{"name": c["Name"], "type": c.get("Type", "")}
                    for c in (sd.get("Columns") or []) + (t.get("PartitionKeys") or [])]
         with self._changing():

@@ -228,7 +228,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
             except (TypeError, KeyError, ValueError):
                 raise KilnError(f"table {full}: each column needs its type_json") from None
         cat = cat_of(req)
-        cat.create_declared(full, _local(req.required("storage_location")), fields)
+        cat.create_declared(full, req.required("storage_location"), fields)
         return table_doc(cat, full)
 
     def create_staging_table(req: Request) -> dict[str, Any]:
@@ -276,16 +276,6 @@ def _catalog_managed(full: str) -> NotSupported:
     return NotSupported(f"table {full}: kiln's catalog does not coordinate the commits of "
                         "managed Delta tables; give the table a LOCATION (an external table), "
                         "or write it from a kiln task, whose Spark registers managed tables")
-
-
-def _local(location: str) -> str:
-    """A storage location as a path of this machine (``file://`` URLs too)."""
-    if location.startswith("file://"):
-        return location[len("file://"):]
-    if "://" in location:
-        raise KilnError(f"storage location {location} is not on this machine: kiln's tables "
-                        "live in local storage")
-    return location
 
 
 def _parts(name: str) -> tuple[str, str, str]:
