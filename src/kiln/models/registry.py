@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -134,13 +135,11 @@ class Registry:
         name = model_name(name)
         self.grants.require_use(name)
         self.grants.require("schema", name.rsplit(".", 1)[0], "CREATE_MODEL")
-        try:
-            self.db.model(name)
+        try:  # one insert: of two creators, one wins and the other is told
+            self.db.create_model(name, comment or "", {})
+        except sqlite3.IntegrityError:
             raise AlreadyExists(f"registered model {name} already exists in workspace "
-                                f"{self.ws.name}")
-        except NotFound:
-            pass
-        self.client.create_registered_model(name, description=comment)
+                                f"{self.ws.name}") from None
         self.owned_by_creator(name)
         self.ws.audit("models.create", name)
         return self.model(name)
