@@ -41,7 +41,7 @@ class Engine:
         self.ws = ws
         self.emit = emit
         self.workers = max(1, workers)
-        # runs started by a kiln server: their tasks reach MLflow through it (run_server)
+        # runs started by a kiln server: their tasks reach it as the run (_server_access)
         self.server_url = server_url
         # task environments live in the workspace, next to its runs
         root = ws.local_root()
@@ -116,6 +116,8 @@ class _Run:
             **({"python_params": python_params} if python_params is not None else {}),
         }
         self.interrupted = False  # Ctrl-C or SIGTERM on the runner
+        # a server's run: its URL and the run's own token (``_server_access``)
+        self.server: tuple[str, str] | None = None
         self.run_id = run_id if run_id is not None else self.ws.create_run(job_id, self.doc)
         self.doc["run_id"] = self.run_id
         self.doc["run_page_url"] = self.ws.url("runs", str(self.run_id))
@@ -159,8 +161,8 @@ class _Run:
         if not self.e.server_url:
             yield
             return
-        lifetime = int(self.settings.get("timeout_seconds") or 0) + 3600 \
-            if self.settings.get("timeout_seconds") else 7 * 86400
+        timeout = int(self.settings.get("timeout_seconds") or 0)
+        lifetime = timeout + 3600 if timeout else 7 * 86400
         token_id, value = self.ws.create_token(self.identity, f"job run {self.run_id}",
                                                lifetime, run_id=self.run_id)
         self.server = (self.e.server_url, value)
@@ -169,8 +171,6 @@ class _Run:
         finally:
             self.server = None
             self.ws.delete_token(token_id)
-
-    server: tuple[str, str] | None = None
 
     def _start(self) -> bool:
         """Wait for a slot under ``max_concurrent_runs`` (queue) or give up (skip)."""

@@ -28,8 +28,8 @@ class Attempt:
 def run_process(spec: dict[str, Any], task_dir: str, timeout_s: float | None,
                 cancelled: Any = None, server: tuple[str, str] | None = None) -> Attempt:
     """Run ``spec`` (see ``kiln.jobs.runtime.task``); logs go to ``task_dir``. With
-    ``server`` (a kiln server's URL and a token of the run's identity) the task reaches
-    MLflow through that server."""
+    ``server`` (a kiln server's URL and a token of the run's identity) the task reaches its
+    workspace through that server (``workspace_env``)."""
     os.makedirs(task_dir, exist_ok=True)
     spec = {**spec, "output": os.path.join(task_dir, "output.json")}
     spec_path = os.path.join(task_dir, "spec.json")
