@@ -57,8 +57,8 @@ class Settings:
     @property
     def server_url(self) -> str | None:
         """``KILN_SERVER_URL``: the kiln server this process was started by (``kiln server``
-        sets it for the runs it starts): their tasks reach MLflow through it, as the run's
-        identity, so the registry's privileges hold for task code too."""
+        sets it for the runs it starts): their tasks reach their workspace through it (MLflow,
+        secrets, identities) as the run's identity, so its privileges hold for task code."""
         return self.env.get("KILN_SERVER_URL") or None
 
     @property

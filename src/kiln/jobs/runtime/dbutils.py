@@ -251,14 +251,17 @@ class SecretScope:
 class _Secrets:
     def __init__(self, ctx: TaskContext) -> None:
         self._ctx = ctx
+        self._made: Any = None
 
     def _client(self) -> Any:
-        """The task's workspace client (``kiln.workspace.task_client``)."""
+        """The task's workspace client (``kiln.workspace.task_client``), made once."""
         from kiln.workspace.task_client import task_client
 
         if self._ctx.workspace_dir is None:
             raise KilnError("dbutils.secrets needs a workspace: run the code as a kiln job task")
-        return task_client(workspace_dir=self._ctx.workspace_dir)
+        if self._made is None:
+            self._made = task_client(workspace_dir=self._ctx.workspace_dir)
+        return self._made
 
     def get(self, scope: str, key: str) -> str:
         try:
