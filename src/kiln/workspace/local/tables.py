@@ -181,37 +181,32 @@ monitor_windows = Table(
 )
 
 # the catalog's registrations, typed: Delta tables and Python functions (0009; before, rows
-# of ``objects``). ``properties``: what else a registration carries (a feature table's
-# keys, descriptions, tags), as JSON.
-catalog_tables = Table(
-    "catalog_tables", metadata,
-    Column("full_name", String, primary_key=True),
-    Column("catalog_name", String, nullable=False),
-    Column("schema_name", String, nullable=False),
-    Column("name", String, nullable=False),
+# of ``objects``). Each is keyed by its full name; ``properties``: what else it carries (a
+# feature table's keys, descriptions, tags), as JSON.
+def _registration(name: str, *own: Column) -> Table:
+    table = Table(
+        name, metadata,
+        Column("full_name", String, primary_key=True),
+        Column("catalog_name", String, nullable=False),
+        Column("schema_name", String, nullable=False),
+        Column("name", String, nullable=False),
+        *own,
+        Column("properties", Text, nullable=False),
+        Column("created_at", MILLIS, nullable=False),
+        Column("updated_at", MILLIS, nullable=False),
+        Column("creator", String, nullable=False),
+    )
+    Index(f"ix_{name}_schema", table.c.catalog_name, table.c.schema_name)
+    return table
+
+
+catalog_tables = _registration(
+    "catalog_tables",
     Column("table_type", String, nullable=False),  # MANAGED | EXTERNAL
     Column("location", Text, nullable=False),
-    Column("columns", Text, nullable=False),  # [{"name", "type"}], as registered
-    Column("properties", Text, nullable=False),
-    Column("created_at", MILLIS, nullable=False),
-    Column("updated_at", MILLIS, nullable=False),
-    Column("creator", String, nullable=False),
-)
-Index("ix_catalog_tables_schema", catalog_tables.c.catalog_name, catalog_tables.c.schema_name)
-
-catalog_functions = Table(
-    "catalog_functions", metadata,
-    Column("full_name", String, primary_key=True),
-    Column("catalog_name", String, nullable=False),
-    Column("schema_name", String, nullable=False),
-    Column("name", String, nullable=False),
+    Column("columns", Text, nullable=False))  # [{"name", "type"}], as registered
+catalog_functions = _registration(
+    "catalog_functions",
     Column("data_type", String, nullable=False),
     Column("input_params", Text, nullable=False),  # [{"name", "type_name"}]
-    Column("routine_definition", Text, nullable=False),
-    Column("properties", Text, nullable=False),
-    Column("created_at", MILLIS, nullable=False),
-    Column("updated_at", MILLIS, nullable=False),
-    Column("creator", String, nullable=False),
-)
-Index("ix_catalog_functions_schema", catalog_functions.c.catalog_name,
-      catalog_functions.c.schema_name)
+    Column("routine_definition", Text, nullable=False))
