@@ -27,10 +27,10 @@ from typing import Any
 
 # what a task's main needs, imported once here rather than in every task
 PRELOAD = ("kiln.jobs.runtime.task", "kiln.compute.spark", "kiln.importhooks",
-           "kiln.jobs.runtime.logs", "kiln.shims", "runpy", "traceback",
-           # the task's workspace client: the embedded workspace's calls need SQLAlchemy
-           "kiln.workspace.task_client", "kiln.workspace.local.workspace",
-           "kiln.workspace.remote")
+           "kiln.jobs.runtime.logs", "kiln.shims", "runpy", "traceback")
+# (not the workspace's store: SQLAlchemy would cost every run's fork server ~0.15 s, and
+# only the tasks that read secrets or start Spark need it; under bench_server_load's 50
+# clients preloading it took the server from 158 to 93 requests/s)
 
 
 # the server --------------------------------------------------------------------------
