@@ -36,6 +36,11 @@ def attempt(key, call):
 attempt("get", lambda: client.get_registered_model("main.ml.remote"))
 attempt("alias", lambda: client.set_registered_model_alias("main.ml.remote", "x", "1"))
 attempt("create_in_sales", lambda: client.create_registered_model("main.sales.mine"))
+def create_and_read():  # the creator owns what she made the moment the answer arrives
+    for i in range(10):
+        client.get_registered_model(client.create_registered_model(f"main.sales.mine{i}").name)
+if out["create_in_sales"] == "ok":
+    attempt("read_own", create_and_read)
 out["search"] = sorted(m.name for m in client.search_registered_models())
 print(json.dumps(out))
 """
@@ -158,7 +163,8 @@ def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
             "get": "PERMISSION_DENIED", "search": [], "alias": "PERMISSION_DENIED",
             "create_in_sales": "PERMISSION_DENIED"}
         change("schema", "main.sales", "alice@example.com", Privilege.CREATE_MODEL)
-        assert mlflow_as(url, tokens["alice"])["create_in_sales"] == "ok"  # now she owns it
+        made = mlflow_as(url, tokens["alice"])  # now she owns what she makes
+        assert (made["create_in_sales"], made["read_own"]) == ("ok", "ok"), made
         assert mlflow_as(url, tokens["bob"])["search"] == []  # bob sees neither
         group = next(g for g in w.groups.list() if g.display_name == "analysts")
         from databricks.sdk.service.iam import Patch, PatchOp
@@ -171,7 +177,8 @@ def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
             alice.registered_models.set_alias("main.ml.remote", "challenger", 1)
         seen = mlflow_as(url, tokens["alice"])
         assert seen["get"] == "ok" and seen["alias"] == "PERMISSION_DENIED"
-        assert seen["search"] == ["main.ml.remote", "main.sales.mine"]
+        assert seen["search"] == ["main.ml.remote", "main.sales.mine"] + [
+            f"main.sales.mine{i}" for i in range(10)]
         effective = w.grants.get_effective("table", "main.sales.orders",
                                            principal="alice@example.com")
         assert {(p.privilege.value, p.inherited_from_name)

@@ -81,15 +81,25 @@ def guarded(ws: Workspace, app: Any) -> Callable[..., Any]:
         status: list[int] = []
         if op in _SEARCH:
             send = _filtering(send, grants, _SEARCH[op])
+        # a created model's answer waits for its ownership: the creator's next call may come
+        # the moment the answer arrives, and must find the model hers
+        held: list[dict[str, Any]] | None = (
+            [] if op == "registered-models/create" and _uc(name) else None)
 
         async def send_noting(msg: dict[str, Any]) -> None:
             if msg["type"] == "http.response.start":
                 status.append(msg["status"])
-            await send(msg)
+            if held is None:
+                await send(msg)
+            else:
+                held.append(msg)
 
         await app(scope, receive_again, send_noting)
-        if op == "registered-models/create" and status == [200] and _uc(name):
-            await asyncio.to_thread(Registry(ws.as_user(user)).owned_by_creator, str(name))
+        if held is not None:
+            if status == [200]:
+                await asyncio.to_thread(Registry(ws.as_user(user)).owned_by_creator, str(name))
+            for msg in held:
+                await send(msg)
         if method != "GET":
             await _audit(ws, user, scope, {"status": status[0] if status else 0})
 
