@@ -69,39 +69,25 @@ def guarded(ws: Workspace, app: Any) -> Callable[..., Any]:
         try:
             await asyncio.to_thread(_check, grants, op, method, name)
         except KilnError as e:
+            await asyncio.to_thread(_audit, ws, user, scope, {
+                "status": 403 if e.code == "PERMISSION_DENIED" else 400, "error_code": e.code})
             await reply_error(send, e)
-            await _audit(ws, user, scope, {"status": 403 if e.code == "PERMISSION_DENIED"
-                                           else 400, "error_code": e.code})
             return
         replay = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive_again() -> dict[str, Any]:
             return replay.pop() if replay else await receive()
 
-        status: list[int] = []
         if op in _SEARCH:
             send = _filtering(send, grants, _SEARCH[op])
-        # a created model's answer waits for its ownership: the creator's next call may come
-        # the moment the answer arrives, and must find the model hers
-        held: list[dict[str, Any]] | None = (
-            [] if op == "registered-models/create" and _uc(name) else None)
 
-        async def send_noting(msg: dict[str, Any]) -> None:
-            if msg["type"] == "http.response.start":
-                status.append(msg["status"])
-            if held is None:
-                await send(msg)
-            else:
-                held.append(msg)
+        def after(status: int) -> None:
+            if op == "registered-models/create" and status == 200 and _uc(name):
+                Registry(ws.as_user(user)).owned_by_creator(str(name))
+            if method != "GET":
+                _audit(ws, user, scope, {"status": status})
 
-        await app(scope, receive_again, send_noting)
-        if held is not None:
-            if status == [200]:
-                await asyncio.to_thread(Registry(ws.as_user(user)).owned_by_creator, str(name))
-            for msg in held:
-                await send(msg)
-        if method != "GET":
-            await _audit(ws, user, scope, {"status": status[0] if status else 0})
+        await _relay(app, scope, receive_again, send, after)
 
     return guard
 
@@ -110,16 +96,34 @@ async def _passed(app: Any, ws: Workspace, user: str, scope: dict[str, Any], rec
                   send: Any) -> None:
     """A request that no privilege governs (experiments carry none in kiln: a run's
     artifacts are any user's of the workspace), audited when it changes something."""
-    status: list[int] = []
 
-    async def send_noting(msg: dict[str, Any]) -> None:
+    def after(status: int) -> None:
+        if scope["method"] != "GET":
+            _audit(ws, user, scope, {"status": status})
+
+    await _relay(app, scope, receive, send, after)
+
+
+async def _relay(app: Any, scope: dict[str, Any], receive: Any, send: Any,
+                 after: Callable[[int], None]) -> None:
+    """``app``'s answer, streamed, but for its last message, which waits for ``after(status)``
+    (a created model's ownership, the audit): the client's next call, which may come the
+    moment the answer ends, finds them done."""
+    status: list[int] = []
+    last: list[dict[str, Any]] = []
+
+    async def send_holding_last(msg: dict[str, Any]) -> None:
         if msg["type"] == "http.response.start":
             status.append(msg["status"])
+        if msg["type"] == "http.response.body" and not msg.get("more_body"):
+            last.append(msg)
+            return
         await send(msg)
 
-    await app(scope, receive, send_noting)
-    if scope["method"] != "GET":
-        await _audit(ws, user, scope, {"status": status[0] if status else 0})
+    await app(scope, receive, send_holding_last)
+    await asyncio.to_thread(after, status[0] if status else 0)
+    for msg in last:
+        await send(msg)
 
 
 def _args(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
@@ -182,9 +186,7 @@ def _filtering(send: Any, grants: Grants, key: str) -> Any:
     return filtered
 
 
-async def _audit(ws: Workspace, user: str, scope: dict[str, Any], detail: dict[str, Any]
-                 ) -> None:
+def _audit(ws: Workspace, user: str, scope: dict[str, Any], detail: dict[str, Any]) -> None:
     client = scope.get("client") or ("", 0)
-    await asyncio.to_thread(ws.as_user(user).audit, "api.request",
-                            f"{scope['method']} {scope['path']}",
-                            {**detail, "client": f"{client[0]}:{client[1]}"})
+    ws.as_user(user).audit("api.request", f"{scope['method']} {scope['path']}",
+                           {**detail, "client": f"{client[0]}:{client[1]}"})
