@@ -13,9 +13,13 @@ class RunContext:
 
     job_run_id: int | None = None
     task_key: str | None = None
+    mlflow_run: str | None = None  # a task's MLflow run, as its client told the server
 
     def mlflow_run_id(self) -> str | None:
-        """The active MLflow run, if the process has imported MLflow and started one."""
+        """The MLflow run: the one given, else the active one if the process has imported
+        MLflow and started one."""
+        if self.mlflow_run is not None:
+            return self.mlflow_run
         mlflow = sys.modules.get("mlflow")
         run = mlflow.active_run() if mlflow is not None else None
         return run.info.run_id if run is not None else None

@@ -9,11 +9,11 @@ Delta version, readable again with ``version=``.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from typing import TYPE_CHECKING, Any
 
-from kiln.catalog import delta_io, types
+from kiln.catalog import types
+from kiln.catalog.data import Tables
 from kiln.catalog.grants import Grants
 from kiln.catalog.names import FullName, parse_name, split_name
 from kiln.errors import KilnError
@@ -23,7 +23,6 @@ from kiln.workspace import AlreadyExists, LineageEntry, NotFound, ObjectInfo, Wo
 if TYPE_CHECKING:
     import pyarrow as pa
 
-MODES = ("append", "overwrite", "merge")
 
 
 class Catalog:
@@ -294,74 +293,76 @@ class Catalog:
         return sorted(i for i in ids if (schema is None or i.startswith(schema.lower() + "."))
                       and self._may("table", i, "SELECT", "MODIFY"))
 
-    # data ----------------------------------------------------------------------------
+    # what reading and writing asks (kiln.catalog.data.TableMeta) ----------------------
+    def new_table(self, table: str, location: str | None) -> str:
+        """Where a new table's first write goes: its managed place in the schema, or
+        ``location`` (an external table)."""
+        name = parse_name(table)
+        self._check_new(name)
+        if location is None:
+            return os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+        return _local_location(location)
+
+    def created(self, table: str, where: str, rows: int) -> None:
+        """Register the table whose first version was just written at ``where``: managed
+        when it lies in its schema's managed place, with its Delta log's columns."""
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        name = parse_name(table)
+        self._check_new(name)
+        where = _local_location(where)
+        try:
+            schema = pa.schema(DeltaTable(where).schema().to_arrow())
+        except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
+            raise KilnError(f"{where} is not a Delta table") from None
+        managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+        self._record_new(name, where, managed, _columns(schema), {"rows": rows})
+
+    def written(self, table: str, mode: str, version: int, rows: int, record: bool) -> None:
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        name = parse_name(table)
+        info = self._info(name)
+        if info is None:
+            raise NotFound(f"table {name} does not exist in workspace {self.ws.name}")
+        self._require("table", str(name), "MODIFY")
+        columns = _columns(pa.schema(DeltaTable(str(info["location"])).schema().to_arrow()))
+        if [c["name"] for c in columns] != [c["name"] for c in info.get("columns") or []]:
+            self.ws.update("tables", str(name), name.name, {**info, "columns": columns})
+        if record:
+            self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
+                                                      "rows": rows})
+            self._lineage(name, version, "write", always=True)
+
+    def create_function(self, sql: str) -> dict[str, Any]:
+        from kiln.catalog.functions import Functions
+
+        return Functions(self.ws).create(sql)
+
+    def function(self, name: str) -> dict[str, Any]:
+        from kiln.catalog.functions import Functions
+
+        return Functions(self.ws).get(name)
+
+    def online_root(self) -> str:
+        return os.path.dirname(self.root)
+
+    # the data (kiln.catalog.data) --------------------------------------------------------
     def write(self, table: str, data: Any, mode: str = "append",
               keys: list[str] | None = None, location: str | None = None,
               record: bool = True, evolve: bool = False) -> int:
-        """Write a pandas DataFrame or Arrow table; returns the new Delta version.
+        return Tables(self).write(table, data, mode, keys, location, record, evolve)
 
-        The first write creates the table: managed, or external at ``location``. With
-        ``record=False`` (steady streams such as inference tables) a write is not put in
-        the audit log or the lineage; the table's creation always is. With ``evolve`` an
-        append may bring new columns (added to the table) and leave some out (null);
-        a column whose values cannot become the table's type is still an error."""
-        import pyarrow as pa
-        from deltalake import DeltaTable, write_deltalake
-        from deltalake.exceptions import SchemaMismatchError
+    def read(self, table: str, version: int | None = None, as_arrow: bool = False) -> Any:
+        return Tables(self).read(table, version, as_arrow)
 
-        if mode not in MODES:
-            raise KilnError(f"write mode must be one of {', '.join(MODES)}, got {mode!r}")
-        name = parse_name(table)
-        info = self._info(name)
-        arrow = _to_arrow(data)
-        if info is None:
-            self._require_schema(name)
-            self._require_create_table(name)
-            if mode == "merge":
-                raise NotFound(f"table {name} does not exist: merge needs an existing table")
-            managed = location is None
-            where = (os.path.join(self.schema_root(name.catalog, name.schema), name.name)
-                     if managed else os.path.abspath(str(location)))
-            try:
-                write_deltalake(where, arrow, mode="error")
-            except Exception as e:  # noqa: BLE001 - delta-rs: the path already holds a table
-                raise KilnError(f"cannot create table {name} at {where}: {e}",
-                                detail="To use an existing Delta table, register it with "
-                                       "'kiln tables create NAME --location PATH'.") from None
-            self._register_table(name, where, managed, arrow.schema)
-            self.ws.audit("tables.create", str(name), {"rows": arrow.num_rows,
-                                                       "location": where})
-            self._lineage(name, 0, "write", always=True)
-            return 0
-        self._require("table", str(name), "MODIFY")
-        location = str(info["location"])
-        dt = DeltaTable(location)
-        evolving = evolve and mode == "append"
-        arrow = (_evolve(name, arrow, dt.schema().to_arrow()) if evolving
-                 else _conform(name, arrow, dt.schema().to_arrow(), info))
-        try:
-            if evolving:
-                write_deltalake(location, arrow, mode="append", schema_mode="merge")
-                if len(arrow.schema) != len(info.get("columns") or []):
-                    self.ws.update("tables", str(name), name.name, {
-                        **info, "columns": _columns(
-                            pa.schema(DeltaTable(location).schema().to_arrow()))})
-            elif mode == "merge":
-                if not keys:
-                    raise KilnError("merge needs keys=[...], the columns that identify a row")
-                predicate = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in keys)
-                (dt.merge(arrow, predicate=predicate, source_alias="s", target_alias="t")
-                   .when_matched_update_all().when_not_matched_insert_all().execute())
-            else:
-                write_deltalake(location, arrow, mode=mode)
-        except SchemaMismatchError as e:
-            raise KilnError(f"schema mismatch writing {name}: {e}") from None
-        version = DeltaTable(location).version()
-        if record:
-            self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
-                                                      "rows": arrow.num_rows})
-            self._lineage(name, version, "write", always=True)
-        return int(version)
+    def history(self, table: str) -> list[dict[str, Any]]:
+        return Tables(self).history(table)
+
+    def sql(self, query: str) -> "pa.Table":
+        return Tables(self).sql(query)
 
     def create_external(self, table: str, location: str) -> None:
         """Register the Delta table at ``location`` as an external table (data stays)."""
@@ -378,34 +379,16 @@ class Catalog:
             schema = pa.schema(DeltaTable(where).schema().to_arrow())
         except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
             raise KilnError(f"{where} is not a Delta table") from None
-        self._register_table(name, where, False, schema)
-        self.ws.audit("tables.create", str(name), {"location": where, "external": True})
-
-    def _register_table(self, name: FullName, where: str, managed: bool, schema: Any) -> None:
         self.ws.create("tables", name.name, {"name": name.name, "catalog_name": name.catalog,
                                              "schema_name": name.schema, "location": where,
-                                             "table_type": "MANAGED" if managed else "EXTERNAL",
+                                             "table_type": "EXTERNAL",
                                              "columns": _columns(schema)})
+        self.ws.audit("tables.create", str(name), {"location": where, "external": True})
 
-    def read(self, table: str, version: int | None = None, as_arrow: bool = False) -> Any:
-        from deltalake import DeltaTable
-
-        name = parse_name(table)
-        location = self.location(table)
-        dt = DeltaTable(location)
-        if version is not None:
-            try:
-                dt.load_as_version(version)
-            except Exception:  # noqa: BLE001 - delta-rs raises several kinds here
-                raise KilnError(f"table {table} has no version {version} (latest: "
-                                f"{DeltaTable(self.location(table)).version()})") from None
-        arrow = delta_io.arrow(dt, location)
-        self._lineage(name, dt.version(), "read")
-        return arrow if as_arrow else arrow.to_pandas()
-
-    def record(self, table: str, op: str) -> None:
-        """Record that another engine (Spark) read or wrote a catalog table, at its
-        current version; names that are not catalog tables are ignored."""
+    def record(self, table: str, op: str, version: int | None = None) -> None:
+        """Record that a table was read or written (by task code, or another engine such
+        as Spark), at ``version`` or its current one; names that are not catalog tables
+        are ignored."""
         from deltalake import DeltaTable
 
         try:
@@ -415,10 +398,11 @@ class Catalog:
         info = self._info(name)
         if info is None:
             return
-        try:
-            version = DeltaTable(str(info["location"])).version()
-        except Exception:  # noqa: BLE001 - not (yet) a Delta table: nothing to record
-            return
+        if version is None:
+            try:
+                version = DeltaTable(str(info["location"])).version()
+            except Exception:  # noqa: BLE001 - not (yet) a Delta table: nothing to record
+                return
         self._lineage(name, version, op, always=op == "write")
 
     def _lineage(self, name: FullName, version: int, op: str, always: bool = False) -> None:
@@ -429,14 +413,6 @@ class Catalog:
             self.ws.record_lineage(LineageEntry(str(name), str(version), op, ctx.job_run_id,
                                                 ctx.task_key, mlflow_run))
 
-    def history(self, table: str) -> list[dict[str, Any]]:
-        from deltalake import DeltaTable
-
-        return [{"version": h.get("version"), "timestamp": h.get("timestamp"),
-                 "operation": h.get("operation"),
-                 "operationParameters": h.get("operationParameters", {})}
-                for h in DeltaTable(self.location(table)).history()]
-
     def drop(self, table: str) -> None:
         name = parse_name(table)
         info = self._info(name)
@@ -446,101 +422,6 @@ class Catalog:
         self.ws.delete("tables", str(name))
         if info.get("table_type") == "MANAGED":
             shutil.rmtree(str(info["location"]), ignore_errors=True)
-
-    # SQL -----------------------------------------------------------------------------
-    def sql(self, query: str) -> "pa.Table":
-        """Run a query with DuckDB; ``catalog.schema.table`` names read the Delta tables.
-        ``CREATE FUNCTION ... LANGUAGE PYTHON`` registers a catalog function."""
-        import duckdb
-        from deltalake import DeltaTable
-
-        from kiln.catalog.functions import Functions, is_create_function
-
-        if is_create_function(query):
-            import pyarrow as pa
-
-            made = Functions(self.ws).create(query)
-            return pa.table({"created": [made["full_name"]]})
-
-        con = duckdb.connect()
-        rewritten = _rewrite_names(query, self._register(con, DeltaTable))
-        try:
-            result = con.sql(rewritten)
-            return result.to_arrow_table() if result is not None else None
-        except duckdb.Error as e:
-            raise KilnError(f"SQL error: {str(e).splitlines()[0]}") from None
-
-    def _register(self, con: Any, DeltaTable: Any):  # type: ignore[no-untyped-def]  # noqa: N803
-        def view(name: FullName, as_of: str | None = None) -> str | None:
-            info = self._info(name)
-            if info is None:
-                return None
-            self._require("table", str(name), "SELECT")
-            dt = DeltaTable(str(info["location"]))
-            alias = f"{name.catalog}__{name.schema}__{name.name}"
-            if as_of is not None:  # VERSION AS OF n | TIMESTAMP AS OF 'time'
-                try:
-                    dt.load_as_version(int(as_of) if as_of.isdigit() else as_of.strip("'"))
-                except Exception:  # noqa: BLE001 - delta-rs raises several kinds here
-                    raise KilnError(f"table {name} has no version as of {as_of} (latest: "
-                                    f"{DeltaTable(str(info['location'])).version()})") from None
-                alias += "__v" + str(dt.version())
-            con.register(alias, delta_io.dataset(dt, str(info["location"])))
-            return alias
-        return view
-
-
-_NAME3 = re.compile(r"(`?[A-Za-z_]\w*`?)\.(`?[A-Za-z_]\w*`?)\.(`?[A-Za-z_]\w*`?)")
-_AS_OF = re.compile(r"\s+(?:FOR\s+SYSTEM_(?:VERSION|TIME)\s+|)(VERSION|TIMESTAMP)\s+AS\s+OF\s+"
-                    r"(\d+|'[^']*')", re.IGNORECASE)
-
-
-def _rewrite_names(query: str, view) -> str:  # type: ignore[no-untyped-def]
-    """Replace three-part table names outside string literals with registered views."""
-    out: list[str] = []
-    i = 0
-    while i < len(query):
-        ch = query[i]
-        if ch in ("'", '"'):
-            j = query.find(ch, i + 1)
-            j = len(query) if j < 0 else j + 1
-            out.append(query[i:j])
-            i = j
-            continue
-        m = _NAME3.match(query, i)
-        if m and (i == 0 or not (query[i - 1].isalnum() or query[i - 1] in "_.")):
-            try:
-                name = parse_name(m.group(0))
-            except KilnError:
-                name = None
-            as_of = _AS_OF.match(query, m.end())
-            alias = view(name, as_of.group(2) if as_of else None) if name is not None else None
-            if alias is None and name is not None:
-                raise NotFound(f"table {name} does not exist")
-            out.append(alias if alias is not None else m.group(0))
-            i = as_of.end() if as_of and alias is not None else m.end()
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _to_arrow(data: Any) -> "pa.Table":
-    import pyarrow as pa
-
-    if isinstance(data, pa.Table):
-        return data
-    try:
-        import pandas as pd
-
-        if isinstance(data, pd.DataFrame):
-            return pa.Table.from_pandas(data, preserve_index=False)
-    except ImportError:
-        pass
-    if isinstance(data, (list, dict)):
-        return pa.Table.from_pylist(data) if isinstance(data, list) else pa.table(data)
-    raise KilnError(f"cannot write a {type(data).__name__}: pass a pandas DataFrame, an Arrow "
-                    "table, a list of dicts or a dict of columns")
 
 
 def _local_location(location: str) -> str:
@@ -556,81 +437,3 @@ def _local_location(location: str) -> str:
 
 def _columns(schema: Any) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
-
-
-def _conform(name: FullName, data: "pa.Table", table_schema: Any, info: dict[str, Any]
-             ) -> "pa.Table":
-    """The data in the table's schema: the same columns, types cast only where no value
-    can change (int32 -> int64, ...); anything else is a schema mismatch, written nowhere."""
-    import pyarrow as pa
-
-    want = pa.schema(table_schema)
-    have = {f.name for f in data.schema}
-    missing = [f.name for f in want if f.name not in have]
-    extra = [n for n in data.schema.names if n not in want.names]
-    problem = None
-    if missing or extra:
-        problem = ("missing columns " + ", ".join(missing) if missing else "") + \
-                  ("; " if missing and extra else "") + \
-                  ("columns not in the table: " + ", ".join(extra) if extra else "")
-    else:
-        wrong = [f"{f.name} is {data.schema.field(f.name).type}, the table has {f.type}"
-                 for f in want if not _same_kind(data.schema.field(f.name).type, f.type)]
-        if wrong:
-            problem = "; ".join(wrong)
-        else:
-            try:
-                return data.select(want.names).cast(want, safe=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
-                problem = str(e).splitlines()[0]
-    raise KilnError(f"schema mismatch writing {name}: {problem}",
-                    detail="table columns: " + ", ".join(f"{f.name} {f.type}" for f in want)
-                    + "\ndata columns:  " + ", ".join(f"{f.name} {f.type}" for f in data.schema))
-
-
-def _evolve(name: FullName, data: "pa.Table", table_schema: Any) -> "pa.Table":
-    """The data for an evolving append: the table's columns first (cast where no value can
-    change, null where the data lacks them), then the data's new columns."""
-    import pyarrow as pa
-
-    want = pa.schema(table_schema)
-    columns, fields = [], []
-    for f in want:
-        if f.name in data.schema.names:
-            col = data.column(f.name)
-            if not _same_kind(col.type, f.type):
-                raise KilnError(f"schema mismatch writing {name}: {f.name} is {col.type}, "
-                                f"the table has {f.type}")
-            try:
-                col = col.cast(f.type, safe=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
-                raise KilnError(f"schema mismatch writing {name}: {f.name}: "
-                                f"{str(e).splitlines()[0]}") from None
-        else:
-            col = pa.nulls(data.num_rows, f.type)
-        columns.append(col)
-        fields.append(pa.field(f.name, f.type, True))
-    for n in data.schema.names:
-        if n not in want.names:
-            columns.append(data.column(n))
-            fields.append(data.schema.field(n).with_nullable(True))
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
-
-
-def _same_kind(src: Any, dst: Any) -> bool:
-    """Types a write may convert between: equal ones, and widths of one kind of number,
-    string, binary or timestamp (never text to number or number to text)."""
-    import pyarrow.types as t
-
-    if src == dst or t.is_null(src):
-        return True
-    kinds = (t.is_integer, t.is_floating, lambda x: t.is_string(x) or t.is_large_string(x),
-             lambda x: t.is_binary(x) or t.is_large_binary(x), t.is_timestamp, t.is_date,
-             t.is_boolean)
-    return any(k(src) and k(dst) for k in kinds)
-
-
-def _ident(col: str) -> str:
-    if not re.match(r"^[A-Za-z_]\w*$", col):
-        raise KilnError(f"invalid merge key column {col!r}")
-    return col

@@ -69,6 +69,7 @@ SCIM_LIST = _obj(("Resources", "totalResults"), Resources={"type": "array"},
 REFRESH = _obj(("refresh_id", "state"), refresh_id=_TYPES["int"], state=_TYPES["str"])
 OBJECT = _obj(("kind", "id", "name", "settings"), kind=_TYPES["str"], id=_TYPES["str"],
               name=_TYPES["str"], settings=ANY)
+LOCATION = _obj(("location",), location=_TYPES["str"])
 BYTES = "bytes"
 
 J = "/api/2.2/jobs"
@@ -206,6 +207,26 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
                                                      _obj(("alias_name", "version_num"),
                                                           alias_name=_TYPES["str"],
                                                           version_num=_TYPES["int"])),
+    ("GET", K + "/catalog/table-info"): ("A table's registration", "name:str!",
+                                         _obj(table={"type": ["object", "null"]})),
+    ("GET", K + "/catalog/location"): ("Where a table's files are", "name:str! privilege:str",
+                                       LOCATION),
+    ("POST", K + "/catalog/new-table"): ("Where a new table's first write goes",
+                                         "name:str! location:str", LOCATION),
+    ("POST", K + "/catalog/created"): ("Register a table just written",
+                                       "name:str! location:str! rows:int", EMPTY),
+    ("POST", K + "/catalog/written"): ("Record a write", "name:str! mode:str! version:int! "
+                                       "rows:int record:bool task_key:str mlflow_run_id:str",
+                                       EMPTY),
+    ("POST", K + "/catalog/record"): ("Record a read or write", "name:str! op:str! version:int "
+                                      "task_key:str mlflow_run_id:str", EMPTY),
+    ("GET", K + "/catalog/tables"): ("Table names", "schema:str", _list("tables", {
+        "type": "string"})),
+    ("POST", K + "/catalog/annotate"): ("Keep a table's properties",
+                                        "name:str! properties:obj!", EMPTY),
+    ("POST", K + "/catalog/functions"): ("Register a CREATE FUNCTION", "sql:str!", ANY),
+    ("GET", K + "/catalog/function"): ("A catalog function", "name:str!", ANY),
+    ("GET", K + "/catalog/online-store"): ("Where the online store is", "", LOCATION),
     ("GET", K + "/objects/get"): ("A workspace object", "kind:str! id:str!", OBJECT),
     ("GET", K + "/objects/list"): ("Workspace objects", "kind:str bundle_ref_prefix:str "
                                    "name:str", _list("objects", OBJECT)),
