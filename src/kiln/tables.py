@@ -15,11 +15,15 @@ from typing import Any
 
 
 @functools.cache
-def _catalog():  # type: ignore[no-untyped-def]
-    from kiln.catalog import Catalog
-    from kiln.session import run_context, workspace
+def _catalog(workspace_dir: str | None = None):  # type: ignore[no-untyped-def]
+    """This process's tables (of its workspace, or the one in ``workspace_dir``): their
+    data read and written here, every decision the workspace's (in process, or the kiln
+    server's that started the run)."""
+    from kiln.catalog.data import Tables
+    from kiln.session import run_context
+    from kiln.workspace.task_client import task_client
 
-    return Catalog(workspace(), context=run_context())
+    return Tables(task_client(workspace_dir=workspace_dir).catalog(run_context()))
 
 
 def read(name: str, version: int | None = None, as_arrow: bool = False) -> Any:

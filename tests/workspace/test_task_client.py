@@ -3,6 +3,7 @@ server's REST API with a job run's own token, answer the same questions the same
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,22 @@ def run_token(ws: Any, doc: dict[str, Any] = RUNNING) -> str:
 
 
 @pytest.fixture(params=["embedded", "server"])
-def client(request: pytest.FixtureRequest, ws: Any) -> Iterator[Any]:
-    if request.param == "embedded":
+def client(request: pytest.FixtureRequest, ws: Any,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if request.param == "embedded":  # a task of alice's
+        monkeypatch.setenv("KILN_USER", "alice@example.com")
         yield EmbeddedClient(ws.local_root())
         return
     token = run_token(ws)
     with rest_app(ws) as url:
         yield ServerClient(url, token)
+
+
+def run_of(client: Any, ws: Any) -> int:
+    """The job run the client works for: the server's run token's, or the newest run."""
+    return max(r["run_id"] for r in ws.list_runs(None, 10)) if isinstance(
+        client, ServerClient) else int(ws.create_run(int(ws.create("jobs", "j", {
+            "name": "j"}).id), RUNNING))
 
 
 def test_secrets_read_the_same_through_either_client(client: Any, ws: Any) -> None:
@@ -77,3 +87,87 @@ def test_only_an_active_runs_own_token_reads_a_secrets_value(ws: Any) -> None:
         assert ServerClient(url, person).secret_keys("db") == ["password", "user"]
         with pytest.raises(KilnError):
             ServerClient(url, "dkea-not-a-token").secret_scopes()
+
+
+def test_tables_read_and_write_the_same_through_either_client(client: Any, ws: Any) -> None:
+    """The data is read and written here; the catalog decides, registers and records."""
+    import pyarrow as pa
+
+    from kiln.catalog import Catalog
+    from kiln.catalog.data import Tables
+    from kiln.run_context import RunContext
+
+    Catalog(ws).create_catalog("main")
+    Catalog(ws).create_schema("main", "ml")
+    run = run_of(client, ws)
+    tables = Tables(client.catalog(RunContext(run, "features")))
+    assert tables.table_info("main.ml.f") is None
+    assert tables.write("main.ml.f", pa.table({"id": [1, 2], "x": [1.0, 2.0]})) == 0
+    info = tables.table_info("main.ml.f")
+    assert info["table_type"] == "MANAGED"
+    assert info["location"].startswith(ws.local_root())
+    assert tables.write("main.ml.f", pa.table({"id": [3], "x": [3.0]})) == 1
+    assert tables.write("main.ml.f", pa.table({"id": [1], "x": [9.0]}), mode="merge",
+                        keys=["id"]) == 2
+    assert tables.read("main.ml.f").sort_values("id")["x"].tolist() == [9.0, 2.0, 3.0]
+    assert tables.read("main.ml.f", version=0)["x"].tolist() == [1.0, 2.0]
+    assert [h["version"] for h in tables.history("main.ml.f")] == [2, 1, 0]
+    assert tables.sql("SELECT sum(id) AS s FROM main.ml.f VERSION AS OF 1").to_pylist() == [
+        {"s": 6}]
+    assert tables.list_tables("main.ml") == ["main.ml.f"]
+    with pytest.raises(KilnError, match="schema mismatch writing main.ml.f"):
+        tables.write("main.ml.f", pa.table({"id": ["a"], "x": [1.0]}))
+    assert tables.write("main.ml.f", pa.table({"id": [4], "y": ["new"]}), evolve=True) == 3
+    assert [c["name"] for c in tables.table_info("main.ml.f")["columns"]] == ["id", "x", "y"]
+    tables.annotate("main.ml.f", {"primary_keys": ["id"]})
+    assert tables.table_info("main.ml.f")["primary_keys"] == ["id"]
+    with pytest.raises(NotFound):
+        tables.read("main.ml.nope")
+    with pytest.raises(NotFound):  # its schema does not exist: nothing is written
+        tables.write("main.nope.t", pa.table({"id": [1]}))
+    made = tables.meta.create_function(
+        "CREATE FUNCTION main.ml.double(x DOUBLE) RETURNS DOUBLE LANGUAGE PYTHON AS $$\n"
+        "return x * 2\n$$")
+    assert made["full_name"] == "main.ml.double"
+    assert tables.function("main.ml.double")["full_name"] == "main.ml.double"
+    assert tables.online_root() == ws.local_root()
+
+    # what was written and read is the run's lineage, named by the run's task
+    seen = [(e.op, e.version, e.job_run_id, e.task_key)
+            for e in ws.lineage(entity="main.ml.f")]
+    assert sorted(set(seen)) == sorted({("write", str(v), run, "features") for v in range(4)}
+                                       | {("read", "2", run, "features"),
+                                          ("read", "0", run, "features")})
+    tables.drop("main.ml.f")
+    assert tables.table_info("main.ml.f") is None
+    assert not os.path.exists(info["location"])  # a managed table's files go with it
+
+
+def test_the_catalogs_privileges_hold_through_either_client(client: Any, ws: Any) -> None:
+    import pyarrow as pa
+
+    from kiln.catalog import Catalog
+    from kiln.catalog.data import Tables
+    from kiln.identity import Identities
+    from kiln.run_context import RunContext
+
+    Identities(ws).add("root@example.com", "USER")
+    Identities(ws).set_membership("admins", "root@example.com", True)
+    root = ws.as_user("root@example.com")
+    Catalog(root).create_catalog("main")  # root's, and nothing of it alice's
+    Catalog(root).create_schema("main", "hr")
+    Catalog(root).write("main.hr.secret", pa.table({"id": [7]}))
+    tables = Tables(client.catalog(RunContext(run_of(client, ws), "t")))
+    for call in (lambda: tables.read("main.hr.secret"),
+                 lambda: tables.write("main.hr.secret", pa.table({"id": [8]})),
+                 lambda: tables.sql("SELECT * FROM main.hr.secret")):
+        with pytest.raises(PermissionDenied):
+            call()
+    assert Catalog(root).read("main.hr.secret")["id"].tolist() == [7]  # nothing written
+    for securable, name, privilege in (("catalog", "main", "USE_CATALOG"),
+                                       ("schema", "main.hr", "USE_SCHEMA"),
+                                       ("table", "main.hr.secret", "SELECT")):
+        root.change_grants(securable, name, "alice@example.com", [privilege], [])
+    assert tables.read("main.hr.secret")["id"].tolist() == [7]  # reading is what she may
+    with pytest.raises(PermissionDenied, match="MODIFY"):
+        tables.write("main.hr.secret", pa.table({"id": [8]}))

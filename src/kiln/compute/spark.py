@@ -198,12 +198,11 @@ class _MappingStub:
         names = [t for t, how in tables.items() if how == op]
         if not names:
             return
-        from kiln.catalog import Catalog
-        from kiln.session import run_context, workspace_at
+        from kiln.tables import _catalog
 
         try:
             if self._catalog is None:
-                self._catalog = Catalog(workspace_at(self._dir), context=run_context())
+                self._catalog = _catalog(self._dir)
             for name in names:
                 self._catalog.record(name, op)
         except Exception as e:  # noqa: BLE001 - lineage must never fail the user's query
@@ -252,12 +251,12 @@ def _functions_in_catalog(workspace_dir: str) -> None:
     original = SparkSession.sql
 
     def sql(self: Any, sqlQuery: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N803
-        from kiln.catalog.functions import Functions, is_create_function
+        from kiln.catalog.functions import is_create_function
 
         if isinstance(sqlQuery, str) and is_create_function(sqlQuery):
-            from kiln.session import workspace_at
+            from kiln.tables import _catalog
 
-            Functions(workspace_at(workspace_dir)).create(sqlQuery)
+            _catalog(workspace_dir).meta.create_function(sqlQuery)
             return self.createDataFrame([], "result string")
         return original(self, sqlQuery, *args, **kwargs)
 
@@ -276,12 +275,10 @@ def _overwrite_as_delta_write(workspace_dir: str) -> None:
                     mode: str | None = None, partitionBy: Any = None,  # noqa: N803
                     **options: Any) -> None:
         if (mode or self._write.mode or "").lower() == "overwrite":
-            from kiln.catalog import Catalog, parse_name
-            from kiln.session import workspace_at
+            from kiln.catalog import parse_name
+            from kiln.tables import _catalog
 
-            from kiln.session import run_context
-
-            catalog = Catalog(workspace_at(workspace_dir), context=run_context())
+            catalog = _catalog(workspace_dir)
             try:
                 full = str(parse_name(_qualified(self._spark, name)))
                 info = catalog.table_info(full)

@@ -207,13 +207,13 @@ class FeatureEngineeringClient:
         if capacity not in CAPACITIES:
             raise KilnError(f"online store capacity must be one of {', '.join(CAPACITIES)}, "
                             f"not {capacity!r}")
-        doc = online.add_store(self._catalog.ws.local_root(), name, capacity)
+        doc = online.add_store(self._catalog.online_root(), name, capacity)
         return OnlineStore(name, doc["capacity"], doc["state"], doc["creation_time"])
 
     def get_online_store(self, *, name: str) -> OnlineStore | None:
         from kiln.features import online
 
-        doc = online.stores(self._catalog.ws.local_root()).get(name)
+        doc = online.stores(self._catalog.online_root()).get(name)
         return None if doc is None else OnlineStore(name, doc["capacity"], doc["state"],
                                                     doc["creation_time"])
 
@@ -235,7 +235,7 @@ class FeatureEngineeringClient:
     def _publish(self, full: str, info: dict[str, Any]) -> None:
         from kiln.features import online
 
-        online.publish(self._catalog.ws.local_root(), full, self._catalog.read(full),
+        online.publish(self._catalog.online_root(), full, self._catalog.read(full),
                        list(info.get("primary_keys") or []), info.get("timeseries_column"))
 
     def read_table(self, *, name: str, **_: Any) -> Any:
@@ -252,7 +252,7 @@ class FeatureEngineeringClient:
         self._catalog.drop(full)
         from kiln.features import online
 
-        online.drop(self._catalog.ws.local_root(), full)
+        online.drop(self._catalog.online_root(), full)
 
     def set_feature_table_tag(self, *, name: str, key: str, value: str) -> None:
         full, info = self._feature_table(name)
@@ -368,9 +368,7 @@ class FeatureEngineeringClient:
                       fl.lookback_window, defaults)
 
     def _function(self, name: str) -> dict[str, Any]:
-        from kiln.catalog.functions import Functions
-
-        return Functions(self._catalog.ws).get(name)
+        return self._catalog.function(name)
 
     def _feature_table(self, name: str) -> tuple[str, dict[str, Any]]:
         full = str(parse_name(name))

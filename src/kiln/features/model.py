@@ -80,11 +80,10 @@ def looked_up(frame: pd.DataFrame, spec: dict[str, Any], read: Any) -> pd.DataFr
     functions = [fn for fn in spec.get("functions") or [] if fn["output_name"] not in
                  out.columns]
     if functions:
-        from kiln.catalog.functions import Functions
         from kiln.features.client import apply_functions
-        from kiln.session import workspace
+        from kiln.tables import _catalog
 
-        out = apply_functions(out, functions, Functions(workspace()).get)
+        out = apply_functions(out, functions, _catalog().function)
     return out
 
 

@@ -1,5 +1,7 @@
-"""How code in a task reaches its workspace's metadata: never by reading the workspace's
-files or database itself.
+"""How code in a task reaches its workspace's metadata (secrets, the catalog's tables and
+functions): never by reading the workspace's files or database itself. A table's data is
+read and written where the catalog says it is, once the catalog has checked the user's
+privileges (``kiln.catalog.data``).
 
 - A run a kiln server started reaches that server over its REST API with the run's own
   token (``DATABRICKS_HOST`` and ``DATABRICKS_TOKEN``, which the runner sets): the server
@@ -15,7 +17,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Protocol
 
+from kiln.catalog.data import TableMeta
 from kiln.errors import KilnError
+from kiln.run_context import RunContext
 from kiln.settings import Settings
 
 
@@ -30,6 +34,9 @@ class TaskClient(Protocol):
 
     def enforces_grants(self) -> bool:
         """Whether the workspace has admins, and so enforces Unity Catalog privileges."""
+
+    def catalog(self, context: RunContext) -> TableMeta:
+        """The catalog, as the task's user, recording lineage for ``context``."""
 
 
 class EmbeddedClient:
@@ -51,6 +58,11 @@ class EmbeddedClient:
 
     def enforces_grants(self) -> bool:
         return bool(self.ws.group_members("admins"))
+
+    def catalog(self, context: RunContext) -> TableMeta:
+        from kiln.catalog import Catalog
+
+        return Catalog(self.ws, context=context)
 
 
 class ServerClient:
@@ -77,6 +89,68 @@ class ServerClient:
         groups = self.http.get("/api/2.0/preview/scim/v2/Groups").get("Resources") or []
         return any(g.get("displayName") == "admins" and g.get("members") for g in groups)
 
+    def catalog(self, context: RunContext) -> TableMeta:
+        return ServerCatalog(self.http, context)
+
+
+CATALOG_API = "/api/2.0/kiln/catalog"
+
+
+class ServerCatalog:
+    """The catalog of the kiln server that started the run (``kiln.server.catalog_api``):
+    it checks, registers, audits and records lineage; the job run is the token's."""
+
+    def __init__(self, http: Any, context: RunContext) -> None:
+        self.http = http
+        self.context = context
+
+    def _run(self) -> dict[str, Any]:
+        return {"task_key": self.context.task_key,
+                "mlflow_run_id": self.context.mlflow_run_id()}
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return self.http.post(CATALOG_API + path, body)
+
+    def table_info(self, table: str) -> dict[str, Any] | None:
+        return self.http.get(CATALOG_API + "/table-info", name=table).get("table")
+
+    def location(self, table: str, privilege: str = "SELECT") -> str:
+        return str(self.http.get(CATALOG_API + "/location", name=table,
+                                 privilege=privilege)["location"])
+
+    def new_table(self, table: str, location: str | None) -> str:
+        return str(self._post("/new-table", {"name": table, "location": location})["location"])
+
+    def created(self, table: str, where: str, rows: int) -> None:
+        self._post("/created", {"name": table, "location": where, "rows": rows, **self._run()})
+
+    def written(self, table: str, mode: str, version: int, rows: int, record: bool) -> None:
+        self._post("/written", {"name": table, "mode": mode, "version": version, "rows": rows,
+                                "record": record, **self._run()})
+
+    def record(self, table: str, op: str, version: int | None = None) -> None:
+        self._post("/record", {"name": table, "op": op, "version": version, **self._run()})
+
+    def list_tables(self, schema: str | None = None) -> list[str]:
+        return list(self.http.get(CATALOG_API + "/tables", schema=schema)["tables"])
+
+    def annotate(self, table: str, properties: dict[str, Any]) -> None:
+        self._post("/annotate", {"name": table, "properties": properties})
+
+    def drop(self, table: str) -> None:
+        from urllib.parse import quote
+
+        self.http.call("DELETE", "/api/2.1/unity-catalog/tables/" + quote(table, safe=""))
+
+    def create_function(self, sql: str) -> dict[str, Any]:
+        return dict(self._post("/functions", {"sql": sql}))
+
+    def function(self, name: str) -> dict[str, Any]:
+        return dict(self.http.get(CATALOG_API + "/function", name=name))
+
+    def online_root(self) -> str:
+        return str(self.http.get(CATALOG_API + "/online-store")["location"])
+
 
 def task_client(settings: Settings | None = None,
                 workspace_dir: str | None = None) -> TaskClient:
@@ -85,7 +159,9 @@ def task_client(settings: Settings | None = None,
     if s.server_url and s.databricks_token:
         return ServerClient(s.server_url, s.databricks_token)
     directory = workspace_dir or s.workspace_dir
-    if not directory:
+    from kiln.workspace.local.database import exists
+
+    if not directory or not exists(directory):
         raise KilnError("no workspace: this works inside kiln job tasks, or in a session "
                         "bound to one with eval \"$(kiln env -t TARGET)\"")
     return EmbeddedClient(directory)
