@@ -237,6 +237,16 @@ n = spark.table("main.hr.salaries").count()
 dbutils.notebook.exit(str(n))
 """
 
+# a feature table from a table, as Databricks notebooks write it: the data is written by
+# the task, the table registered, checked and put in the lineage by the server
+FEATURES = """# Databricks notebook source
+from databricks.feature_engineering import FeatureEngineeringClient
+fe = FeatureEngineeringClient()
+df = spark.table("main.hr.salaries").selectExpr("id", "id * 2 AS doubled")
+fe.create_table(name="main.hr.doubled", primary_keys=["id"], df=df)
+dbutils.notebook.exit(str(fe.read_table(name="main.hr.doubled").count()))
+"""
+
 # task code's MLflow, as Databricks notebooks write it: the server checks its privileges
 MLFLOW_REGISTER = """# Databricks notebook source
 import mlflow
@@ -303,6 +313,29 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
         assert "does not have USE CATALOG on Catalog 'main'" in said, said
         grant_select(w, "alice@example.com", "main.hr.salaries")
         assert run() == (jobs.RunResultState.SUCCESS, "3")
+
+        # her feature table: CREATE TABLE on the schema first, as on Databricks
+        path = "/Workspace/Users/alice@example.com/features"
+        alice.workspace.import_(path=path, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                                content=base64.b64encode(FEATURES.encode()).decode())
+        job = alice.jobs.create(name="features", tasks=[jobs.Task(
+            task_key="features", notebook_task=jobs.NotebookTask(notebook_path=path))])
+        state, said = run()
+        assert state == jobs.RunResultState.FAILED
+        assert "does not have CREATE TABLE on Schema 'main.hr'" in said, said
+        assert [t.full_name for t in w.tables.list("main", "hr")] == ["main.hr.salaries"]
+        w.grants.update("schema", "main.hr", changes=[PermissionsChange(
+            principal="alice@example.com", add=[Privilege.CREATE_TABLE])])
+        assert run() == (jobs.RunResultState.SUCCESS, "3")
+        doubled = w.tables.get("main.hr.doubled")
+        assert doubled.table_type.value == "MANAGED"
+        assert [c.name for c in doubled.columns] == ["id", "doubled"]
+        last = max(r.run_id for r in alice.jobs.list_runs(job_id=job.job_id))
+        seen = json.loads(admin.run("lineage", "main.hr.salaries", "-w", "shared", "-o", "json",
+                                    cwd=tmp_path).stdout)
+        assert any(e["target"] == "table main.hr.doubled@0" and
+                   e["via"].startswith(f"job run {last} task features")
+                   for e in seen["downstream"]), seen
 
         # the run's MLflow calls reach the server as alice: the registry's privileges hold
         path = "/Workspace/Users/alice@example.com/register"
