@@ -179,6 +179,14 @@ def test_grants_decide_what_each_user_sees_and_may_do(tmp_path: Path) -> None:
         assert seen["get"] == "ok" and seen["alias"] == "PERMISSION_DENIED"
         assert seen["search"] == ["main.ml.remote", "main.sales.mine"] + [
             f"main.sales.mine{i}" for i in range(10)]
+        # MLflow's door moves aliases as kiln's registry does: behind the approval gate
+        admin.run("models", "policy", "-w", "shared", "--require-approval", "x", cwd=tmp_path)
+        assert mlflow_as(url, tokens["admin"])["alias"] == "INVALID_PARAMETER_VALUE"
+        with pytest.raises(NotFound):
+            w.model_versions.get_by_alias("main.ml.remote", "x")
+        admin.run("models", "policy", "-w", "shared", "--clear", cwd=tmp_path)
+        assert mlflow_as(url, tokens["admin"])["alias"] == "ok"
+        assert w.model_versions.get_by_alias("main.ml.remote", "x").version == 1
         effective = w.grants.get_effective("table", "main.sales.orders",
                                            principal="alice@example.com")
         assert {(p.privilege.value, p.inherited_from_name)

@@ -6,6 +6,9 @@ same way through either door.
 - creating a model needs CREATE_MODEL on its schema; its creator then holds
   ALL_PRIVILEGES and MANAGE on it (MLflow keeps no owner: this grant is the record);
 - changing or deleting a model, its versions, tags and aliases needs ownership or MANAGE;
+- setting or deleting an alias of a Unity Catalog model is kiln's registry's own call, as
+  through kiln's REST API and CLI: under the model's lock, behind the workspace's approval
+  gate, audited as ``models.set_alias``;
 - searches answer only the models the user may read.
 
 Each request's model name comes from its query (GET) or JSON body. Run artifacts
@@ -21,7 +24,7 @@ import json
 from typing import Any, Callable
 
 from kiln.catalog.grants import Grants
-from kiln.errors import KilnError
+from kiln.errors import HTTP_STATUS, KilnError
 from kiln.models.registry import Registry
 from kiln.server.http import reply_error
 from kiln.workspace import Workspace
@@ -72,6 +75,9 @@ def guarded(ws: Workspace, app: Any) -> Callable[..., Any]:
             await asyncio.to_thread(_audit, ws, user, scope, {
                 "status": 403 if e.code == "PERMISSION_DENIED" else 400, "error_code": e.code})
             await reply_error(send, e)
+            return
+        if op == "registered-models/alias" and method in ("POST", "DELETE") and _uc(name):
+            await _alias(ws, user, scope, send, method, args)
             return
         replay = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -124,6 +130,32 @@ async def _relay(app: Any, scope: dict[str, Any], receive: Any, send: Any,
     await asyncio.to_thread(after, status[0] if status else 0)
     for msg in last:
         await send(msg)
+
+
+async def _alias(ws: Workspace, user: str, scope: dict[str, Any], send: Any, method: str,
+                 args: dict[str, Any]) -> None:
+    """MLflow's ``registered-models/alias`` set (POST) or delete (DELETE), by the registry:
+    MLflow's answer on success (``{}``), a coded error otherwise; audited either way."""
+    from kiln.server.http import send_json
+
+    def change() -> None:
+        registry = Registry(ws.as_user(user))
+        if method == "POST":
+            registry.set_alias(str(args["name"]), str(args.get("alias") or ""),
+                               str(args.get("version") or ""), reason="MLflow API")
+        else:
+            registry.delete_alias(str(args["name"]), str(args.get("alias") or ""),
+                                  reason="MLflow API")
+
+    try:
+        await asyncio.to_thread(change)
+    except KilnError as e:
+        await asyncio.to_thread(_audit, ws, user, scope, {
+            "status": HTTP_STATUS.get(e.code, 400), "error_code": e.code})
+        await reply_error(send, e)
+        return
+    await asyncio.to_thread(_audit, ws, user, scope, {"status": 200})
+    await send_json(send, 200, {})
 
 
 def _args(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
