@@ -171,3 +171,38 @@ def test_the_catalogs_privileges_hold_through_either_client(client: Any, ws: Any
     assert tables.read("main.hr.secret")["id"].tolist() == [7]  # reading is what she may
     with pytest.raises(PermissionDenied, match="MODIFY"):
         tables.write("main.hr.secret", pa.table({"id": [8]}))
+
+
+def test_the_lifecycles_registry_answers_the_same_through_either_client(client: Any,
+                                                                         ws: Any) -> None:
+    """Reading versions, recording a validation and deploying: the registry's own rules
+    (the validation gate, the approval gate, challenger → champion) hold either way."""
+    from kiln.models.lifecycle import ValidationResult
+    from kiln.models.registry import Registry
+
+    reg = Registry(ws)
+    mlflow = reg.client
+    mlflow.create_registered_model("main.ml.m")
+    for _ in range(2):
+        mlflow.create_model_version("main.ml.m", "file:///nowhere")
+    models = client.models()
+    assert models.resolve("main.ml.m", version="1") == ("main.ml.m", "1")
+    assert models.resolve("main.ml.m") == ("main.ml.m", "2")  # the latest
+    assert models.by_alias("main.ml.m", "champion") is None
+    with pytest.raises(NotFound):
+        models.resolve("main.ml.m", alias="champion")
+    with pytest.raises(KilnError, match="has not passed validation"):
+        models.deploy("main.ml.m", "2", "champion", False, "")
+
+    models.record_validation(ValidationResult("main.ml.m", "2", "passed", "enabled",
+                                              {"auc": 0.9}, None, {}, "ok"), ["auc"])
+    assert models.by_alias("main.ml.m", "challenger") == "2"
+    assert reg.version("main.ml.m", 2).tags["kiln.validation.status"] == "passed"
+    ws.put_model_policy(require_approval=["champion"])
+    with pytest.raises(KilnError, match="requires an approval"):
+        models.deploy("main.ml.m", "2", "champion", False, "")
+    ws.put_model_policy(require_approval=[])
+    assert models.deploy("main.ml.m", "2", "champion", False, "good") is None
+    assert models.resolve("main.ml.m", alias="champion") == ("main.ml.m", "2")
+    assert models.by_alias("main.ml.m", "challenger") is None  # it became the champion
+    assert reg.version("main.ml.m", 2).tags["kiln.deployed_by"] == "alice@example.com"

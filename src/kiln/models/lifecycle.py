@@ -12,7 +12,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kiln.errors import KilnError
 from kiln.models.registry import Registry, model_name
@@ -53,6 +53,48 @@ class ValidationResult:
         return self.status == "passed"
 
 
+class Models(Protocol):
+    """What the lifecycle asks of the registry: reading versions, and the two decisions
+    (recording a validation, deploying), which the registry makes under its own rules."""
+
+    def resolve(self, name: str, version: str | None = None,
+                alias: str | None = None) -> tuple[str, str]:
+        """(the model's name, the version's number) of a version, by number or alias."""
+
+    def by_alias(self, name: str, alias: str) -> str | None:
+        """The version ``alias`` points at, or None."""
+
+    def record_validation(self, result: ValidationResult, checked: list[str] | None) -> None:
+        ...
+
+    def deploy(self, name: str, version: int | str, alias: str, force: bool,
+               reason: str) -> str | None: ...
+
+
+class RegistryModels:
+    """The lifecycle's calls on a workspace's registry, in this process."""
+
+    def __init__(self, reg: Registry) -> None:
+        self.reg = reg
+
+    def resolve(self, name: str, version: str | None = None,
+                alias: str | None = None) -> tuple[str, str]:
+        mv = self.reg.resolve(name, **({"version": version} if version else {}),
+                              **({"alias": alias} if alias else {}))
+        return str(mv.name), str(mv.version)
+
+    def by_alias(self, name: str, alias: str) -> str | None:
+        mv = self.reg.by_alias(name, alias)
+        return str(mv.version) if mv is not None else None
+
+    def record_validation(self, result: ValidationResult, checked: list[str] | None) -> None:
+        record_validation(self.reg, result, checked)
+
+    def deploy(self, name: str, version: int | str, alias: str, force: bool,
+               reason: str) -> str | None:
+        return deploy_version(self.reg, name, version, alias, force, reason)
+
+
 def validate(model_uri: str, data: Any, targets: str, model_type: str = "classifier",
              thresholds: dict[str, Any] | None = None, baseline_alias: str | None = "champion",
              run_mode: str = "enabled", evaluator_config: dict[str, Any] | None = None,
@@ -66,14 +108,13 @@ def validate(model_uri: str, data: Any, targets: str, model_type: str = "classif
     """
     if run_mode not in RUN_MODES:
         raise KilnError(f"run_mode must be one of {', '.join(RUN_MODES)}, got {run_mode!r}")
-    reg = registry or _registry()
+    models = RegistryModels(registry) if registry is not None else _models()
     name, ref = parse_model_uri(model_uri)
-    mv = reg.resolve(name, **ref)
-    version = str(mv.version)
+    name, version = models.resolve(name, **ref)
     if run_mode == "disabled":
-        result = ValidationResult(mv.name, version, "disabled", run_mode,
+        result = ValidationResult(name, version, "disabled", run_mode,
                                   message="validation disabled by run_mode")
-        _record(reg, result)
+        models.record_validation(result, None)
         return result
     frame = _frame(data)
     if targets not in frame.columns:
@@ -81,34 +122,44 @@ def validate(model_uri: str, data: Any, targets: str, model_type: str = "classif
                         f"{', '.join(map(str, frame.columns))})")
     checks = _thresholds(thresholds or {})
     config = {"log_model_explainability": False, **(evaluator_config or {})}
-    candidate = _evaluate(f"models:/{mv.name}/{version}", frame, targets, model_type, config,
-                          f"validate {mv.name} v{version}")
-    baseline = reg.by_alias(mv.name, baseline_alias) if baseline_alias else None
-    if baseline is not None and str(baseline.version) == version:
+    candidate = _evaluate(f"models:/{name}/{version}", frame, targets, model_type, config,
+                          f"validate {name} v{version}")
+    baseline = models.by_alias(name, baseline_alias) if baseline_alias else None
+    if baseline == version:
         baseline = None  # re-validating the champion itself: absolute thresholds only
     base_metrics: dict[str, float] = {}
     if baseline is not None:
-        base_metrics = _evaluate(f"models:/{mv.name}/{baseline.version}", frame, targets,
-                                 model_type, config,
-                                 f"baseline {mv.name} v{baseline.version}")
+        base_metrics = _evaluate(f"models:/{name}/{baseline}", frame, targets,
+                                 model_type, config, f"baseline {name} v{baseline}")
     message = _check(checks, candidate, base_metrics)
-    result = ValidationResult(
-        mv.name, version, "failed" if message else "passed", run_mode, candidate,
-        str(baseline.version) if baseline is not None else None, base_metrics,
-        message or "all thresholds met")
-    _record(reg, result, sorted(checks))
-    if result.passed:
-        reg.set_alias(mv.name, "challenger", version, reason="validation passed")
-    elif run_mode == "enabled":
-        raise ValidationFailed(f"version {version} of {mv.name} failed validation: {message}")
+    result = ValidationResult(name, version, "failed" if message else "passed", run_mode,
+                              candidate, baseline, base_metrics, message or "all thresholds met")
+    models.record_validation(result, sorted(checks))
+    if not result.passed and run_mode == "enabled":
+        raise ValidationFailed(f"version {version} of {name} failed validation: {message}")
     return result
+
+
+def record_validation(reg: Registry, result: ValidationResult,
+                      checked: list[str] | None) -> None:
+    """Keep a validation's outcome on its version (tags, audited); a version that passed
+    becomes the ``challenger``."""
+    _record(reg, result, checked)
+    if result.passed:
+        reg.set_alias(result.name, "challenger", result.version, reason="validation passed")
 
 
 def deploy(name: str, version: int | str, *, alias: str = "champion", force: bool = False,
            reason: str = "", registry: Registry | None = None) -> str | None:
     """Make a validated version the ``champion`` (the alias moves in one step and the
     version loses ``challenger``); the previous champion's version, if any."""
-    reg = registry or _registry()
+    models = RegistryModels(registry) if registry is not None else _models()
+    return models.deploy(name, version, alias, force, reason)
+
+
+def deploy_version(reg: Registry, name: str, version: int | str, alias: str, force: bool,
+                   reason: str) -> str | None:
+    """``deploy``, by the registry: the validation gate, then the alias."""
     mv = reg.version(name, version)
     state = validation_status(mv.tags)
     if state != "passed" and not force:
@@ -141,10 +192,11 @@ def parse_model_uri(uri: str) -> tuple[str, dict[str, Any]]:
     return name, {}
 
 
-def _registry() -> Registry:
-    from kiln.session import workspace
+def _models() -> Models:
+    """The registry of this task's workspace, through the task's client."""
+    from kiln.workspace.task_client import task_client
 
-    return Registry(workspace())
+    return task_client().models()
 
 
 def _frame(data: Any) -> Any:

@@ -14,7 +14,7 @@ from kiln.jobs.service import JobsService
 from kiln.jobs.states import DONE_LIFE_CYCLES
 from kiln.workspace.files import WorkspaceFiles
 from kiln.identity import Identities
-from kiln.server import catalog_api, deploy_api, files_api, scim, serving_api, uc
+from kiln.server import catalog_api, deploy_api, files_api, models_api, scim, serving_api, uc
 from kiln.serving.endpoints import Endpoints
 from kiln.server.http import Request, Router
 from kiln.server.openapi import describe
@@ -94,6 +94,7 @@ def build_router(ws: Workspace) -> Router:
     uc.add_routes(r, lambda req: ws.as_user(req.user))
     deploy_api.add_routes(r, lambda req: ws.as_user(req.user))
     catalog_api.add_routes(r, lambda req: ws.as_user(req.user))
+    models_api.add_routes(r, lambda req: ws.as_user(req.user))
     files_api.add_routes(r, lambda req: ws.as_user(req.user))
     serving_api.add_routes(r, lambda req: Endpoints(ws.as_user(req.user)))
     scim.add_routes(r, ids_of)

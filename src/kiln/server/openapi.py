@@ -227,6 +227,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", K + "/catalog/functions"): ("Register a CREATE FUNCTION", "sql:str!", ANY),
     ("GET", K + "/catalog/function"): ("A catalog function", "name:str!", ANY),
     ("GET", K + "/catalog/online-store"): ("Where the online store is", "", LOCATION),
+    ("POST", K + "/models/validations"): (
+        "Record a validation's outcome", "name:str! version:str! status:str! run_mode:str! "
+        "metrics:obj baseline_version:str baseline_metrics:obj message:str checked:list", EMPTY),
+    ("POST", K + "/models/deploy"): ("Deploy a validated version", "name:str! version:str! "
+                                     "alias:str force:bool reason:str",
+                                     _obj(previous={"type": ["string", "null"]})),
     ("GET", K + "/objects/get"): ("A workspace object", "kind:str! id:str!", OBJECT),
     ("GET", K + "/objects/list"): ("Workspace objects", "kind:str bundle_ref_prefix:str "
                                    "name:str", _list("objects", OBJECT)),

@@ -38,6 +38,9 @@ class TaskClient(Protocol):
     def catalog(self, context: RunContext) -> TableMeta:
         """The catalog, as the task's user, recording lineage for ``context``."""
 
+    def models(self) -> Any:
+        """The registry as the model lifecycle asks it (``kiln.models.lifecycle.Models``)."""
+
 
 class EmbeddedClient:
     """The workspace's own calls, in this process."""
@@ -63,6 +66,12 @@ class EmbeddedClient:
         from kiln.catalog import Catalog
 
         return Catalog(self.ws, context=context)
+
+    def models(self) -> Any:
+        from kiln.models.lifecycle import RegistryModels
+        from kiln.models.registry import Registry
+
+        return RegistryModels(Registry(self.ws))
 
 
 class ServerClient:
@@ -91,6 +100,9 @@ class ServerClient:
 
     def catalog(self, context: RunContext) -> TableMeta:
         return ServerCatalog(self.http, context)
+
+    def models(self) -> Any:
+        return ServerModels(self.http)
 
 
 CATALOG_API = "/api/2.0/kiln/catalog"
@@ -150,6 +162,53 @@ class ServerCatalog:
 
     def online_root(self) -> str:
         return str(self.http.get(CATALOG_API + "/online-store")["location"])
+
+
+class ServerModels:
+    """The registry of the kiln server that started the run: versions are read through
+    Unity Catalog's REST API; a validation's outcome and a deploy are the server's to
+    record and make (``kiln.server.models_api``), under its approval gate."""
+
+    def __init__(self, http: Any) -> None:
+        self.http = http
+
+    def _model(self, name: str) -> str:
+        from urllib.parse import quote
+
+        return "/api/2.1/unity-catalog/models/" + quote(name, safe="")
+
+    def resolve(self, name: str, version: str | None = None,
+                alias: str | None = None) -> tuple[str, str]:
+        if version is not None or alias is not None:
+            doc = self.http.get(self._model(name) + (
+                f"/versions/{version}" if version is not None else f"/aliases/{alias}"))
+        else:  # the latest version
+            docs = self.http.get(self._model(name) + "/versions").get("model_versions") or []
+            if not docs:
+                raise KilnError(f"{name} has no versions")
+            doc = max(docs, key=lambda d: int(d["version"]))
+        return ".".join((doc["catalog_name"], doc["schema_name"], doc["model_name"])), \
+            str(doc["version"])
+
+    def by_alias(self, name: str, alias: str) -> str | None:
+        from kiln.errors import NotFound
+
+        try:
+            return str(self.http.get(self._model(name) + f"/aliases/{alias}")["version"])
+        except NotFound:
+            return None
+
+    def record_validation(self, result: Any, checked: list[str] | None) -> None:
+        from dataclasses import asdict
+
+        self.http.post("/api/2.0/kiln/models/validations", {**asdict(result),
+                                                            "checked": checked})
+
+    def deploy(self, name: str, version: int | str, alias: str, force: bool,
+               reason: str) -> str | None:
+        return self.http.post("/api/2.0/kiln/models/deploy", {
+            "name": name, "version": str(version), "alias": alias, "force": force,
+            "reason": reason}).get("previous")
 
 
 def task_client(settings: Settings | None = None,
