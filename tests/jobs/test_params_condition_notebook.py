@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -105,15 +106,45 @@ def test_dbutils_in_a_plain_session() -> None:
     assert e.value.value == "3"
 
 
-def test_dbutils_fs_maps_workspace_and_volume_paths(tmp_path: Path) -> None:
+def test_dbutils_fs_maps_workspace_and_volume_paths(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiln.catalog import Catalog
+    from kiln.errors import PermissionDenied
+    from kiln.identity import Identities
     from kiln.jobs.runtime.dbutils import TaskContext
+    from kiln.workspace.local import WorkspaceHome
 
-    d = DBUtils(TaskContext(workspace_dir=str(tmp_path)))
-    d.fs.put("/Volumes/main/ml/raw/a.txt", "hello")
-    assert (tmp_path / "volumes/main/ml/raw/a.txt").read_text() == "hello"
+    ws = WorkspaceHome(str(tmp_path)).open("dev", "alice@example.com")
+    root = Path(ws.local_root())
+    monkeypatch.setenv("KILN_USER", "alice@example.com")
+    d = DBUtils(TaskContext(workspace_dir=str(root)))
+    d.fs.put("/Volumes/main/ml/raw/a.txt", "hello")  # nothing enforced while no admins
+    assert (root / "volumes/main/ml/raw/a.txt").read_text() == "hello"
     d.fs.cp("/Volumes/main/ml/raw/a.txt", "/Workspace/Shared/b.txt")
     assert d.fs.head("/Workspace/Shared/b.txt") == "hello"
     assert [f["name"] for f in d.fs.ls("/Volumes/main/ml/raw")] == ["a.txt"]
     assert d.fs.rm("/Workspace/Shared/b.txt") and not d.fs.rm("/Workspace/Shared/b.txt")
+
+    # with admins, a volume's privileges hold: READ VOLUME to read, WRITE VOLUME to write
+    Identities(ws).add("root@example.com", "USER")
+    Identities(ws).set_membership("admins", "root@example.com", True)
+    admin = ws.as_user("root@example.com")
+    Catalog(admin).create_catalog("main")
+    Catalog(admin).create_schema("main", "ml")
+    Catalog(admin).create_volume("main", "ml", "raw")
+    with pytest.raises(PermissionDenied):
+        d.fs.head("/Volumes/main/ml/raw/a.txt")
+    for securable, name, privilege in (("catalog", "main", "USE_CATALOG"),
+                                       ("schema", "main.ml", "USE_SCHEMA"),
+                                       ("volume", "main.ml.raw", "READ_VOLUME")):
+        admin.change_grants(securable, name, "alice@example.com", [privilege], [])
+    assert d.fs.head("/Volumes/main/ml/raw/a.txt") == "hello"
+    for write in (lambda: d.fs.put("/Volumes/main/ml/raw/b.txt", "no"),
+                  lambda: d.fs.rm("/Volumes/main/ml/raw/a.txt"),
+                  lambda: d.fs.cp("/Workspace/x", "/Volumes/main/ml/raw/c.txt")):
+        with pytest.raises(PermissionDenied):
+            write()
+    assert sorted(os.listdir(root / "volumes/main/ml/raw")) == ["a.txt"]
+    ws.close()
     with pytest.raises(KilnError):
         d.fs.put("/Volumes/../../etc/x", "no")

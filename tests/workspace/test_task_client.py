@@ -173,6 +173,18 @@ def test_the_catalogs_privileges_hold_through_either_client(client: Any, ws: Any
         tables.write("main.hr.secret", pa.table({"id": [8]}))
 
 
+    # volume paths: READ VOLUME to read, WRITE VOLUME to write (dbutils.fs asks this)
+    Catalog(root).create_volume("main", "hr", "raw")
+    for write in (False, True):
+        with pytest.raises(PermissionDenied):
+            client.require_path("/Volumes/main/hr/raw/a.csv", write)
+    root.change_grants("volume", "main.hr.raw", "alice@example.com", ["READ_VOLUME"], [])
+    client.require_path("/Volumes/main/hr/raw/a.csv", False)
+    with pytest.raises(PermissionDenied, match="WRITE"):
+        client.require_path("/Volumes/main/hr/raw/a.csv", True)
+    client.require_path("/Workspace/Users/alice@example.com/x", True)  # not the catalog's
+
+
 def test_the_lifecycles_registry_answers_the_same_through_either_client(client: Any,
                                                                          ws: Any) -> None:
     """Reading versions, recording a validation and deploying: the registry's own rules

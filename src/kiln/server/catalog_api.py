@@ -47,6 +47,8 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
     r.add("POST", BASE + "/functions", lambda req: cat(req).create_function(
         req.required("sql")))
     r.add("GET", BASE + "/function", lambda req: cat(req).function(name(req)))
+    r.add("POST", BASE + "/path-access", lambda req: cat(req).require_path(
+        req.required("path"), req.arg("write", False, bool)))
     r.add("GET", BASE + "/online-store", lambda req: {"location": cat(req).online_root()})
 
 

@@ -226,6 +226,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
                                         "name:str! properties:obj!", EMPTY),
     ("POST", K + "/catalog/functions"): ("Register a CREATE FUNCTION", "sql:str!", ANY),
     ("GET", K + "/catalog/function"): ("A catalog function", "name:str!", ANY),
+    ("POST", K + "/catalog/path-access"): ("Check a volume path's privilege",
+                                           "path:str! write:bool", EMPTY),
     ("GET", K + "/catalog/online-store"): ("Where the online store is", "", LOCATION),
     ("POST", K + "/models/validations"): (
         "Record a validation's outcome", "name:str! version:str! status:str! run_mode:str! "

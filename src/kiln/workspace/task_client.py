@@ -41,6 +41,10 @@ class TaskClient(Protocol):
     def models(self) -> Any:
         """The registry as the model lifecycle asks it (``kiln.models.lifecycle.Models``)."""
 
+    def require_path(self, path: str, write: bool) -> None:
+        """A ``/Volumes/...`` path needs READ VOLUME (to read) or WRITE VOLUME (to write)
+        on its volume: ``PermissionDenied`` otherwise."""
+
 
 class EmbeddedClient:
     """The workspace's own calls, in this process."""
@@ -73,6 +77,11 @@ class EmbeddedClient:
 
         return RegistryModels(Registry(self.ws))
 
+    def require_path(self, path: str, write: bool) -> None:
+        from kiln.catalog import Catalog
+
+        Catalog(self.ws).require_path(path, write)
+
 
 class ServerClient:
     """The kiln server that started the run, over its REST API, as the run."""
@@ -103,6 +112,9 @@ class ServerClient:
 
     def models(self) -> Any:
         return ServerModels(self.http)
+
+    def require_path(self, path: str, write: bool) -> None:
+        self.http.post(CATALOG_API + "/path-access", {"path": path, "write": write})
 
 
 CATALOG_API = "/api/2.0/kiln/catalog"

@@ -40,6 +40,18 @@ class TaskContext:
         self.redact = redact  # called with each secret value read, to hide it from the logs
         self.notebook_dir = notebook_dir  # for dbutils.notebook.run's relative paths
         self.task_dir = task_dir  # where nested notebook runs keep their logs
+        self._client: Any = None
+
+    def client(self, what: str) -> Any:
+        """The task's workspace client (``kiln.workspace.task_client``), made once; ``what``
+        names the caller in the error outside a workspace."""
+        from kiln.workspace.task_client import task_client
+
+        if self.workspace_dir is None:
+            raise KilnError(f"{what} needs a workspace: run the code as a kiln job task")
+        if self._client is None:
+            self._client = task_client(workspace_dir=self.workspace_dir)
+        return self._client
 
 
 class _Widgets:
@@ -164,14 +176,19 @@ class _FS:
     def __init__(self, ctx: TaskContext) -> None:
         self._ctx = ctx
 
-    def _local(self, path: str) -> str:
+    def _local(self, path: str, write: bool = False) -> str:
+        """The file a path names; a ``/Volumes/...`` path once the workspace has said the
+        user may read it (READ VOLUME) or write it (WRITE VOLUME)."""
         p = path
         for prefix in ("dbfs:", "file:"):
             if p.startswith(prefix):
                 p = p[len(prefix):]
         if path.startswith("file:") or self._ctx.workspace_dir is None:
             return p
-        return local_path(self._ctx.workspace_dir, p)
+        local = local_path(self._ctx.workspace_dir, p)
+        if p.startswith("/Volumes/"):
+            self._ctx.client("dbutils.fs").require_path(p, write)
+        return local
 
     def ls(self, path: str) -> list[dict[str, Any]]:
         local = self._local(path)
@@ -180,11 +197,11 @@ class _FS:
                 for n in sorted(os.listdir(local))]
 
     def mkdirs(self, path: str) -> bool:
-        os.makedirs(self._local(path), exist_ok=True)
+        os.makedirs(self._local(path, write=True), exist_ok=True)
         return True
 
     def put(self, path: str, contents: str, overwrite: bool = False) -> bool:
-        local = self._local(path)
+        local = self._local(path, write=True)
         if os.path.exists(local) and not overwrite:
             raise AlreadyExists(f"{path} already exists; pass overwrite=True")
         os.makedirs(os.path.dirname(local), exist_ok=True)
@@ -199,7 +216,7 @@ class _FS:
     def cp(self, src: str, dst: str, recurse: bool = False) -> bool:
         import shutil
 
-        s, d = self._local(src), self._local(dst)
+        s, d = self._local(src), self._local(dst, write=True)
         os.makedirs(os.path.dirname(d) or ".", exist_ok=True)
         if os.path.isdir(s):
             if not recurse:
@@ -212,13 +229,13 @@ class _FS:
     def mv(self, src: str, dst: str, recurse: bool = False) -> bool:
         import shutil
 
-        d = self._local(dst)
+        s, d = self._local(src, write=True), self._local(dst, write=True)
         os.makedirs(os.path.dirname(d) or ".", exist_ok=True)
-        shutil.move(self._local(src), d)
+        shutil.move(s, d)
         return True
 
     def rm(self, path: str, recurse: bool = False) -> bool:
-        local = self._local(path)
+        local = self._local(path, write=True)
         if os.path.isdir(local):
             if not recurse:
                 raise KilnError(f"{path} is a directory; pass recurse=True")
@@ -251,17 +268,9 @@ class SecretScope:
 class _Secrets:
     def __init__(self, ctx: TaskContext) -> None:
         self._ctx = ctx
-        self._made: Any = None
 
     def _client(self) -> Any:
-        """The task's workspace client (``kiln.workspace.task_client``), made once."""
-        from kiln.workspace.task_client import task_client
-
-        if self._ctx.workspace_dir is None:
-            raise KilnError("dbutils.secrets needs a workspace: run the code as a kiln job task")
-        if self._made is None:
-            self._made = task_client(workspace_dir=self._ctx.workspace_dir)
-        return self._made
+        return self._ctx.client("dbutils.secrets")
 
     def get(self, scope: str, key: str) -> str:
         try:
