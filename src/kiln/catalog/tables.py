@@ -13,7 +13,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from kiln.catalog import types
-from kiln.catalog.data import Tables
+from kiln.catalog.data import MODES, Tables
 from kiln.catalog.grants import Grants
 from kiln.catalog.names import FullName, parse_name, split_name
 from kiln.errors import KilnError
@@ -323,6 +323,8 @@ class Catalog:
         import pyarrow as pa
         from deltalake import DeltaTable
 
+        if mode not in MODES:
+            raise KilnError(f"write mode must be one of {', '.join(MODES)}, got {mode!r}")
         name = parse_name(table)
         info = self._info(name)
         if info is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -76,10 +75,10 @@ class Demo:
 
     def run_job(self, job: str, *params: str) -> str:
         """Run a job of the project to its end; "run N STATE"."""
-        out = self.kiln("bundle", "run", job, *(["--params", ",".join(params)] if params
-                                                 else []))
-        run = re.search(r"Run (\d+) (\w+)", out)
-        run_id, state = (run.group(1), run.group(2)) if run else ("?", "?")
+        self.kiln("bundle", "run", job, *(["--params", ",".join(params)] if params else []))
+        run = self.workspace("dev").list_runs(self.job_ids[job], 1)[0]  # the one that ended
+        run_id = str(run["run_id"])
+        state = run["state"].get("result_state") or run["state"]["life_cycle_state"]
         self.facts["jobs"].append((job, run_id, state))
         return f"run {run_id} {state}"
 
@@ -99,11 +98,12 @@ class Demo:
             for target in ("dev", "test", "staging", "prod"):
                 self.kiln("bundle", "validate", "-t", target)
         with self.doing("Deploy dev") as note:
-            out = self.kiln("bundle", "deploy")
-            counts = re.search(r"Resources: ([^\n]*)", out)
-            note["result"] = counts.group(1) if counts else ""
+            self.kiln("bundle", "deploy")
             summary = json.loads(self.kiln("bundle", "summary", "-o", "json"))
             res = summary["resources"]
+            note["result"] = ", ".join(f"{len(v)} {k.replace('_', ' ')}"
+                                       for k, v in sorted(res.items()) if v)
+            self.job_ids = {key: int(job["id"]) for key, job in res["jobs"].items()}
             self.endpoint = res["model_serving_endpoints"]["endpoint"]["name"]
             schema = res["schemas"]["project_schema"]
             self.schema = f"{schema['catalog_name']}.{schema['name']}"  # per developer
@@ -127,17 +127,10 @@ class Demo:
                 [sys.executable, "-m", "kiln", "server", "--port", "0"], cwd=self.project,
                 env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 text=True)
-            deadline = time.monotonic() + 120
-            line = ""
-            while "Serving on" not in line:
-                line = self.server.stderr.readline()
-                if (not line and self.server.poll() is not None) or time.monotonic() > deadline:
-                    raise KilnError("the endpoint did not start",
-                                    detail=self.server.stderr.read()[-2000:])
-            self.url = re.search(r"http://\S+", line).group(0)
             self.server_log: collections.deque[str] = collections.deque(maxlen=200)
             threading.Thread(target=lambda: self.server_log.extend(self.server.stderr),
                              daemon=True).start()  # a full pipe would stall the server
+            self.url = self.announced(self.server, deadline=time.monotonic() + 120)
             token = json.loads(self.kiln("tokens", "create"))["token_value"]
             self.token = token
             note["result"] = f"{self.endpoint} on {self.url}"
@@ -251,6 +244,21 @@ class Demo:
             note["result"] = f"{mv.name} v{mv.version} @champion (approval carried over)"
 
     # helpers ---------------------------------------------------------------------------
+    def announced(self, server: subprocess.Popen[str], deadline: float) -> str:
+        """The URL the server announced in its workspace once it listens."""
+        from kiln.cli.serving import SERVER_SETTING
+
+        ws = self.workspace("dev")
+        while True:
+            raw = ws.get_setting(SERVER_SETTING)
+            doc = json.loads(raw) if raw else {}
+            if doc.get("pid") == server.pid:
+                return str(doc["url"])
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise KilnError("the endpoint did not start",
+                                detail="".join(self.server_log)[-2000:])
+            time.sleep(0.1)
+
     def workspace(self, target: str) -> Any:
         """The target's embedded workspace (named after the target, in KILN_HOME)."""
         from kiln.cli.workspaces import open_where
