@@ -101,8 +101,9 @@ class Demo:
             self.kiln("bundle", "deploy")
             summary = json.loads(self.kiln("bundle", "summary", "-o", "json"))
             res = summary["resources"]
-            note["result"] = ", ".join(f"{len(v)} {k.replace('_', ' ')}"
-                                       for k, v in sorted(res.items()) if v)
+            note["result"] = ", ".join(
+                f"{len(v)} {k.replace('_', ' ')[:None if len(v) > 1 else -1]}"
+                for k, v in sorted(res.items()) if v)
             self.job_ids = {key: int(job["id"]) for key, job in res["jobs"].items()}
             self.endpoint = res["model_serving_endpoints"]["endpoint"]["name"]
             schema = res["schemas"]["project_schema"]
