@@ -26,12 +26,13 @@ def workspace() -> "LocalWorkspace":
 
 
 @functools.cache
-def workspace_at(directory: str) -> "LocalWorkspace":
-    """The embedded workspace in ``directory`` (one handle per process)."""
+def workspace_at(directory: str, user: str | None = None) -> "LocalWorkspace":
+    """The embedded workspace in ``directory``, as ``user`` (else this process's user): one
+    handle per process. The one way kiln's processes open a workspace by its directory."""
     from kiln.workspace.local.workspace import LocalWorkspace
 
     return LocalWorkspace(os.path.basename(directory), directory,
-                          Settings.from_env().user or "kiln")
+                          user or Settings.from_env().user or "kiln")
 
 
 def spark() -> Any:

@@ -43,9 +43,9 @@ def main(argv: list[str]) -> int:
     from kiln.catalog import Catalog
     from kiln.compute.glue import GlueCatalog, serve
     from kiln.models.store import ensure_store, mlflow_env
-    from kiln.workspace.local.workspace import LocalWorkspace
+    from kiln.session import workspace_at
 
-    ws = LocalWorkspace(os.path.basename(workspace_dir), workspace_dir, user or "kiln")
+    ws = workspace_at(workspace_dir, user or "kiln")
     # a user's own compute: its catalog acts as the user, whose grants hold for Spark;
     # the shared compute of a workspace without admins checks nothing (nothing is enforced)
     catalog = Catalog(ws, check=user is not None)

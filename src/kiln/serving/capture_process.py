@@ -90,14 +90,14 @@ class WriterProcess:
 def main(argv: list[str]) -> int:
     from kiln.catalog import Catalog
     from kiln.serving.capture import merge, write_tables
-    from kiln.workspace.local.workspace import LocalWorkspace
+    from kiln.session import workspace_at
 
-    name, directory, user = argv
+    _name, directory, user = argv
     os.nice(10)  # background work: requests being served get the CPU first
     from kiln.memory import reuse_freed_memory
 
     reuse_freed_memory()  # appends of large batches: no page faults for every array
-    catalog = Catalog(LocalWorkspace(name, directory, user), check=False)  # kiln's own writer
+    catalog = Catalog(workspace_at(directory, user), check=False)  # kiln's own writer
     fd, stdout = sys.stdin.fileno(), sys.stdout.buffer  # unbuffered reads: select tells all
 
     def read(n: int) -> bytes:
