@@ -172,24 +172,10 @@ class DeployTarget(ABC):
         pass
 
 
-class Workspace(DeployTarget):
-    """One environment, in this process: everything a deploy needs, and the job engine's,
-    secrets', tokens' and lineage's stores. Implementations must make each call atomic."""
+class RunStore(ABC):
+    """Job runs: their documents, the process running each, cancel requests, and the
+    slots that cap a job's concurrent runs (the job engine's rules are kiln.jobs')."""
 
-    @abstractmethod
-    def as_user(self, user: str) -> "Workspace":
-        """The same workspace, acting for ``user`` (what it creates and audits is theirs):
-        a server answers each request as the user of its token."""
-
-    @abstractmethod
-    def local_path(self, path: str) -> str | None:
-        """Where a workspace path lives on this machine, if it does."""
-
-    @abstractmethod
-    def local_root(self) -> str | None:
-        """The directory holding this workspace on this machine (None when remote)."""
-
-    # job runs ----------------------------------------------------------------------
     @abstractmethod
     def create_run(self, job_id: int, doc: dict[str, Any]) -> int:
         """Record a new run (Jobs API ``runs/get`` shape) started by this process."""
@@ -227,7 +213,10 @@ class Workspace(DeployTarget):
     def run_dir(self, run_id: int) -> str:
         """A local directory for the run's task logs and outputs."""
 
-    # quality monitor refreshes ----------------------------------------------------------
+
+class MonitorStore(ABC):
+    """Quality monitors' refreshes and the windows their metrics cover."""
+
     @abstractmethod
     def add_monitor_refresh(self, monitor: str, doc: dict[str, Any]) -> int:
         """Record a refresh of ``monitor``; its id (1, 2, ... per monitor, never reused)."""
@@ -247,7 +236,11 @@ class Workspace(DeployTarget):
     @abstractmethod
     def add_monitor_windows(self, monitor: str, windows: set[tuple[str, str]]) -> None: ...
 
-    # schedules, endpoint states, the model policy ----------------------------------
+
+class StateStore(ABC):
+    """Small typed states: schedules' last fires, endpoints' reported states, the model
+    policy, and named settings (the running server's address)."""
+
     @abstractmethod
     def last_fire(self, job_id: str) -> int | None:
         """When the scheduler last fired (or first saw) the job's schedule, epoch ms."""
@@ -272,14 +265,16 @@ class Workspace(DeployTarget):
     def put_model_policy(self, **fields: Any) -> None:
         """Change some fields of the model policy."""
 
-    # small settings (the running server's address) ---------------------------------
     @abstractmethod
     def get_setting(self, key: str) -> str | None: ...
 
     @abstractmethod
     def set_setting(self, key: str, value: str) -> None: ...
 
-    # secrets -----------------------------------------------------------------------
+
+class SecretStore(ABC):
+    """Secret scopes and their values."""
+
     @abstractmethod
     def create_scope(self, scope: str) -> None: ...
 
@@ -302,7 +297,10 @@ class Workspace(DeployTarget):
     @abstractmethod
     def get_secret(self, scope: str, key: str) -> str: ...
 
-    # tokens ------------------------------------------------------------------------
+
+class TokenStore(ABC):
+    """Personal access tokens (hashed at rest) and run tokens."""
+
     @abstractmethod
     def create_token(self, user: str, comment: str = "", lifetime_s: int | None = None,
                      run_id: int | None = None) -> tuple[str, str]:
@@ -324,7 +322,11 @@ class Workspace(DeployTarget):
         owner = self.token_owner(value)
         return owner.user if owner is not None else None
 
-    # identities and grants (the rules are kiln.identity's and kiln.catalog.grants') --
+
+class IdentityStore(ABC):
+    """Users, groups, service principals, memberships and Unity Catalog grants (the rules
+    are kiln.identity's and kiln.catalog.grants')."""
+
     @abstractmethod
     def principals(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Users, groups and service principals (``name``, ``kind``, ``display_name``,
@@ -357,12 +359,14 @@ class Workspace(DeployTarget):
                       add: list[str], remove: list[str]) -> None:
         """Add and remove a principal's privileges on a securable, at once."""
 
-    # audit -------------------------------------------------------------------------
+
+class LineageStore(ABC):
+    """The audit log's reading side, and the lineage of tables and models."""
+
     @abstractmethod
     def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
         """The newest entries first (of one target, when given)."""
 
-    # lineage -----------------------------------------------------------------------
     @abstractmethod
     def record_lineage(self, entry: LineageEntry) -> None: ...
 
@@ -370,3 +374,23 @@ class Workspace(DeployTarget):
     def lineage(self, *, entity: str | None = None, job_run_ids: list[int] | None = None,
                 mlflow_run_ids: list[str] | None = None) -> list[LineageEntry]:
         """Entries about an entity, or made by any of the given job or MLflow runs."""
+
+
+class Workspace(DeployTarget, RunStore, MonitorStore, StateStore, SecretStore, TokenStore,
+                IdentityStore, LineageStore):
+    """One environment, in this process: everything a deploy needs (``DeployTarget``) and
+    each domain's store. Services take the workspace and call the store of their domain;
+    implementations make each call atomic."""
+
+    @abstractmethod
+    def as_user(self, user: str) -> "Workspace":
+        """The same workspace, acting for ``user`` (what it creates and audits is theirs):
+        a server answers each request as the user of its token."""
+
+    @abstractmethod
+    def local_path(self, path: str) -> str | None:
+        """Where a workspace path lives on this machine, if it does."""
+
+    @abstractmethod
+    def local_root(self) -> str | None:
+        """The directory holding this workspace on this machine (None when remote)."""
