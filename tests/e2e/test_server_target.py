@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,9 @@ pytestmark = pytest.mark.e2e
 BUNDLE = """
 bundle: {name: shared}
 resources:
+  experiments:
+    exp:
+      name: /Users/${workspace.current_user.userName}/shared-exp
   jobs:
     hello:
       name: hello-${workspace.current_user.short_name}
@@ -51,6 +55,26 @@ def kiln_server(admin: Kiln, cwd: Path, db: str | None = None) -> Iterator[str]:
         yield server.url
     finally:
         assert server.stop() == 0
+
+
+# an MLflow client on another machine: the bundle's experiment keeps its artifacts where the
+# server serves them, so what it logs there it loads back
+MLFLOW_REMOTE = """
+import sys, tempfile, os
+import mlflow
+from mlflow import MlflowClient
+mlflow.set_tracking_uri(sys.argv[1])
+exp = MlflowClient().get_experiment_by_name(sys.argv[2])
+assert exp.artifact_location.startswith("mlflow-artifacts:"), exp.artifact_location
+with mlflow.start_run(experiment_id=exp.experiment_id) as run:
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, "note.txt"), "w") as f:
+        f.write("logged remotely")
+    mlflow.log_artifact(os.path.join(d, "note.txt"))
+back = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="note.txt",
+                                           dst_path=tempfile.mkdtemp())
+print(open(back).read())
+"""
 
 
 def token_of(admin: Kiln, cwd: Path, user: str) -> str:
@@ -99,6 +123,19 @@ def test_deploy_and_run_through_a_kiln_server(tmp_path: Path) -> None:
         assert "fail_maybe" in failed.stdout and "asked to fail" in failed.stdout
         # nothing of the workspace is on alice's side
         assert not (alice.home / "workspaces").exists()
+        import os
+        import subprocess
+        import sys
+
+        with tempfile.TemporaryDirectory() as elsewhere:  # a working directory of its own
+            proc = subprocess.run(
+                [sys.executable, "-c", MLFLOW_REMOTE, url, "/Users/alice@example.com/shared-exp"],
+                capture_output=True, text=True, timeout=300, cwd=elsewhere,
+                env={**os.environ, "MLFLOW_TRACKING_TOKEN": tokens["alice"]})
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.strip().endswith("logged remotely"), proc.stdout
+            assert not os.listdir(elsewhere)  # nothing landed where the client runs
+        assert list((tmp_path / "server-home").rglob("note.txt"))  # the server keeps it
 
         # the same objects, seen through the SDK by each user
         def client(user: str) -> WorkspaceClient:

@@ -23,6 +23,20 @@ from typing import Any, Iterator
 ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
 
 
+# where experiments this process makes keep their artifacts: the workspace's artifact root,
+# or, in a kiln server (``serve_artifacts``), ``mlflow-artifacts:/``, which its clients
+# on other machines reach through it
+_SERVED = "mlflow-artifacts:/"
+_served: list[bool] = []
+
+
+def serve_artifacts() -> None:
+    """This process is a kiln server that serves its workspace's artifacts: experiments it
+    makes (a bundle's, deployed through it) keep them at ``mlflow-artifacts:/<id>``, stored
+    in the workspace's artifact root (``kiln.models.artifacts`` resolves them there)."""
+    _served.append(True)
+
+
 def mlflow_dir(workspace_dir: str) -> str:
     return os.path.join(workspace_dir, "mlflow")
 
@@ -109,7 +123,8 @@ def client(workspace_dir: str) -> Any:
     uri = store_uri(workspace_dir)
     # MLflow reads the default artifact root when the client makes its store: this
     # workspace's, even in a process that opens several (promotion, tests)
-    with _environ({ARTIFACT_ROOT_ENV: artifact_root(workspace_dir)}):
+    root = _SERVED if _served else artifact_root(workspace_dir)
+    with _environ({ARTIFACT_ROOT_ENV: root}):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

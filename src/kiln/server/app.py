@@ -53,6 +53,9 @@ def start_scheduler(ws: Workspace, interval_s: float = 1.0) -> threading.Event:
 
 
 def with_rest_api(ws: Workspace, serving: Any) -> Any:
+    from kiln.models.store import serve_artifacts
+
+    serve_artifacts()  # what this server makes keeps its artifacts where clients reach them
     rest = App(build_router(ws), ws.token_owner,
                audit=lambda user, action, detail: ws.as_user(user).audit(
                    "api.request", action, detail))
