@@ -303,12 +303,16 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
         admin.run("tables", "create", "main.hr.salaries", "--location", str(where), "-w",
                   "shared", cwd=tmp_path)
 
-        path = "/Workspace/Users/alice@example.com/read"
         alice.workspace.mkdirs("/Workspace/Users/alice@example.com")
-        alice.workspace.import_(path=path, format=ImportFormat.SOURCE, language=Language.PYTHON,
-                                content=base64.b64encode(SPARK_READ.encode()).decode())
-        job = alice.jobs.create(name="read", tasks=[jobs.Task(
-            task_key="read", notebook_task=jobs.NotebookTask(notebook_path=path))])
+
+        def notebook_job(name: str, source: str) -> Any:
+            """A job of alice's: one task, the notebook ``source`` in her home folder."""
+            path = f"/Workspace/Users/alice@example.com/{name}"
+            alice.workspace.import_(path=path, format=ImportFormat.SOURCE,
+                                    language=Language.PYTHON,
+                                    content=base64.b64encode(source.encode()).decode())
+            return alice.jobs.create(name=name, tasks=[jobs.Task(
+                task_key=name, notebook_task=jobs.NotebookTask(notebook_path=path))])
 
         def run() -> tuple[jobs.RunResultState, str]:
             done = alice.jobs.run_now(job.job_id).result()
@@ -316,6 +320,7 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
             return done.state.result_state, (out.notebook_output.result if out.notebook_output
                                               and out.notebook_output.result else out.error or "")
 
+        job = notebook_job("read", SPARK_READ)
         state, said = run()  # the task runs as alice: Spark cannot read what she may not
         assert state == jobs.RunResultState.FAILED
         assert "does not have USE CATALOG on Catalog 'main'" in said, said
@@ -323,11 +328,7 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
         assert run() == (jobs.RunResultState.SUCCESS, "3")
 
         # her feature table: CREATE TABLE on the schema first, as on Databricks
-        path = "/Workspace/Users/alice@example.com/features"
-        alice.workspace.import_(path=path, format=ImportFormat.SOURCE, language=Language.PYTHON,
-                                content=base64.b64encode(FEATURES.encode()).decode())
-        job = alice.jobs.create(name="features", tasks=[jobs.Task(
-            task_key="features", notebook_task=jobs.NotebookTask(notebook_path=path))])
+        job = notebook_job("features", FEATURES)
         state, said = run()
         assert state == jobs.RunResultState.FAILED
         assert "does not have CREATE TABLE on Schema 'main.hr'" in said, said
@@ -346,11 +347,7 @@ def test_grants_hold_for_spark_in_the_tasks_of_a_job(tmp_path: Path) -> None:
                    for e in seen["downstream"]), seen
 
         # the run's MLflow calls reach the server as alice: the registry's privileges hold
-        path = "/Workspace/Users/alice@example.com/register"
-        alice.workspace.import_(path=path, format=ImportFormat.SOURCE, language=Language.PYTHON,
-                                content=base64.b64encode(MLFLOW_REGISTER.encode()).decode())
-        job = alice.jobs.create(name="register", tasks=[jobs.Task(
-            task_key="register", notebook_task=jobs.NotebookTask(notebook_path=path))])
+        job = notebook_job("register", MLFLOW_REGISTER)
         state, said = run()
         assert state == jobs.RunResultState.FAILED
         assert "does not have CREATE MODEL on Schema 'main.hr'" in said, said
