@@ -59,3 +59,24 @@ def test_an_sdk_script_tours_kiln_server(tmp_path: Path, store: str,
                                ).fetchone()[0] == 1
     else:
         assert (ws_dir / "metadata.db").exists()
+
+
+def test_an_older_postgresql_workspace_keeps_its_deployables_when_upgraded(
+        tmp_path: Path, postgres: Postgres) -> None:
+    """0011 on PostgreSQL: the moved jobs keep their ids, and new ones continue above every
+    id the old table gave (its sequence is set, not started again at 1)."""
+    from kiln.workspace.local import database
+    from kiln.workspace.local.workspace import LocalWorkspace
+    from tests.workspace.test_local_workspace import (
+        check_deployables_moved,
+        older_workspace_with_deployables,
+    )
+
+    url = postgres.database()
+    older_workspace_with_deployables(url)
+    database.record(str(tmp_path / "old"), url)
+    ws = LocalWorkspace("old", str(tmp_path / "old"), "alice@example.com")  # upgrades
+    try:
+        check_deployables_moved(ws)
+    finally:
+        ws.close()

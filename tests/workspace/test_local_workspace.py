@@ -3,15 +3,17 @@ in test_deploy_target_contract.py."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kiln.errors import KilnError
-from kiln.workspace import AlreadyExists
+from kiln.workspace import AlreadyExists, NotFound
 from kiln.workspace.local import WorkspaceHome
 from kiln.workspace.local.db import HEAD
 
@@ -194,4 +196,87 @@ def test_an_older_workspace_keeps_its_tables_and_functions_in_catalog_stores_whe
         ["functions", "schemas", "tables"]
     assert json.loads(con.execute("SELECT settings FROM objects WHERE kind = 'tables'"
                                   ).fetchone()[0]) == table
+    con.close()
+
+
+def older_workspace_with_deployables(url: str) -> None:
+    """A workspace database at 0010, its jobs, endpoints and monitors rows of ``objects``
+    (job ids were that table's sequence: 2 and 5, a schema 7 after them)."""
+    from sqlalchemy import create_engine, text
+
+    from kiln.workspace.local.db import migrate
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    migrate(engine, "0010")
+    rows = [(2, "jobs", "2", "train", {"name": "train"}, "s#resources.jobs.train"),
+            (5, "jobs", "5", "score", {"name": "score"}, None),
+            (6, "model_serving_endpoints", "churn", "churn", {"name": "churn"},
+             "s#resources.model_serving_endpoints.churn"),
+            (7, "schemas", "main.ml", "ml", {"name": "ml", "catalog_name": "main"}, None),
+            (8, "quality_monitors", "main.ml.t", "main.ml.t", {"table_name": "main.ml.t"},
+             None)]
+    with engine.begin() as c:
+        for seq, kind, ident, name, settings, ref in rows:
+            c.execute(text(
+                "INSERT INTO objects (seq, kind, id, name, settings, bundle_ref, created_at, "
+                "updated_at, creator) VALUES (:seq, :kind, :id, :name, :s, :ref, :seq, 9, "
+                "'bob@example.com')"), {"seq": seq, "kind": kind, "id": ident, "name": name,
+                                        "s": json.dumps(settings), "ref": ref})
+    engine.dispose()
+
+
+def check_deployables_moved(ws: Any) -> None:
+    """What ``older_workspace_with_deployables`` wrote, read where 0011 moved it."""
+    job = ws.get("jobs", "5")
+    assert (job.name, job.settings, job.creator, job.created_at) == (
+        "score", {"name": "score"}, "bob@example.com", 5)
+    assert [o.id for o in ws.list("jobs")] == ["2", "5"]
+    assert [o.id for o in ws.list(bundle_ref_prefix="s#")] == ["2", "churn"]
+    assert ws.get("model_serving_endpoints", "churn").bundle_ref == \
+        "s#resources.model_serving_endpoints.churn"
+    assert ws.get("quality_monitors", "main.ml.t").settings == {"table_name": "main.ml.t"}
+    assert [o.kind for o in ws.list()] == ["jobs", "jobs", "model_serving_endpoints",
+                                           "schemas", "quality_monitors"]
+    new = ws.create("jobs", "later", {"name": "later"})
+    assert int(new.id) > 8  # above every id the old table gave
+    with pytest.raises(NotFound):
+        ws.get("jobs", "not-a-number")
+
+
+def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
+        tmp_path: Path) -> None:
+    """0011 moves jobs, serving endpoints and quality monitors out of ``objects`` into
+    tables of their own; and back on a downgrade."""
+    from sqlalchemy import create_engine
+
+    from kiln.workspace.local.workspace import LocalWorkspace
+
+    path = tmp_path / "old" / "metadata.db"
+    path.parent.mkdir()
+    older_workspace_with_deployables(f"sqlite:///{path}")
+    ws = LocalWorkspace("old", str(path.parent), "alice@example.com")  # upgrades in place
+    check_deployables_moved(ws)
+    ws.delete("jobs", "2")
+    assert int(ws.create("jobs", "again", {"name": "again"}).id) > 9  # ids never come back
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT kind FROM objects").fetchall() == [("schemas",)]
+    con.close()
+    ws.close()
+
+    from alembic import command
+    from alembic.config import Config
+
+    from kiln.workspace.local.db import _MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", _MIGRATIONS)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    engine.dispose()
+    con = sqlite3.connect(path)
+    assert sorted(con.execute("SELECT kind, id FROM objects WHERE kind != 'schemas'")) == [
+        ("jobs", "10"), ("jobs", "5"), ("jobs", "9"), ("model_serving_endpoints", "churn"),
+        ("quality_monitors", "main.ml.t")]
     con.close()

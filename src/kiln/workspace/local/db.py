@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from kiln.errors import KilnError
 from kiln.workspace.local.database import is_postgres
 
-HEAD = "0010"
+HEAD = "0011"
 _MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _WRITER_LOCK = 0x6B696C6E  # the advisory lock every PostgreSQL transaction takes ("kiln")
 

@@ -210,3 +210,30 @@ catalog_functions = _registration(
     Column("data_type", String, nullable=False),
     Column("input_params", Text, nullable=False),  # [{"name", "type_name"}]
     Column("routine_definition", Text, nullable=False))
+
+
+# deployable objects of the domains that own them (0011; before, rows of ``objects``): a
+# job keyed by its generated id (never reused: AUTOINCREMENT), a serving endpoint by its
+# name, a quality monitor by its table. Each keeps its settings as the API shapes them and
+# the marker of the bundle that deployed it.
+def _deployable(name: str, key: Column, **kw: bool) -> Table:
+    table = Table(
+        name, metadata,
+        key,
+        Column("name", String, nullable=False),
+        Column("settings", Text, nullable=False),
+        Column("bundle_ref", String, nullable=True),
+        Column("created_at", MILLIS, nullable=False),
+        Column("updated_at", MILLIS, nullable=False),
+        Column("creator", String, nullable=False),
+        **kw,
+    )
+    Index(f"ix_{name}_bundle_ref", table.c.bundle_ref, unique=True)
+    Index(f"ix_{name}_name", table.c.name)
+    return table
+
+
+jobs = _deployable("jobs", Column("job_id", Integer, primary_key=True, autoincrement=True),
+                   sqlite_autoincrement=True)
+serving_endpoints = _deployable("serving_endpoints", Column("id", String, primary_key=True))
+quality_monitors = _deployable("quality_monitors", Column("id", String, primary_key=True))

@@ -34,7 +34,7 @@ from kiln.workspace.api import (
     TokenOwner,
     Workspace,
 )
-from kiln.workspace.local import catalog_store, paths
+from kiln.workspace.local import catalog_store, object_store, paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local import database
 from kiln.workspace.local.db import open_engine, write
@@ -69,6 +69,7 @@ class LocalWorkspace(Workspace):
         os.makedirs(directory, exist_ok=True)
         self.engine = open_engine(database.url_of(directory))
         self.catalog_store = catalog_store.CatalogStore(self.engine, name)
+        self.object_store = object_store.ObjectStore(self.engine, name)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -99,30 +100,11 @@ class LocalWorkspace(Workspace):
             return info
         if kind in _MLFLOW_KINDS:  # MLflow first: a retried create adopts what it made
             natural = self._mlflow_create(kind, natural, settings)
-        with write(self.engine) as c:
-            if natural is not None:
-                hit = c.execute(select(t.objects.c.seq).where(
-                    t.objects.c.kind == kind, t.objects.c.id == natural)).first()
-                if hit is not None:
-                    raise AlreadyExists(f"{_singular(kind)} {natural} already exists in "
-                                        f"workspace {self.name}")
-            if bundle_ref is not None:
-                hit = c.execute(select(t.objects.c.id).where(
-                    t.objects.c.bundle_ref == bundle_ref)).first()
-                if hit is not None:
-                    raise AlreadyExists(f"{bundle_ref.split('#')[-1]} is already deployed as "
-                                        f"{_singular(kind)} {hit.id} in workspace {self.name}")
-            res = c.execute(insert(t.objects).values(
-                kind=kind, id=natural or f"pending-{uuid.uuid4().hex}", name=name,
-                settings=_dump(settings), bundle_ref=bundle_ref, created_at=now,
-                updated_at=now, creator=self._user))
-            seq = res.inserted_primary_key[0]  # type: ignore[index]
-            oid = natural or str(seq)
-            if natural is None:
-                c.execute(update(t.objects).where(t.objects.c.seq == seq).values(id=oid))
-        self._materialize(kind, oid, settings)
-        self._audit_grants(kind, oid, None, settings)
-        return ObjectInfo(kind, oid, name, settings, bundle_ref, now, now, self._user)
+        info = self.object_store.create(kind, natural, name, settings, bundle_ref, self._user,
+                                        now)
+        self._materialize(kind, info.id, settings)
+        self._audit_grants(kind, info.id, None, settings)
+        return info
 
     def update(self, kind: str, id: str, name: str, settings: dict[str, Any]) -> ObjectInfo:
         now = _now()
@@ -130,19 +112,12 @@ class LocalWorkspace(Workspace):
             before, after = self.catalog_store.update(kind, id, settings, now)
             self._audit_grants(kind, id, before.settings, settings)
             return after
-        with write(self.engine) as c:
-            row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
-                                                    t.objects.c.id == id)).first()
-            if row is None:
-                raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
-            if kind in _MLFLOW_KINDS:
-                self._mlflow_update(kind, id, settings)
-            c.execute(update(t.objects).where(t.objects.c.seq == row.seq).values(
-                name=name, settings=_dump(settings), updated_at=now))
+        before, after = self.object_store.update(
+            kind, id, name, settings, now, before=(lambda: self._mlflow_update(
+                kind, id, settings)) if kind in _MLFLOW_KINDS else None)
         self._materialize(kind, id, settings)
-        self._audit_grants(kind, id, json.loads(row.settings), settings)
-        return ObjectInfo(kind, id, name, settings, row.bundle_ref, row.created_at, now,
-                          row.creator)
+        self._audit_grants(kind, id, before.settings, settings)
+        return after
 
     def delete(self, kind: str, id: str) -> None:
         if kind in catalog_store.KINDS:
@@ -151,35 +126,18 @@ class LocalWorkspace(Workspace):
         if kind in _MLFLOW_KINDS:
             self.get(kind, id)  # NotFound before anything is touched
             self._mlflow_delete(kind, id)
-        with write(self.engine) as c:
-            res = c.execute(delete(t.objects).where(t.objects.c.kind == kind,
-                                                    t.objects.c.id == id))
-        if res.rowcount == 0:
-            raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
+        self.object_store.delete(kind, id)
 
     def get(self, kind: str, id: str) -> ObjectInfo:
         if kind in catalog_store.KINDS:
             return self.catalog_store.get(kind, id)
-        with self.engine.connect() as c:
-            row = c.execute(select(t.objects).where(t.objects.c.kind == kind,
-                                                    t.objects.c.id == id)).first()
-        if row is None:
-            raise NotFound(f"{_singular(kind)} {id} does not exist in workspace {self.name}")
-        return _info(row)
+        return self.object_store.get(kind, id)
 
     def list(self, kind: str | None = None, *, bundle_ref_prefix: str | None = None,
              name: str | None = None) -> list[ObjectInfo]:
         if kind in catalog_store.KINDS:  # never deployed: no bundle_ref
             return [] if bundle_ref_prefix is not None else self.catalog_store.list(kind, name)
-        q = select(t.objects).order_by(t.objects.c.seq)
-        if kind is not None:
-            q = q.where(t.objects.c.kind == kind)
-        if bundle_ref_prefix is not None:
-            q = q.where(t.objects.c.bundle_ref.startswith(bundle_ref_prefix, autoescape=True))
-        if name is not None:
-            q = q.where(t.objects.c.name == name)
-        with self.engine.connect() as c:
-            found = [_info(r) for r in c.execute(q)]
+        found = self.object_store.list(kind, bundle_ref_prefix=bundle_ref_prefix, name=name)
         if kind is None and bundle_ref_prefix is None:
             for typed in sorted(catalog_store.KINDS):
                 found += self.catalog_store.list(typed, name)
@@ -775,14 +733,5 @@ def _dump(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def _info(row: Any) -> ObjectInfo:
-    return ObjectInfo(row.kind, row.id, row.name, json.loads(row.settings), row.bundle_ref,
-                      row.created_at, row.updated_at, row.creator)
-
-
 def _singular(kind: str) -> str:
-    return {"jobs": "job", "experiments": "experiment", "registered_models": "registered model",
-            "catalogs": "catalog", "schemas": "schema", "volumes": "volume",
-            "model_serving_endpoints": "serving endpoint",
-            "quality_monitors": "quality monitor", "tables": "table",
-            "functions": "function"}.get(kind, kind)
+    return object_store.singular(kind)

@@ -1,0 +1,170 @@
+"""The deployable objects, each where its domain keeps it: jobs in ``jobs`` (keyed by their
+generated id), serving endpoints in ``serving_endpoints`` (by name), quality monitors in
+``quality_monitors`` (by their table); experiments and registered models (whose system of
+record is MLflow: these rows are their deploy markers), catalogs, schemas and volumes in
+the generic ``objects`` table, keyed by kind and id. Every row keeps the settings the API
+shapes and the marker of the bundle that deployed it (``bundle_ref``).
+
+The catalog's registrations (tables, functions) are ``catalog_store``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from kiln.workspace.api import KINDS as ALL_KINDS, AlreadyExists, NotFound, ObjectInfo
+from kiln.workspace.local import tables as t
+from kiln.workspace.local.db import write
+
+_OWN: dict[str, Table] = {"jobs": t.jobs, "model_serving_endpoints": t.serving_endpoints,
+                          "quality_monitors": t.quality_monitors}
+_SINGULAR = {"jobs": "job", "experiments": "experiment", "registered_models": "registered model",
+             "catalogs": "catalog", "schemas": "schema", "volumes": "volume",
+             "model_serving_endpoints": "serving endpoint", "quality_monitors": "quality monitor",
+             "tables": "table", "functions": "function"}
+
+
+def singular(kind: str) -> str:
+    return _SINGULAR.get(kind, kind)
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+class ObjectStore:
+    def __init__(self, engine: Engine, workspace: str) -> None:
+        self.engine = engine
+        self.workspace = workspace
+
+    # where a kind's rows are -----------------------------------------------------------
+    @staticmethod
+    def _key(table: Table) -> Any:
+        return table.c.job_id if table is t.jobs else table.c.id
+
+    def _match(self, kind: str, id: str) -> tuple[Table, list[Any]] | None:
+        """The table of ``kind`` and the condition that picks ``id`` (None: no such id)."""
+        table = _OWN.get(kind)
+        if table is None:
+            return t.objects, [t.objects.c.kind == kind, t.objects.c.id == id]
+        if table is t.jobs:
+            if not str(id).isdigit():
+                return None
+            return table, [table.c.job_id == int(id)]
+        return table, [table.c.id == id]
+
+    def _info(self, kind: str, row: Any) -> ObjectInfo:
+        table = _OWN.get(kind)
+        ident = row.id if table is None else str(getattr(row, self._key(table).name))
+        return ObjectInfo(kind, ident, row.name, json.loads(row.settings), row.bundle_ref,
+                          row.created_at, row.updated_at, row.creator)
+
+    def _missing(self, kind: str, id: str) -> NotFound:
+        return NotFound(f"{singular(kind)} {id} does not exist in workspace {self.workspace}")
+
+    # the calls ---------------------------------------------------------------------------
+    def create(self, kind: str, natural: str | None, name: str, settings: dict[str, Any],
+               bundle_ref: str | None, user: str, now: int) -> ObjectInfo:
+        """A new object: ``natural`` is its id, or None for a generated one (jobs,
+        experiments without MLflow's)."""
+        table = _OWN.get(kind, t.objects)
+        row = {"name": name, "settings": _dump(settings), "bundle_ref": bundle_ref,
+               "created_at": now, "updated_at": now, "creator": user}
+        with write(self.engine) as c:
+            if natural is not None:
+                match = self._match(kind, natural)
+                if match is not None and c.execute(
+                        select(match[0]).where(*match[1])).first() is not None:
+                    raise AlreadyExists(f"{singular(kind)} {natural} already exists in "
+                                        f"workspace {self.workspace}")
+            if bundle_ref is not None:
+                hit = c.execute(select(table).where(table.c.bundle_ref == bundle_ref)).first()
+                if hit is not None:
+                    raise AlreadyExists(f"{bundle_ref.split('#')[-1]} is already deployed as "
+                                        f"{singular(kind)} {self._info(kind, hit).id} in "
+                                        f"workspace {self.workspace}")
+            if table is t.jobs:
+                ident = str(c.execute(insert(table).values(**row)).inserted_primary_key[0])
+            elif table is t.objects:
+                res = c.execute(insert(table).values(
+                    kind=kind, id=natural or f"pending-{uuid.uuid4().hex}", **row))
+                ident = natural or str(res.inserted_primary_key[0])
+                if natural is None:
+                    c.execute(update(table).where(table.c.seq == res.inserted_primary_key[0])
+                              .values(id=ident))
+            else:
+                ident = str(natural)
+                c.execute(insert(table).values(id=ident, **row))
+        return ObjectInfo(kind, ident, name, settings, bundle_ref, now, now, user)
+
+    def update(self, kind: str, id: str, name: str, settings: dict[str, Any], now: int,
+               before: Any = None) -> tuple[ObjectInfo, ObjectInfo]:
+        """The object before and after; ``before`` runs between the two inside the write
+        (the MLflow side of an experiment or registered model)."""
+        match = self._match(kind, id)
+        if match is None:
+            raise self._missing(kind, id)
+        table, where = match
+        with write(self.engine) as c:
+            row = c.execute(select(table).where(*where)).first()
+            if row is None:
+                raise self._missing(kind, id)
+            if before is not None:
+                before()
+            c.execute(update(table).where(*where).values(
+                name=name, settings=_dump(settings), updated_at=now))
+        old = self._info(kind, row)
+        return old, ObjectInfo(kind, old.id, name, settings, old.bundle_ref, old.created_at,
+                               now, old.creator)
+
+    def delete(self, kind: str, id: str) -> None:
+        match = self._match(kind, id)
+        if match is None:
+            raise self._missing(kind, id)
+        with write(self.engine) as c:
+            res = c.execute(delete(match[0]).where(*match[1]))
+        if res.rowcount == 0:
+            raise self._missing(kind, id)
+
+    def get(self, kind: str, id: str) -> ObjectInfo:
+        match = self._match(kind, id)
+        row = None
+        if match is not None:
+            with self.engine.connect() as c:
+                row = c.execute(select(match[0]).where(*match[1])).first()
+        if row is None:
+            raise self._missing(kind, id)
+        return self._info(kind, row)
+
+    def list(self, kind: str | None = None, *, bundle_ref_prefix: str | None = None,
+             name: str | None = None) -> list[ObjectInfo]:
+        """Objects of a kind (all kinds: oldest first), of a bundle's deploy, of a name."""
+        found: list[ObjectInfo] = []
+        kinds = [kind] if kind is not None else [None, *_OWN]
+        with self.engine.connect() as c:
+            for k in kinds:
+                table = _OWN.get(k, t.objects) if k is not None else t.objects
+                q = select(table)
+                if table is t.objects:
+                    q = q.order_by(table.c.seq)
+                    if k is not None:
+                        q = q.where(table.c.kind == k)
+                    else:
+                        q = q.where(table.c.kind.not_in(list(_OWN)))
+                else:
+                    q = q.order_by(table.c.created_at, self._key(table))
+                if bundle_ref_prefix is not None:
+                    q = q.where(table.c.bundle_ref.startswith(bundle_ref_prefix,
+                                                              autoescape=True))
+                if name is not None:
+                    q = q.where(table.c.name == name)
+                found += [self._info(k or r.kind, r) for r in c.execute(q)]
+        if kind is None:
+            order = {k: i for i, k in enumerate(ALL_KINDS)}
+            found.sort(key=lambda o: (o.created_at, order.get(o.kind, 99)))
+        return found
