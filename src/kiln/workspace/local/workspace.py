@@ -2,7 +2,7 @@
 
 Layout of ``$KILN_HOME/workspaces/<name>/``::
 
-    metadata.db        SQLite: objects, deploy locks and state, audit (Alembic-migrated)
+    metadata.db        SQLite (or PostgreSQL): each domain's tables (Alembic-migrated)
     fs/                workspace files: /Workspace/Users/... lives at fs/Workspace/Users/...
     volumes/           Unity Catalog volumes: /Volumes/<cat>/<sch>/<vol>/...
 """
