@@ -62,13 +62,19 @@ class Kiln:
         return self.home / "workspaces" / workspace / "metadata.db"
 
     def objects(self, workspace: str) -> list[dict[str, Any]]:
+        """Every deployed object of the workspace, read from its tables (a deploy killed
+        half-way must not be read through kiln, which would finish migrating it)."""
         db = self.db(workspace)
         if not db.exists():
             return []
         con = sqlite3.connect(db)
         try:
-            rows = con.execute("SELECT kind, id, name, settings, bundle_ref FROM objects "
-                               "ORDER BY kind, id").fetchall()
+            rows = con.execute(
+                "SELECT kind, id, name, settings, bundle_ref FROM objects UNION ALL "
+                "SELECT 'jobs', CAST(job_id AS TEXT), name, settings, bundle_ref FROM jobs "
+                "UNION ALL SELECT 'model_serving_endpoints', id, name, settings, bundle_ref "
+                "FROM serving_endpoints UNION ALL SELECT 'quality_monitors', id, name, "
+                "settings, bundle_ref FROM quality_monitors ORDER BY 1, 2").fetchall()
         except sqlite3.OperationalError:  # killed before its first migration committed
             return []
         finally:

@@ -82,7 +82,7 @@ def test_drift_shows_in_plan_and_deploy_puts_it_back(kiln: Kiln, tmp_path: Path)
     kiln.run("bundle", "deploy", cwd=root)
     before = {o["id"]: o for o in kiln.objects("dev")}
     con = sqlite3.connect(kiln.db("dev"))
-    con.execute("UPDATE objects SET settings='{\"name\": \"hand-edited\"}' "
+    con.execute("UPDATE jobs SET settings='{\"name\": \"hand-edited\"}' "
                 "WHERE name='[dev alice] job-000'")
     con.execute("DELETE FROM objects WHERE kind='experiments'")
     con.commit()

@@ -55,8 +55,7 @@ def test_an_sdk_script_tours_kiln_server(tmp_path: Path, store: str,
         assert not (ws_dir / "metadata.db").exists()
         with psycopg.connect(db) as con:
             assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
-            assert con.execute("SELECT count(*) FROM objects WHERE kind = 'jobs'"
-                               ).fetchone()[0] == 1
+            assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
     else:
         assert (ws_dir / "metadata.db").exists()
 

@@ -53,8 +53,8 @@ class ObjectStore:
         if table is None:
             return t.objects, [t.objects.c.kind == kind, t.objects.c.id == id]
         if table is t.jobs:
-            if not str(id).isdigit():
-                return None
+            if not str(id).isdigit() or int(id) >= 2**63:
+                return None  # not a job id: no job has it
             return table, [table.c.job_id == int(id)]
         return table, [table.c.id == id]
 
