@@ -13,6 +13,15 @@ from typing import Any
 from tests.conftest import NOTEBOOK, kiln_exe, write_files
 
 
+# (kind, its table, its key column): where a workspace keeps what a deploy makes
+DEPLOYABLES = [("jobs", "jobs", "job_id"),
+               ("model_serving_endpoints", "serving_endpoints", "id"),
+               ("quality_monitors", "quality_monitors", "id"), ("catalogs", "uc_catalogs", "id"),
+               ("schemas", "uc_schemas", "id"), ("volumes", "uc_volumes", "id"),
+               ("experiments", "mlflow_experiments", "id"),
+               ("registered_models", "mlflow_registered_models", "id")]
+
+
 class Kiln:
     """Runs ``kiln`` as a subprocess with its own KILN_HOME and user."""
 
@@ -69,12 +78,9 @@ class Kiln:
             return []
         con = sqlite3.connect(db)
         try:
-            rows = con.execute(
-                "SELECT kind, id, name, settings, bundle_ref FROM objects UNION ALL "
-                "SELECT 'jobs', CAST(job_id AS TEXT), name, settings, bundle_ref FROM jobs "
-                "UNION ALL SELECT 'model_serving_endpoints', id, name, settings, bundle_ref "
-                "FROM serving_endpoints UNION ALL SELECT 'quality_monitors', id, name, "
-                "settings, bundle_ref FROM quality_monitors ORDER BY 1, 2").fetchall()
+            rows = con.execute(" UNION ALL ".join(
+                f"SELECT '{kind}', CAST({key} AS TEXT), name, settings, bundle_ref FROM {table}"
+                for kind, table, key in DEPLOYABLES) + " ORDER BY 1, 2").fetchall()
         except sqlite3.OperationalError:  # killed before its first migration committed
             return []
         finally:

@@ -84,7 +84,7 @@ def test_drift_shows_in_plan_and_deploy_puts_it_back(kiln: Kiln, tmp_path: Path)
     con = sqlite3.connect(kiln.db("dev"))
     con.execute("UPDATE jobs SET settings='{\"name\": \"hand-edited\"}' "
                 "WHERE name='[dev alice] job-000'")
-    con.execute("DELETE FROM objects WHERE kind='experiments'")
+    con.execute("DELETE FROM mlflow_experiments")
     con.commit()
     con.close()
     assert kiln.run("bundle", "plan", cwd=root).stdout == (

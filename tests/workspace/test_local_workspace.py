@@ -29,8 +29,11 @@ def test_new_database_is_migrated_to_head(tmp_path: Path, ws) -> None:
     db = tmp_path / "workspaces" / "dev" / "metadata.db"
     con = sqlite3.connect(db)
     assert con.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
+    from kiln.workspace.local.tables import metadata
+
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"objects", "deploy_locks", "deploy_state", "audit"} <= tables
+    # the migrations make exactly the tables the code declares
+    assert tables - {"alembic_version", "sqlite_sequence"} == set(metadata.tables)
 
 
 def test_catalog_objects_are_keyed_by_full_name(ws, tmp_path: Path) -> None:
@@ -172,7 +175,7 @@ def test_an_older_workspace_keeps_its_tables_and_functions_in_catalog_stores_whe
     assert ws.get("functions", "main.ml.f").settings == function
     assert [o.id for o in ws.list("schemas")] == ["main.ml"]
     con = sqlite3.connect(path)
-    assert con.execute("SELECT kind FROM objects").fetchall() == [("schemas",)]
+    assert con.execute("SELECT id FROM uc_schemas").fetchall() == [("main.ml",)]
     assert con.execute("SELECT full_name, table_type, location, columns FROM catalog_tables"
                        ).fetchall() == [("main.ml.t", "MANAGED", "/d/t",
                                          '[{"name":"x","type":"int64"}]')]
@@ -246,8 +249,8 @@ def check_deployables_moved(ws: Any) -> None:
 
 def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
         tmp_path: Path) -> None:
-    """0011 moves jobs, serving endpoints and quality monitors out of ``objects`` into
-    tables of their own; and back on a downgrade."""
+    """0011 moves every deployable kind out of ``objects`` (dropped) into a table of its
+    own; and back on a downgrade."""
     from sqlalchemy import create_engine
 
     from kiln.workspace.local.workspace import LocalWorkspace
@@ -260,7 +263,8 @@ def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
     ws.delete("jobs", "2")
     assert int(ws.create("jobs", "again", {"name": "again"}).id) > 9  # ids never come back
     con = sqlite3.connect(path)
-    assert con.execute("SELECT kind FROM objects").fetchall() == [("schemas",)]
+    assert con.execute("SELECT id, name FROM uc_schemas").fetchall() == [("main.ml", "ml")]
+    assert not con.execute("SELECT name FROM sqlite_master WHERE name = 'objects'").fetchall()
     con.close()
     ws.close()
 
@@ -277,7 +281,7 @@ def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
         command.downgrade(cfg, "0010")
     engine.dispose()
     con = sqlite3.connect(path)
-    assert sorted(con.execute("SELECT kind, id FROM objects WHERE kind != 'schemas'")) == [
+    assert sorted(con.execute("SELECT kind, id FROM objects")) == [
         ("jobs", "10"), ("jobs", "5"), ("jobs", "9"), ("model_serving_endpoints", "churn"),
-        ("quality_monitors", "main.ml.t")]
+        ("quality_monitors", "main.ml.t"), ("schemas", "main.ml")]
     con.close()

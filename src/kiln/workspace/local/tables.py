@@ -13,7 +13,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -27,22 +26,6 @@ info = Table(
     Column("key", String, primary_key=True),
     Column("value", Text, nullable=False),
 )
-
-objects = Table(
-    "objects", metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),  # job_id for jobs
-    Column("kind", String, nullable=False),
-    Column("id", String, nullable=False),
-    Column("name", String, nullable=False),
-    Column("settings", Text, nullable=False),
-    Column("bundle_ref", String, nullable=True),
-    Column("created_at", MILLIS, nullable=False),
-    Column("updated_at", MILLIS, nullable=False),
-    Column("creator", String, nullable=False),
-    UniqueConstraint("kind", "id", name="uq_objects_kind_id"),
-)
-Index("ix_objects_bundle_ref", objects.c.bundle_ref, unique=True)
-Index("ix_objects_kind_name", objects.c.kind, objects.c.name)
 
 deploy_locks = Table(
     "deploy_locks", metadata,
@@ -212,10 +195,12 @@ catalog_functions = _registration(
     Column("routine_definition", Text, nullable=False))
 
 
-# deployable objects of the domains that own them (0011; before, rows of ``objects``): a
-# job keyed by its generated id (never reused: AUTOINCREMENT), a serving endpoint by its
-# name, a quality monitor by its table. Each keeps its settings as the API shapes them and
-# the marker of the bundle that deployed it.
+# the deployable objects, each kind in its domain's table (0011; before, rows of one
+# generic ``objects`` table): a job keyed by its generated id (never reused: AUTOINCREMENT),
+# the others by their natural id (an endpoint's name, a monitor's table, a schema's full
+# name, an experiment's MLflow id). Each keeps its settings as the API shapes them and the
+# marker of the bundle that deployed it; MLflow's experiments and registered models are
+# MLflow's, these rows their deploy markers.
 def _deployable(name: str, key: Column, **kw: bool) -> Table:
     table = Table(
         name, metadata,
@@ -237,3 +222,9 @@ jobs = _deployable("jobs", Column("job_id", Integer, primary_key=True, autoincre
                    sqlite_autoincrement=True)
 serving_endpoints = _deployable("serving_endpoints", Column("id", String, primary_key=True))
 quality_monitors = _deployable("quality_monitors", Column("id", String, primary_key=True))
+uc_catalogs = _deployable("uc_catalogs", Column("id", String, primary_key=True))
+uc_schemas = _deployable("uc_schemas", Column("id", String, primary_key=True))
+uc_volumes = _deployable("uc_volumes", Column("id", String, primary_key=True))
+mlflow_experiments = _deployable("mlflow_experiments", Column("id", String, primary_key=True))
+mlflow_registered_models = _deployable("mlflow_registered_models",
+                                       Column("id", String, primary_key=True))

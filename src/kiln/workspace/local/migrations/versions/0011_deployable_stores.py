@@ -1,7 +1,8 @@
-"""Jobs, serving endpoints and quality monitors in tables of their own: they leave the
-generic ``objects`` table for ``jobs`` (keyed by job id), ``serving_endpoints`` and
-``quality_monitors`` (keyed by name and by table). New job ids continue above every id the
-old table gave, so no id is ever given twice.
+"""The deployable objects, each kind in a table of its own: they leave the generic
+``objects`` table (dropped) for ``jobs`` (keyed by job id), ``serving_endpoints``,
+``quality_monitors``, ``uc_catalogs``, ``uc_schemas``, ``uc_volumes``,
+``mlflow_experiments`` and ``mlflow_registered_models`` (keyed by their natural ids). New
+job ids continue above every id the old table gave, so no id is ever given twice.
 
 Revision ID: 0011
 Revises: 0010
@@ -17,12 +18,21 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# table -> (kind, its key column) (written out here: a migration does not follow later code)
-_TABLES = {"jobs": ("jobs", "job_id"), "serving_endpoints": ("model_serving_endpoints", "id"),
-           "quality_monitors": ("quality_monitors", "id")}
+# table -> the kind its rows had in ``objects`` (written out here: a migration does not
+# follow later code)
+_TABLES = {"jobs": "jobs", "serving_endpoints": "model_serving_endpoints",
+           "quality_monitors": "quality_monitors", "uc_catalogs": "catalogs",
+           "uc_schemas": "schemas", "uc_volumes": "volumes",
+           "mlflow_experiments": "experiments", "mlflow_registered_models": "registered_models"}
 
 
-def _create(name: str, key: sa.Column, **kw: bool) -> sa.Table:
+def _key(name: str) -> str:
+    return "job_id" if name == "jobs" else "id"
+
+
+def _create(name: str) -> sa.Table:
+    key = (sa.Column("job_id", sa.Integer, primary_key=True, autoincrement=True)
+           if name == "jobs" else sa.Column("id", sa.String, primary_key=True))
     table = op.create_table(
         name, key,
         sa.Column("name", sa.String, nullable=False),
@@ -30,35 +40,28 @@ def _create(name: str, key: sa.Column, **kw: bool) -> sa.Table:
         sa.Column("bundle_ref", sa.String, nullable=True),
         sa.Column("created_at", MILLIS, nullable=False),
         sa.Column("updated_at", MILLIS, nullable=False),
-        sa.Column("creator", sa.String, nullable=False), **kw)
+        sa.Column("creator", sa.String, nullable=False),
+        **({"sqlite_autoincrement": True} if name == "jobs" else {}))
     op.create_index(f"ix_{name}_bundle_ref", name, ["bundle_ref"], unique=True)
     op.create_index(f"ix_{name}_name", name, ["name"])
     return table
 
 
 def upgrade() -> None:
-    created = {
-        "jobs": _create("jobs", sa.Column("job_id", sa.Integer, primary_key=True,
-                                          autoincrement=True), sqlite_autoincrement=True),
-        "serving_endpoints": _create("serving_endpoints",
-                                     sa.Column("id", sa.String, primary_key=True)),
-        "quality_monitors": _create("quality_monitors",
-                                    sa.Column("id", sa.String, primary_key=True)),
-    }
     conn = op.get_bind()
     # job ids were the old table's sequence: new ones continue above all it ever gave
     top = conn.execute(sa.text("SELECT max(seq) FROM objects")).scalar() or 0
-    for name, table in created.items():
-        kind, key = _TABLES[name]
+    for name, kind in _TABLES.items():
+        table = _create(name)
         rows = conn.execute(sa.text(
             "SELECT id, name, settings, bundle_ref, created_at, updated_at, creator "
             "FROM objects WHERE kind = :k ORDER BY seq"), {"k": kind}).fetchall()
         if rows:
             op.bulk_insert(table, [
-                {key: int(r[0]) if key == "job_id" else r[0], "name": r[1], "settings": r[2],
-                 "bundle_ref": r[3], "created_at": r[4], "updated_at": r[5], "creator": r[6]}
-                for r in rows])
-        conn.execute(sa.text("DELETE FROM objects WHERE kind = :k"), {"k": kind})
+                {_key(name): int(r[0]) if name == "jobs" else r[0], "name": r[1],
+                 "settings": r[2], "bundle_ref": r[3], "created_at": r[4], "updated_at": r[5],
+                 "creator": r[6]} for r in rows])
+    op.drop_table("objects")
     if not top:
         return
     if conn.dialect.name == "sqlite":  # the copied ids already set it to their highest
@@ -75,13 +78,29 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    objects = op.create_table(
+        "objects",
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("id", sa.String, nullable=False),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("settings", sa.Text, nullable=False),
+        sa.Column("bundle_ref", sa.String, nullable=True),
+        sa.Column("created_at", MILLIS, nullable=False),
+        sa.Column("updated_at", MILLIS, nullable=False),
+        sa.Column("creator", sa.String, nullable=False),
+        sa.UniqueConstraint("kind", "id", name="uq_objects_kind_id"))
+    op.create_index("ix_objects_bundle_ref", "objects", ["bundle_ref"], unique=True)
+    op.create_index("ix_objects_kind_name", "objects", ["kind", "name"])
     conn = op.get_bind()
-    for name, (kind, key) in _TABLES.items():
+    rows = []
+    for name, kind in _TABLES.items():
         for row in conn.execute(sa.text(f"SELECT * FROM {name}")).mappings().fetchall():
-            conn.execute(sa.text(
-                "INSERT INTO objects (kind, id, name, settings, bundle_ref, created_at, "
-                "updated_at, creator) VALUES (:kind, :id, :name, :settings, :ref, :c, :u, :who)"),
-                {"kind": kind, "id": str(row[key]), "name": row["name"],
-                 "settings": row["settings"], "ref": row["bundle_ref"], "c": row["created_at"],
-                 "u": row["updated_at"], "who": row["creator"]})
+            rows.append({"kind": kind, "id": str(row[_key(name)]), "name": row["name"],
+                         "settings": row["settings"], "bundle_ref": row["bundle_ref"],
+                         "created_at": row["created_at"], "updated_at": row["updated_at"],
+                         "creator": row["creator"]})
         op.drop_table(name)
+    rows.sort(key=lambda r: r["created_at"])  # the old table's order: creation
+    if rows:
+        op.bulk_insert(objects, rows)
