@@ -56,21 +56,25 @@ def _create() -> Any:
     # PySpark's Connect client takes a __main__ without __file__ (python -c, some notebook
     # kernels) for a doctest run and exits looking for a JVM Spark home: name one
     os.environ.setdefault("SPARK_HOME", os.path.dirname(os.path.dirname(os.__file__)))
-    # the Connect client's imports (gRPC, Arrow, pandas) overlap with the server's start
-    prefetch = threading.Thread(target=_import_client, daemon=True)
-    prefetch.start()
+    user = None
     if embedded:
         if not workspace_dir:
             raise KilnError("spark needs a workspace: run the code as a kiln job task, in "
                             "a session bound with eval \"$(kiln env -t TARGET)\", or set "
                             "KILN_SPARK_REMOTE to a Spark Connect URL")
         from kiln.compute import cluster
-
         from kiln.workspace.task_client import task_client
 
-        # a workspace with admins enforces privileges: each user's Spark is their own
+        # a workspace with admins enforces privileges: each user's Spark is their own.
+        # Asked before the prefetch starts: two threads importing at once (the workspace's
+        # store imports asyncio, as the client's modules do) can find a module half made
         enforced = task_client(workspace_dir=workspace_dir).enforces_grants()
         user = os.environ.get("KILN_USER") if enforced else None
+    # the Connect client's imports (gRPC, Arrow, pandas) overlap with the server's start,
+    # during which this thread imports nothing
+    prefetch = threading.Thread(target=_import_client, daemon=True)
+    prefetch.start()
+    if embedded:
         state = cluster.ensure(workspace_dir, client=os.getpid(),
                                anchor=_config.get("anchor") or os.getpid(), user=user or None)
         remote = state["url"]
