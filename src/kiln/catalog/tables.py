@@ -19,6 +19,7 @@ from kiln.catalog.names import FullName, parse_name, split_name
 from kiln.errors import KilnError
 from kiln.run_context import RunContext
 from kiln.workspace import AlreadyExists, LineageEntry, NotFound, ObjectInfo, Workspace
+from kiln.workspace import layout
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,7 +43,7 @@ class Catalog:
         root = ws.local_root()
         if root is None:
             raise KilnError(f"workspace {ws.name} is not on this machine")
-        self.root = os.path.join(root, "catalog")
+        self.root = layout.catalog_dir(root)
 
     # registry ------------------------------------------------------------------------
     def _info(self, name: FullName) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from kiln.errors import KilnError
 from kiln.pids import alive
+from kiln.workspace import layout
 
 CLUSTER_ID = "embedded"
 START_TIMEOUT_S = 60.0
@@ -34,9 +35,9 @@ def compute_dir(workspace_dir: str, user: str | None = None) -> str:
     each user a compute of their own, whose catalog acts as that user (their grants hold
     for Spark's reads and writes)."""
     if user is None:
-        return os.path.join(workspace_dir, "compute")
+        return layout.compute_dir(workspace_dir)
     safe = hashlib.sha256(user.encode()).hexdigest()[:16]
-    return os.path.join(workspace_dir, "compute", "users", safe)
+    return os.path.join(layout.compute_dir(workspace_dir), "users", safe)
 
 
 def log_path(workspace_dir: str, user: str | None = None) -> str:

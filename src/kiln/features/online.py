@@ -12,13 +12,14 @@ import threading
 from typing import Any
 
 import pandas as pd
+from kiln.workspace import layout
 
 _cache: dict[str, tuple[int, pd.DataFrame]] = {}
 _lock = threading.Lock()
 
 
 def path_of(workspace_dir: str, table: str) -> str:
-    return os.path.join(workspace_dir, "online", f"{table}.parquet")
+    return os.path.join(layout.online_dir(workspace_dir), f"{table}.parquet")
 
 
 def publish(workspace_dir: str, table: str, rows: pd.DataFrame, keys: list[str],
@@ -101,7 +102,7 @@ def add_store(workspace_dir: str, name: str, capacity: str) -> dict[str, Any]:
 
 
 def _stores_path(workspace_dir: str) -> str:
-    return os.path.join(workspace_dir, "online", "stores.json")
+    return os.path.join(layout.online_dir(workspace_dir), "stores.json")
 
 
 def drop(workspace_dir: str, table: str) -> None:

@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from kiln.workspace import layout
 from typing import Any, Iterator
 
 # MLflow reads the artifact root of a SQL store from this variable when none is passed
@@ -38,7 +39,7 @@ def serve_artifacts() -> None:
 
 
 def mlflow_dir(workspace_dir: str) -> str:
-    return os.path.join(workspace_dir, "mlflow")
+    return layout.mlflow_dir(workspace_dir)
 
 
 def db_path(workspace_dir: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from kiln.errors import KilnError
+from kiln.workspace import layout
 
 
 def local_path(directory: str, path: str) -> str:
@@ -19,5 +20,5 @@ def local_path(directory: str, path: str) -> str:
     if any(p in (".", "..") for p in parts):
         raise KilnError(f"workspace path must not contain '.' or '..': {path}")
     if parts and parts[0] == "Volumes":
-        return os.path.join(directory, "volumes", *parts[1:])
-    return os.path.join(directory, "fs", *parts)
+        return os.path.join(layout.volumes_dir(directory), *parts[1:])
+    return os.path.join(layout.files_dir(directory), *parts)

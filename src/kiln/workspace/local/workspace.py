@@ -1,11 +1,5 @@
-"""``LocalWorkspace``: the workspace service API over a directory on this machine.
-
-Layout of ``$KILN_HOME/workspaces/<name>/``::
-
-    metadata.db        SQLite (or PostgreSQL): each domain's tables (Alembic-migrated)
-    fs/                workspace files: /Workspace/Users/... lives at fs/Workspace/Users/...
-    volumes/           Unity Catalog volumes: /Volumes/<cat>/<sch>/<vol>/...
-"""
+"""``LocalWorkspace``: the workspace service API over a directory on this machine, its
+metadata in SQLite (or PostgreSQL) and its files beside it (``kiln.workspace.layout``)."""
 
 from __future__ import annotations
 
@@ -38,6 +32,7 @@ from kiln.workspace.local import catalog_store, object_store, paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local import database
 from kiln.workspace.local.db import open_engine, write
+from kiln.workspace import layout
 
 _MLFLOW_KINDS = {"experiments", "registered_models"}  # also live in the workspace's MLflow
 
@@ -177,7 +172,8 @@ class LocalWorkspace(Workspace):
     def _materialize(self, kind: str, id: str, settings: dict[str, Any]) -> None:
         """Managed volumes are directories under ``volumes/``."""
         if kind == "volumes" and settings.get("volume_type", "MANAGED") == "MANAGED":
-            os.makedirs(os.path.join(self.directory, "volumes", *id.split(".")), exist_ok=True)
+            os.makedirs(os.path.join(layout.volumes_dir(self.directory), *id.split(".")),
+                        exist_ok=True)
 
     # workspace files ---------------------------------------------------------------
     def local_path(self, path: str) -> str:
@@ -210,7 +206,7 @@ class LocalWorkspace(Workspace):
         elif os.path.exists(p):
             os.remove(p)
         parent = os.path.dirname(p)
-        fs_root = os.path.join(self.directory, "fs")
+        fs_root = layout.files_dir(self.directory)
         while parent.startswith(fs_root) and parent != fs_root:  # no empty directories left
             try:
                 os.rmdir(parent)
@@ -404,7 +400,7 @@ class LocalWorkspace(Workspace):
         return bool(row and row[0])
 
     def run_dir(self, run_id: int) -> str:
-        return os.path.join(self.directory, "runs", str(run_id))
+        return layout.run_dir(self.directory, run_id)
 
     # settings ----------------------------------------------------------------------
     def add_monitor_refresh(self, monitor: str, doc: dict[str, Any]) -> int:
