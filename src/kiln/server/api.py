@@ -17,7 +17,7 @@ from kiln.identity import Identities
 from kiln.server import catalog_api, deploy_api, files_api, models_api, scim, serving_api, uc
 from kiln.serving.endpoints import Endpoints
 from kiln.server.http import Request, Router
-from kiln.server.openapi import describe
+from kiln.server.openapi import check_requests, describe
 from kiln.workspace import Workspace
 
 JOBS = "/api/2.[12]/jobs"
@@ -98,6 +98,7 @@ def build_router(ws: Workspace) -> Router:
     files_api.add_routes(r, lambda req: ws.as_user(req.user))
     serving_api.add_routes(r, lambda req: Endpoints(ws.as_user(req.user)))
     scim.add_routes(r, ids_of)
+    check_requests(r)
     return r
 
 

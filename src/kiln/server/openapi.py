@@ -1,8 +1,12 @@
-"""The OpenAPI 3.1 document of ``kiln server``'s REST API (``GET /api/openapi.json``).
+"""The request models of ``kiln server``'s REST API and its OpenAPI 3.1 document
+(``GET /api/openapi.json``), both from one table.
 
 Each route of the router is described here by its parameters and the shape of its answer;
 ``describe`` fails for a route without a description, so the document cannot fall
-behind the router (a test builds it). Parameters are written ``name:type`` (``!`` when
+behind the router (a test builds it), and ``check_requests`` puts a pydantic model of
+each route's parameters in front of its handler: a request whose parameters are missing
+or of the wrong type is refused (``INVALID_PARAMETER_VALUE``, naming the parameter) before
+any handler runs. Parameters are written ``name:type`` (``!`` when
 required; types ``str``, ``int``, ``bool``, ``obj``, ``list``); GET parameters are in the
 query, the others in a JSON body. Every operation may answer Databricks' error body with
 400, 401, 403, 404 or 409.
@@ -13,6 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from kiln.errors import KilnError
 from kiln.server.http import Router
 
 _TYPES = {"str": {"type": "string"}, "int": {"type": "integer"},
@@ -56,10 +63,11 @@ ASSIGNMENTS = _list("privilege_assignments")
 MONITOR = _obj(("table_name", "output_schema_name", "status"), table_name=_TYPES["str"],
                output_schema_name=_TYPES["str"], status=_TYPES["str"],
                profile_metrics_table_name=_TYPES["str"], drift_metrics_table_name=_TYPES["str"])
-MONITOR_FIELDS = ("assets_dir:str! output_schema_name:str! inference_log:obj time_series:obj "
-                  "snapshot:obj baseline_table_name:str slicing_exprs:list schedule:obj "
-                  "notifications:obj custom_metrics:list skip_builtin_dashboard:bool "
-                  "warehouse_id:str")
+MONITOR_UPDATE = ("output_schema_name:str! inference_log:obj time_series:obj snapshot:obj "
+                  "baseline_table_name:str slicing_exprs:list schedule:obj notifications:obj "
+                  "custom_metrics:list dashboard_id:str")
+MONITOR_FIELDS = ("assets_dir:str! skip_builtin_dashboard:bool warehouse_id:str "
+                  + MONITOR_UPDATE.replace(" dashboard_id:str", ""))
 ACL = _obj(("object_id", "access_control_list"), object_id=_TYPES["str"],
            access_control_list={"type": "array"})
 ENDPOINT = _obj(("name", "config", "state"), name=_TYPES["str"], config=ANY, state=ANY)
@@ -163,7 +171,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", UC + "/tables/{name}/monitor"): ("Create a table's quality monitor",
                                               MONITOR_FIELDS, MONITOR),
     ("PUT", UC + "/tables/{name}/monitor"): ("Replace a quality monitor's settings",
-                                             MONITOR_FIELDS, MONITOR),
+                                             MONITOR_UPDATE, MONITOR),
     ("DELETE", UC + "/tables/{name}/monitor"): ("Delete a table's quality monitor (its "
                                                 "metric tables stay)", "", EMPTY),
     ("POST", UC + "/tables/{name}/monitor/refreshes"): ("Refresh a monitor", "", REFRESH),
@@ -301,6 +309,54 @@ def doc_path(pattern: str) -> str:
 def _param(spec: str) -> tuple[str, dict[str, Any], bool]:
     name, _, kind = spec.partition(":")
     return name, _TYPES[kind.rstrip("!")], kind.endswith("!")
+
+
+_PY: dict[str, Any] = {"str": str, "int": int, "bool": bool, "obj": dict[str, Any],
+                       "list": list[Any]}
+
+
+def request_model(method: str, path: str) -> type[BaseModel] | None:
+    """The pydantic model of a route's query or JSON-body parameters (None: it takes
+    none). Lax, as a query string is text: ``"5"`` is an int, ``"true"`` a bool; fields
+    the route does not name are let through (Databricks' clients send more than kiln
+    reads)."""
+    _summary, params, _answer = OPERATIONS[method, path]
+    if not params.split():
+        return None
+    fields: dict[str, Any] = {}
+    for spec in params.split():
+        name, _, kind = spec.partition(":")
+        py = _PY[kind.rstrip("!")]
+        fields["p_" + name] = ((py, Field(alias=name)) if kind.endswith("!")
+                               else (py | None, Field(None, alias=name)))
+    return create_model(_operation_id(method, path), __config__=ConfigDict(extra="allow"),
+                        **fields)
+
+
+def check_requests(router: Router) -> None:
+    """Each route's handler, behind the check of its request model."""
+    for i, (method, rx, handler) in enumerate(router.routes):
+        path = doc_path(rx.pattern[:-2])
+        model = request_model(method, path) if (method, path) in OPERATIONS else None
+        if model is not None and path != FS_FILE:
+            router.routes[i] = (method, rx, _checked(model, handler))
+
+
+def _checked(model: type[BaseModel], handler: Any) -> Any:
+    def run(req: Any) -> Any:
+        given = {k: v[0] for k, v in req.query.items()}
+        if isinstance(req.body, dict):
+            given.update(req.body)
+        try:
+            model.model_validate(given)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise KilnError(f"invalid value for {where}: {first['msg'].lower()}"
+                            if first["type"] != "missing" else
+                            f"missing required parameter: {where}") from None
+        return handler(req)
+    return run
 
 
 def describe(router: Router) -> dict[str, Any]:
