@@ -182,8 +182,20 @@ def test_an_older_workspace_keeps_its_tables_and_functions_in_catalog_stores_whe
     con.close()
     # and back: 0008 finds them where it kept them
     ws.close()
+    downgrade(path, "0008")
+    con = sqlite3.connect(path)
+    assert sorted(r[0] for r in con.execute("SELECT kind FROM objects")) == \
+        ["functions", "schemas", "tables"]
+    assert json.loads(con.execute("SELECT settings FROM objects WHERE kind = 'tables'"
+                                  ).fetchone()[0]) == table
+    con.close()
+
+
+def downgrade(path: Path, revision: str) -> None:
+    """The SQLite metadata database at ``path``, migrated back to ``revision``."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import create_engine
 
     from kiln.workspace.local.db import _MIGRATIONS
 
@@ -192,14 +204,8 @@ def test_an_older_workspace_keeps_its_tables_and_functions_in_catalog_stores_whe
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+        command.downgrade(cfg, revision)
     engine.dispose()
-    con = sqlite3.connect(path)
-    assert sorted(r[0] for r in con.execute("SELECT kind FROM objects")) == \
-        ["functions", "schemas", "tables"]
-    assert json.loads(con.execute("SELECT settings FROM objects WHERE kind = 'tables'"
-                                  ).fetchone()[0]) == table
-    con.close()
 
 
 def older_workspace_with_deployables(url: str) -> None:
@@ -251,7 +257,6 @@ def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
         tmp_path: Path) -> None:
     """0011 moves every deployable kind out of ``objects`` (dropped) into a table of its
     own; and back on a downgrade."""
-    from sqlalchemy import create_engine
 
     from kiln.workspace.local.workspace import LocalWorkspace
 
@@ -267,19 +272,7 @@ def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
     assert not con.execute("SELECT name FROM sqlite_master WHERE name = 'objects'").fetchall()
     con.close()
     ws.close()
-
-    from alembic import command
-    from alembic.config import Config
-
-    from kiln.workspace.local.db import _MIGRATIONS
-
-    cfg = Config()
-    cfg.set_main_option("script_location", _MIGRATIONS)
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")
-    engine.dispose()
+    downgrade(path, "0010")
     con = sqlite3.connect(path)
     assert sorted(con.execute("SELECT kind, id FROM objects")) == [
         ("jobs", "10"), ("jobs", "5"), ("jobs", "9"), ("model_serving_endpoints", "churn"),

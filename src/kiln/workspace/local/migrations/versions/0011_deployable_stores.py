@@ -30,18 +30,21 @@ def _key(name: str) -> str:
     return "job_id" if name == "jobs" else "id"
 
 
+def _object_columns() -> list[sa.Column]:
+    """What every object row holds besides its key, in the old table as in the new ones."""
+    return [sa.Column("name", sa.String, nullable=False),
+            sa.Column("settings", sa.Text, nullable=False),
+            sa.Column("bundle_ref", sa.String, nullable=True),
+            sa.Column("created_at", MILLIS, nullable=False),
+            sa.Column("updated_at", MILLIS, nullable=False),
+            sa.Column("creator", sa.String, nullable=False)]
+
+
 def _create(name: str) -> sa.Table:
     key = (sa.Column("job_id", sa.Integer, primary_key=True, autoincrement=True)
            if name == "jobs" else sa.Column("id", sa.String, primary_key=True))
-    table = op.create_table(
-        name, key,
-        sa.Column("name", sa.String, nullable=False),
-        sa.Column("settings", sa.Text, nullable=False),
-        sa.Column("bundle_ref", sa.String, nullable=True),
-        sa.Column("created_at", MILLIS, nullable=False),
-        sa.Column("updated_at", MILLIS, nullable=False),
-        sa.Column("creator", sa.String, nullable=False),
-        **({"sqlite_autoincrement": True} if name == "jobs" else {}))
+    table = op.create_table(name, key, *_object_columns(),
+                            **({"sqlite_autoincrement": True} if name == "jobs" else {}))
     op.create_index(f"ix_{name}_bundle_ref", name, ["bundle_ref"], unique=True)
     op.create_index(f"ix_{name}_name", name, ["name"])
     return table
@@ -83,12 +86,7 @@ def downgrade() -> None:
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("kind", sa.String, nullable=False),
         sa.Column("id", sa.String, nullable=False),
-        sa.Column("name", sa.String, nullable=False),
-        sa.Column("settings", sa.Text, nullable=False),
-        sa.Column("bundle_ref", sa.String, nullable=True),
-        sa.Column("created_at", MILLIS, nullable=False),
-        sa.Column("updated_at", MILLIS, nullable=False),
-        sa.Column("creator", sa.String, nullable=False),
+        *_object_columns(),
         sa.UniqueConstraint("kind", "id", name="uq_objects_kind_id"))
     op.create_index("ix_objects_bundle_ref", "objects", ["bundle_ref"], unique=True)
     op.create_index("ix_objects_kind_name", "objects", ["kind", "name"])
