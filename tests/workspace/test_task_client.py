@@ -218,3 +218,20 @@ def test_the_lifecycles_registry_answers_the_same_through_either_client(client: 
     assert models.resolve("main.ml.m", alias="champion") == ("main.ml.m", "2")
     assert models.by_alias("main.ml.m", "challenger") is None  # it became the champion
     assert reg.version("main.ml.m", 2).tags["kiln.deployed_by"] == "alice@example.com"
+
+
+def test_only_a_task_of_a_server_started_run_calls_the_server(ws: Any) -> None:
+    """The runner gives a server's runs its URL, their run token and their run id; the
+    server's own processes (serving) carry its URL too, and a person's DATABRICKS_TOKEN
+    may be about, but without a run they use the workspace itself."""
+    from kiln.settings import Settings
+    from kiln.workspace.task_client import task_client
+
+    base = {"KILN_SERVER_URL": "http://127.0.0.1:1", "DATABRICKS_TOKEN": "dkea-x",
+            "KILN_WORKSPACE_DIR": ws.local_root(), "KILN_USER": "alice@example.com"}
+    assert isinstance(task_client(Settings.from_env({**base, "KILN_JOB_RUN_ID": "7"})),
+                      ServerClient)
+    assert isinstance(task_client(Settings.from_env(base)), EmbeddedClient)
+    no_token = {k: v for k, v in base.items() if k != "DATABRICKS_TOKEN"}
+    assert isinstance(task_client(Settings.from_env({**no_token, "KILN_JOB_RUN_ID": "7"})),
+                      EmbeddedClient)

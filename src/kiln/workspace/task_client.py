@@ -227,7 +227,9 @@ def task_client(settings: Settings | None = None,
                 workspace_dir: str | None = None) -> TaskClient:
     """The client of this task's workspace: its server's, or the embedded workspace's."""
     s = settings or Settings.from_env()
-    if s.server_url and s.databricks_token:
+    # a task of a run the server started: the runner sets all three (the token is the
+    # run's); the server's own processes (serving) have no run, and use the workspace
+    if s.server_url and s.databricks_token and s.job_run_id is not None:
         return ServerClient(s.server_url, s.databricks_token)
     directory = workspace_dir or s.workspace_dir
     from kiln.workspace.local.database import exists
