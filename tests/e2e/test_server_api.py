@@ -513,3 +513,59 @@ def test_kiln_server_fires_scheduled_jobs(tmp_path: Path) -> None:
         w.jobs.update(job.job_id, new_settings=j.JobSettings(schedule=j.CronSchedule(
             quartz_cron_expression="0/2 * * * * ?", timezone_id="UTC",
             pause_status=j.PauseStatus.PAUSED)))
+
+
+# the lifecycle in a task a server runs: the model logs and registers through the server,
+# the task evaluates it, and the server records the outcome and moves the aliases
+LIFECYCLE = """# Databricks notebook source
+import mlflow
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+import kiln.lifecycle as lifecycle
+mlflow.set_registry_uri("databricks-uc")
+mlflow.set_experiment("/Shared/lifecycle")
+X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0] * 10})
+y = (X.x > 1.5).astype(int)
+with mlflow.start_run():
+    info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                                    registered_model_name="main.ml.life",
+                                    serialization_format="cloudpickle",
+                                    pip_requirements=["scikit-learn"])
+version = info.registered_model_version
+result = lifecycle.validate(f"models:/main.ml.life/{version}", X.assign(y=y), targets="y",
+                            thresholds={"accuracy_score": {"threshold": 0.9,
+                                                          "greater_is_better": True}})
+previous = lifecycle.deploy("main.ml.life", result.version)
+dbutils.notebook.exit(f"{result.status} {result.version} {previous}")
+"""
+
+
+def test_the_model_lifecycle_runs_in_a_task_of_the_server(tmp_path: Path) -> None:
+    import base64
+
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service import jobs as j
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    with served(tmp_path) as (kiln, root, url, value):
+        w = WorkspaceClient(host=url, token=value, auth_type="pat")
+        w.catalogs.create(name="main")
+        w.schemas.create(name="ml", catalog_name="main")
+        path = "/Workspace/Users/alice@example.com/life"
+        w.workspace.mkdirs("/Workspace/Users/alice@example.com")
+        w.workspace.import_(path, format=ImportFormat.SOURCE, language=Language.PYTHON,
+                            content=base64.b64encode(LIFECYCLE.encode()).decode())
+        job = w.jobs.create(name="life", tasks=[j.Task(
+            task_key="train", notebook_task=j.NotebookTask(notebook_path=path))])
+        done = w.jobs.run_now(job.job_id).result()
+        said = w.jobs.get_run_output(done.tasks[0].run_id)
+        assert said.notebook_output and said.notebook_output.result == "passed 1 None", \
+            said.error
+        assert w.model_versions.get_by_alias("main.ml.life", "champion").version == 1
+        assert [a.alias_name for a in w.registered_models.get("main.ml.life").aliases] == \
+            ["champion"]  # the challenger became the champion
+    entries = json.loads(kiln.run("audit", "list", "-o", "json", cwd=root).stdout)
+    done_by = {e["action"]: e["user"] for e in entries
+               if e["action"] in ("models.validate", "models.set_alias")}
+    assert done_by == {"models.validate": "alice@example.com",
+                       "models.set_alias": "alice@example.com"}, done_by
