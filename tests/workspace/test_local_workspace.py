@@ -274,7 +274,11 @@ def test_an_older_workspace_keeps_its_jobs_endpoints_and_monitors_when_upgraded(
     ws.close()
     downgrade(path, "0010")
     con = sqlite3.connect(path)
+    assert con.execute("SELECT max(seq) FROM objects").fetchone()[0] > 10
     assert sorted(con.execute("SELECT kind, id FROM objects")) == [
         ("jobs", "10"), ("jobs", "5"), ("jobs", "9"), ("model_serving_endpoints", "churn"),
         ("quality_monitors", "main.ml.t"), ("schemas", "main.ml")]
+    # a job's seq is its id again, and the old code's next job id is above them all
+    assert sorted(con.execute("SELECT seq, id FROM objects WHERE kind = 'jobs'")) == [
+        (5, "5"), (9, "9"), (10, "10")]
     con.close()

@@ -91,14 +91,22 @@ def downgrade() -> None:
     op.create_index("ix_objects_bundle_ref", "objects", ["bundle_ref"], unique=True)
     op.create_index("ix_objects_kind_name", "objects", ["kind", "name"])
     conn = op.get_bind()
-    rows = []
+    jobs, others = [], []
     for name, kind in _TABLES.items():
         for row in conn.execute(sa.text(f"SELECT * FROM {name}")).mappings().fetchall():
-            rows.append({"kind": kind, "id": str(row[_key(name)]), "name": row["name"],
-                         "settings": row["settings"], "bundle_ref": row["bundle_ref"],
-                         "created_at": row["created_at"], "updated_at": row["updated_at"],
-                         "creator": row["creator"]})
+            doc = {"kind": kind, "id": str(row[_key(name)]), "name": row["name"],
+                   "settings": row["settings"], "bundle_ref": row["bundle_ref"],
+                   "created_at": row["created_at"], "updated_at": row["updated_at"],
+                   "creator": row["creator"]}
+            # a job's id was the old table's sequence: it gets its id back as its seq,
+            # so that the ids the old code gives later never meet one of these
+            (jobs if name == "jobs" else others).append(
+                {**doc, "seq": row["job_id"]} if name == "jobs" else doc)
         op.drop_table(name)
-    rows.sort(key=lambda r: r["created_at"])  # the old table's order: creation
-    if rows:
-        op.bulk_insert(objects, rows)
+    if jobs:
+        op.bulk_insert(objects, jobs)
+        if conn.dialect.name != "sqlite":
+            conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('objects', 'seq'), "
+                                 ":n)"), {"n": max(j["seq"] for j in jobs)})
+    if others:
+        op.bulk_insert(objects, sorted(others, key=lambda r: r["created_at"]))
