@@ -41,9 +41,10 @@ class TableMeta(Protocol):
     def created(self, table: str, where: str, rows: int) -> None:
         """Register the table whose first version was just written at ``where``."""
 
-    def written(self, table: str, mode: str, version: int, rows: int, record: bool) -> None:
-        """A write made ``version``: the registered columns follow the Delta log's, and the
-        write is audited and put in the lineage (unless ``record`` is False)."""
+    def written(self, table: str, mode: str, version: int, rows: int, record: bool,
+                evolved: bool = False) -> None:
+        """A write made ``version``: audited and put in the lineage (unless ``record`` is
+        False); after an ``evolved`` one, the registered columns follow the Delta log's."""
 
     def record(self, table: str, op: str, version: int | None = None) -> None:
         """Lineage of a read or write of ``table`` (at ``version``, else its latest)."""
@@ -146,7 +147,7 @@ class Tables:
         except SchemaMismatchError as e:
             raise KilnError(f"schema mismatch writing {name}: {e}") from None
         version = int(DeltaTable(where).version())
-        self.meta.written(str(name), mode, version, arrow.num_rows, record)
+        self.meta.written(str(name), mode, version, arrow.num_rows, record, evolving)
         return version
 
     def read(self, table: str, version: int | None = None, as_arrow: bool = False) -> Any:
@@ -196,10 +197,8 @@ class Tables:
     def _view(self, con: Any):  # type: ignore[no-untyped-def]
         from deltalake import DeltaTable
 
-        def view(name: FullName, as_of: str | None = None) -> str | None:
-            if self.meta.table_info(str(name)) is None:
-                return None
-            where = self.meta.location(str(name))
+        def view(name: FullName, as_of: str | None = None) -> str:
+            where = self.meta.location(str(name))  # NotFound when there is no such table
             dt = DeltaTable(where)
             alias = f"{name.catalog}__{name.schema}__{name.name}"
             if as_of is not None:  # VERSION AS OF n | TIMESTAMP AS OF 'time'
@@ -239,8 +238,6 @@ def _rewrite_names(query: str, view) -> str:  # type: ignore[no-untyped-def]
                 name = None
             as_of = _AS_OF.match(query, m.end())
             alias = view(name, as_of.group(2) if as_of else None) if name is not None else None
-            if alias is None and name is not None:
-                raise NotFound(f"table {name} does not exist")
             out.append(alias if alias is not None else m.group(0))
             i = as_of.end() if as_of and alias is not None else m.end()
             continue

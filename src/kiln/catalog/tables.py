@@ -269,8 +269,8 @@ class Catalog:
         name = parse_name(table)
         self._check_new(name)
         where = _local_location(location)
-        managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
-        self._record_new(name, where, managed, columns, {"engine": "spark"})
+        self._record_new(name, where, where == self._managed_place(name), columns,
+                         {"engine": "spark"})
 
     def _check_new(self, name: FullName) -> None:
         """A new table may be registered: none has the name, its schema exists, and the
@@ -280,14 +280,21 @@ class Catalog:
         self._require_schema(name)
         self._require_create_table(name)
 
+    def _managed_place(self, name: FullName) -> str:
+        return os.path.join(self.schema_root(name.catalog, name.schema), name.name)
+
     def _record_new(self, name: FullName, where: str, managed: bool,
-                    columns: list[dict[str, str]], detail: dict[str, Any]) -> None:
+                    columns: list[dict[str, str]], detail: dict[str, Any],
+                    lineage: bool = True) -> None:
+        """Register a new table, audited; its first version is a write of the lineage
+        unless it was there before (an external table registered as it is)."""
         self.ws.create("tables", name.name, {
             "name": name.name, "catalog_name": name.catalog, "schema_name": name.schema,
             "location": where, "table_type": "MANAGED" if managed else "EXTERNAL",
             "columns": columns})
         self.ws.audit("tables.create", str(name), {"location": where, **detail})
-        self._lineage(name, 0, "write", always=True)
+        if lineage:
+            self._lineage(name, 0, "write", always=True)
 
     def list_tables(self, schema: str | None = None) -> list[str]:
         ids = [o.id for o in self.ws.list("tables")]
@@ -300,30 +307,21 @@ class Catalog:
         ``location`` (an external table)."""
         name = parse_name(table)
         self._check_new(name)
-        if location is None:
-            return os.path.join(self.schema_root(name.catalog, name.schema), name.name)
-        return _local_location(location)
+        return self._managed_place(name) if location is None else _local_location(location)
 
     def created(self, table: str, where: str, rows: int) -> None:
         """Register the table whose first version was just written at ``where``: managed
         when it lies in its schema's managed place, with its Delta log's columns."""
-        import pyarrow as pa
-        from deltalake import DeltaTable
-
         name = parse_name(table)
         self._check_new(name)
         where = _local_location(where)
-        try:
-            schema = pa.schema(DeltaTable(where).schema().to_arrow())
-        except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
-            raise KilnError(f"{where} is not a Delta table") from None
-        managed = where == os.path.join(self.schema_root(name.catalog, name.schema), name.name)
-        self._record_new(name, where, managed, _columns(schema), {"rows": rows})
+        self._record_new(name, where, where == self._managed_place(name), _delta_columns(where),
+                         {"rows": rows})
 
-    def written(self, table: str, mode: str, version: int, rows: int, record: bool) -> None:
-        import pyarrow as pa
-        from deltalake import DeltaTable
-
+    def written(self, table: str, mode: str, version: int, rows: int, record: bool,
+                evolved: bool = False) -> None:
+        """A write made ``version``; ``evolved``: it may have added columns, which the
+        registration then takes from the Delta log."""
         if mode not in MODES:
             raise KilnError(f"write mode must be one of {', '.join(MODES)}, got {mode!r}")
         name = parse_name(table)
@@ -331,9 +329,10 @@ class Catalog:
         if info is None:
             raise NotFound(f"table {name} does not exist in workspace {self.ws.name}")
         self._require("table", str(name), "MODIFY")
-        columns = _columns(pa.schema(DeltaTable(str(info["location"])).schema().to_arrow()))
-        if [c["name"] for c in columns] != [c["name"] for c in info.get("columns") or []]:
-            self.ws.update("tables", str(name), name.name, {**info, "columns": columns})
+        if evolved:
+            columns = _delta_columns(str(info["location"]))
+            if [c["name"] for c in columns] != [c["name"] for c in info.get("columns") or []]:
+                self.ws.update("tables", str(name), name.name, {**info, "columns": columns})
         if record:
             self.ws.audit("tables.write", str(name), {"mode": mode, "version": version,
                                                       "rows": rows})
@@ -350,7 +349,7 @@ class Catalog:
         return Functions(self.ws).get(name)
 
     def online_root(self) -> str:
-        return os.path.dirname(self.root)
+        return str(self.ws.local_root())
 
     # the data (kiln.catalog.data) --------------------------------------------------------
     def write(self, table: str, data: Any, mode: str = "append",
@@ -369,24 +368,11 @@ class Catalog:
 
     def create_external(self, table: str, location: str) -> None:
         """Register the Delta table at ``location`` as an external table (data stays)."""
-        import pyarrow as pa
-        from deltalake import DeltaTable
-
         name = parse_name(table)
-        if self._info(name) is not None:
-            raise AlreadyExists(f"table {name} already exists in workspace {self.ws.name}")
-        self._require_schema(name)
-        self._require_create_table(name)
+        self._check_new(name)
         where = os.path.abspath(location)
-        try:
-            schema = pa.schema(DeltaTable(where).schema().to_arrow())
-        except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
-            raise KilnError(f"{where} is not a Delta table") from None
-        self.ws.create("tables", name.name, {"name": name.name, "catalog_name": name.catalog,
-                                             "schema_name": name.schema, "location": where,
-                                             "table_type": "EXTERNAL",
-                                             "columns": _columns(schema)})
-        self.ws.audit("tables.create", str(name), {"location": where, "external": True})
+        self._record_new(name, where, False, _delta_columns(where), {"external": True},
+                         lineage=False)
 
     def record(self, table: str, op: str, version: int | None = None) -> None:
         """Record that a table was read or written (by task code, or another engine such
@@ -394,6 +380,8 @@ class Catalog:
         are ignored."""
         from deltalake import DeltaTable
 
+        if op != "write" and not self._in_run():
+            return  # reads are recorded only for task code: nothing to look up
         try:
             name = parse_name(table)
         except KilnError:
@@ -408,13 +396,16 @@ class Catalog:
                 return
         self._lineage(name, version, op, always=op == "write")
 
+    def _in_run(self) -> bool:
+        ctx = self.context or RunContext()
+        return ctx.job_run_id is not None or ctx.mlflow_run_id() is not None
+
     def _lineage(self, name: FullName, version: int, op: str, always: bool = False) -> None:
         """Writes are always recorded; reads only by task code (a job or MLflow run)."""
-        ctx = self.context or RunContext()
-        mlflow_run = ctx.mlflow_run_id()
-        if always or ctx.job_run_id is not None or mlflow_run is not None:
+        if always or self._in_run():
+            ctx = self.context or RunContext()
             self.ws.record_lineage(LineageEntry(str(name), str(version), op, ctx.job_run_id,
-                                                ctx.task_key, mlflow_run))
+                                                ctx.task_key, ctx.mlflow_run_id()))
 
     def drop(self, table: str) -> None:
         name = parse_name(table)
@@ -436,6 +427,17 @@ def _local_location(location: str) -> str:
         raise KilnError(f"storage location {location} is not on this machine: kiln's tables "
                         "live in local storage")
     return os.path.abspath(location)
+
+
+def _delta_columns(where: str) -> list[dict[str, str]]:
+    """The columns of the Delta table at ``where``, as a registration keeps them."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    try:
+        return _columns(pa.schema(DeltaTable(where).schema().to_arrow()))
+    except Exception:  # noqa: BLE001 - delta-rs raises several kinds for a non-table
+        raise KilnError(f"{where} is not a Delta table") from None
 
 
 def _columns(schema: Any) -> list[dict[str, str]]:

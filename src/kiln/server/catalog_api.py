@@ -38,7 +38,7 @@ def add_routes(r: Router, ws_of: Callable[[Request], Workspace]) -> None:
         name(req), req.required("location"), req.arg("rows", 0, int)))
     r.add("POST", BASE + "/written", lambda req: cat(req).written(
         name(req), req.required("mode"), req.required("version", int), req.arg("rows", 0, int),
-        req.arg("record", True, bool)))
+        req.arg("record", True, bool), req.arg("evolved", False, bool)))
     r.add("POST", BASE + "/record", lambda req: _record(cat(req), name(req), req))
     r.add("GET", BASE + "/tables", lambda req: {"tables": cat(req).list_tables(
         req.arg("schema"))})

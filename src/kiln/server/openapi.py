@@ -224,8 +224,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", K + "/catalog/created"): ("Register a table just written",
                                        "name:str! location:str! rows:int", EMPTY),
     ("POST", K + "/catalog/written"): ("Record a write", "name:str! mode:str! version:int! "
-                                       "rows:int record:bool task_key:str mlflow_run_id:str",
-                                       EMPTY),
+                                       "rows:int record:bool evolved:bool task_key:str "
+                                       "mlflow_run_id:str", EMPTY),
     ("POST", K + "/catalog/record"): ("Record a read or write", "name:str! op:str! version:int "
                                       "task_key:str mlflow_run_id:str", EMPTY),
     ("GET", K + "/catalog/tables"): ("Table names", "schema:str", _list("tables", {

@@ -148,9 +148,10 @@ class ServerCatalog:
     def created(self, table: str, where: str, rows: int) -> None:
         self._post("/created", {"name": table, "location": where, "rows": rows, **self._run()})
 
-    def written(self, table: str, mode: str, version: int, rows: int, record: bool) -> None:
+    def written(self, table: str, mode: str, version: int, rows: int, record: bool,
+                evolved: bool = False) -> None:
         self._post("/written", {"name": table, "mode": mode, "version": version, "rows": rows,
-                                "record": record, **self._run()})
+                                "record": record, "evolved": evolved, **self._run()})
 
     def record(self, table: str, op: str, version: int | None = None) -> None:
         self._post("/record", {"name": table, "op": op, "version": version, **self._run()})
