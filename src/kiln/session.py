@@ -7,22 +7,11 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
-from kiln.errors import KilnError
 from kiln.run_context import RunContext
 from kiln.settings import Settings
 
 if TYPE_CHECKING:
     from kiln.workspace.local.workspace import LocalWorkspace
-
-
-def workspace() -> "LocalWorkspace":
-    directory = Settings.from_env().workspace_dir
-    from kiln.workspace.local.database import exists
-
-    if not directory or not exists(directory):
-        raise KilnError("no workspace: this works inside kiln job tasks, or in a session "
-                        "bound to one with eval \"$(kiln env -t TARGET)\"")
-    return workspace_at(directory)
 
 
 @functools.cache

@@ -42,9 +42,9 @@ def _serve(target: str | None, workspace: str | None, host: str, port: int,
     os.environ.update(mlflow_env(ws.local_root()))
     # models that look their features up (kiln.features) read the workspace's tables
     os.environ["KILN_WORKSPACE_DIR"] = ws.local_root()
-    from kiln.serving import log_dir as serving_logs
+    from kiln.workspace.layout import serving_dir
 
-    log_dir = serving_logs(ws.local_root())
+    log_dir = serving_dir(ws.local_root())
     os.makedirs(log_dir, exist_ok=True)
     handler = logging.FileHandler(os.path.join(log_dir, "server.log"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -127,7 +127,7 @@ def server_cmd(target: str | None, workspaces: tuple[str, ...], host: str, port:
 def _serve_several(names: list[str], host: str, port: int, scheduler: bool) -> None:
     """One port for several workspaces (``kiln.server.front``)."""
     from kiln.server import front
-    from kiln.serving import log_dir as serving_logs
+    from kiln.workspace.layout import serving_dir
     from kiln.serving.server import bind, run
     from kiln.settings import Settings
     from kiln.workspace.local.home import WorkspaceHome
@@ -136,7 +136,7 @@ def _serve_several(names: list[str], host: str, port: int, scheduler: bool) -> N
     workspaces = {n: home.open(n, Settings.from_env().user or "kiln")  # made on first start
                   for n in names}
     for name in names:
-        os.makedirs(serving_logs(home.path(name)), exist_ok=True)
+        os.makedirs(serving_dir(home.path(name)), exist_ok=True)
     sock = bind(host, port)
     backends = front.start_backends(
         names, {n: home.path(n) for n in names}, [] if scheduler else ["--no-scheduler"],
@@ -273,9 +273,9 @@ def logs_cmd(name: str, tail: int, target: str | None, workspace: str | None) ->
     """The serving log lines about the endpoint."""
     eps = _endpoints(target, workspace)
     eps.get(name)
-    from kiln.serving import log_dir
+    from kiln.workspace.layout import serving_dir
 
-    path = os.path.join(log_dir(eps.ws.local_root()), "server.log")
+    path = os.path.join(serving_dir(eps.ws.local_root()), "server.log")
     if not os.path.exists(path):
         echo("(no server has run for this workspace yet)")
         return

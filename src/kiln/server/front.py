@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import KilnError, Unauthenticated, Unavailable
-from kiln.serving import log_dir
+from kiln.workspace.layout import serving_dir
 from kiln.server.http import (HOST_METADATA, authenticate, bearer_token, host_metadata,
                               reply_error, send_json)
 
@@ -63,7 +63,7 @@ def start_backends(names: list[str], directories: dict[str, str], args: list[str
     reads the URL and pid a workspace's server announced)."""
     backends = []
     for name in names:
-        log = open(os.path.join(log_dir(directories[name]), "front-child.log"), "ab")
+        log = open(os.path.join(serving_dir(directories[name]), "front-child.log"), "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "kiln", "server", "-w", name, "--host", "127.0.0.1",
              "--port", "0", *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -79,7 +79,7 @@ def start_backends(names: list[str], directories: dict[str, str], args: list[str
             elif b.proc.poll() is not None or time.monotonic() > deadline:
                 stop_backends(backends)
                 raise KilnError(f"the server of workspace {b.name} did not start",
-                                detail="see " + os.path.join(log_dir(b.directory),
+                                detail="see " + os.path.join(serving_dir(b.directory),
                                                              "front-child.log"))
             else:
                 time.sleep(0.1)

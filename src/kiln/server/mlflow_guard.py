@@ -72,9 +72,7 @@ def guarded(ws: Workspace, app: Any) -> Callable[..., Any]:
         try:
             await asyncio.to_thread(_check, grants, op, method, name)
         except KilnError as e:
-            await asyncio.to_thread(_audit, ws, user, scope, {
-                "status": 403 if e.code == "PERMISSION_DENIED" else 400, "error_code": e.code})
-            await reply_error(send, e)
+            await _refused(ws, user, scope, send, e)
             return
         if op == "registered-models/alias" and method in ("POST", "DELETE") and _uc(name):
             await _alias(ws, user, scope, send, method, args)
@@ -150,12 +148,18 @@ async def _alias(ws: Workspace, user: str, scope: dict[str, Any], send: Any, met
     try:
         await asyncio.to_thread(change)
     except KilnError as e:
-        await asyncio.to_thread(_audit, ws, user, scope, {
-            "status": HTTP_STATUS.get(e.code, 400), "error_code": e.code})
-        await reply_error(send, e)
+        await _refused(ws, user, scope, send, e)
         return
     await asyncio.to_thread(_audit, ws, user, scope, {"status": 200})
     await send_json(send, 200, {})
+
+
+async def _refused(ws: Workspace, user: str, scope: dict[str, Any], send: Any,
+                   e: KilnError) -> None:
+    """The coded error as the answer, audited with the status it answers."""
+    await asyncio.to_thread(_audit, ws, user, scope, {"status": HTTP_STATUS.get(e.code, 400),
+                                                      "error_code": e.code})
+    await reply_error(send, e)
 
 
 def _args(scope: dict[str, Any], body: bytes) -> dict[str, Any]:

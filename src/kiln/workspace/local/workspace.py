@@ -167,7 +167,7 @@ class LocalWorkspace(Workspace):
         old = (before or {}).get("grants") or []
         new = after.get("grants") or []
         if old != new:
-            self.audit("grants.update", f"{_singular(kind)} {id}", {"before": old, "after": new})
+            self.audit("grants.update", f"{object_store.singular(kind)} {id}", {"before": old, "after": new})
 
     def _materialize(self, kind: str, id: str, settings: dict[str, Any]) -> None:
         """Managed volumes are directories under ``volumes/``."""
@@ -728,6 +728,3 @@ def _token_hash(value: str) -> str:
 def _dump(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
-
-def _singular(kind: str) -> str:
-    return object_store.singular(kind)
