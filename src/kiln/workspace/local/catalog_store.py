@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from kiln.workspace.api import AlreadyExists, NotFound, ObjectInfo
 from kiln.workspace.local import tables as t
-from kiln.workspace.local.db import write
+from kiln.workspace.local.db import dump, write
 
 # kind -> (its table, the settings keys that are columns of their own; JSON ones dumped)
 _NAMES = ("catalog_name", "schema_name", "name")
@@ -28,9 +28,6 @@ _TYPED: dict[str, tuple[Table, tuple[str, ...], tuple[str, ...]]] = {
 KINDS = frozenset(_TYPED)
 
 
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
 
 def row_values(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The typed columns of a registration's settings (the rest go in ``properties``)."""
@@ -38,8 +35,8 @@ def row_values(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {k: str(settings.get(k) or "") for k in _NAMES}
     for k in columns:
         v = settings.get(k)
-        values[k] = _dump(v if v is not None else []) if k in as_json else str(v or "")
-    values["properties"] = _dump({k: v for k, v in settings.items()
+        values[k] = dump(v if v is not None else []) if k in as_json else str(v or "")
+    values["properties"] = dump({k: v for k, v in settings.items()
                                   if k not in _NAMES and k not in columns})
     return values
 

@@ -99,6 +99,14 @@ def write(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def dump(obj: object) -> str:
+    """A JSON document as the metadata keeps it: keys sorted, no spaces (equal documents
+    are equal text)."""
+    import json
+
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
 def _safe(url: str) -> str:
     """A database URL without its password."""
     head, sep, tail = url.partition("@")

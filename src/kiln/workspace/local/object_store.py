@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from kiln.errors import KilnError
 from kiln.workspace.api import KINDS as ALL_KINDS, AlreadyExists, NotFound, ObjectInfo
 from kiln.workspace.local import tables as t
-from kiln.workspace.local.db import write
+from kiln.workspace.local.db import dump, write
 
 TABLES: dict[str, Table] = {
     "jobs": t.jobs, "model_serving_endpoints": t.serving_endpoints,
@@ -37,9 +37,6 @@ _SINGULAR = {"jobs": "job", "experiments": "experiment", "registered_models": "r
 def singular(kind: str) -> str:
     return _SINGULAR.get(kind, kind)
 
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 class ObjectStore:
@@ -82,7 +79,7 @@ class ObjectStore:
                bundle_ref: str | None, user: str, now: int) -> ObjectInfo:
         """A new object: ``natural`` is its id; a job's (None) is generated."""
         table = self._table(kind)
-        row = {"name": name, "settings": _dump(settings), "bundle_ref": bundle_ref,
+        row = {"name": name, "settings": dump(settings), "bundle_ref": bundle_ref,
                "created_at": now, "updated_at": now, "creator": user}
         if natural is None and table is not t.jobs:
             raise KilnError(f"a {singular(kind)} needs its id")
@@ -121,7 +118,7 @@ class ObjectStore:
             if before is not None:
                 before()
             c.execute(update(table).where(where).values(
-                name=name, settings=_dump(settings), updated_at=now))
+                name=name, settings=dump(settings), updated_at=now))
         old = self._info(kind, row)
         return old, ObjectInfo(kind, old.id, name, settings, old.bundle_ref, old.created_at,
                                now, old.creator)

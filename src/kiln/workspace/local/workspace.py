@@ -31,7 +31,7 @@ from kiln.workspace.api import (
 from kiln.workspace.local import catalog_store, object_store, paths
 from kiln.workspace.local import tables as t
 from kiln.workspace.local import database
-from kiln.workspace.local.db import open_engine, write
+from kiln.workspace.local.db import dump, open_engine, write
 from kiln.workspace import layout
 
 _MLFLOW_KINDS = {"experiments", "registered_models"}  # also live in the workspace's MLflow
@@ -288,7 +288,7 @@ class LocalWorkspace(Workspace):
         with write(self.engine) as c:
             row = c.execute(select(t.deploy_state.c.serial, t.deploy_state.c.lineage).where(
                 t.deploy_state.c.state_id == state.state_id)).first()
-            values = dict(lineage=state.lineage, serial=state.serial, data=_dump(state.data),
+            values = dict(lineage=state.lineage, serial=state.serial, data=dump(state.data),
                           updated_at=_now())
             if row is None:
                 c.execute(insert(t.deploy_state).values(state_id=state.state_id, **values))
@@ -319,14 +319,14 @@ class LocalWorkspace(Workspace):
                 updated_at=now))
             run_id = int(res.inserted_primary_key[0])  # type: ignore[index]
             c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
-                doc=_dump({**doc, "run_id": run_id})))
+                doc=dump({**doc, "run_id": run_id})))
         return run_id
 
     def update_run(self, run_id: int, doc: dict[str, Any]) -> None:
         with write(self.engine) as c:
             c.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(
                 life_cycle_state=doc["state"]["life_cycle_state"],
-                result_state=doc["state"].get("result_state"), doc=_dump(doc),
+                result_state=doc["state"].get("result_state"), doc=dump(doc),
                 updated_at=_now()))
 
     def get_run(self, run_id: int) -> dict[str, Any]:
@@ -412,7 +412,7 @@ class LocalWorkspace(Workspace):
             refresh_id = int(last or 0) + 1
             c.execute(insert(t.monitor_refreshes).values(
                 monitor=monitor, refresh_id=refresh_id,
-                doc=_dump({**doc, "refresh_id": refresh_id})))
+                doc=dump({**doc, "refresh_id": refresh_id})))
         return refresh_id
 
     def update_monitor_refresh(self, monitor: str, refresh_id: int,
@@ -421,7 +421,7 @@ class LocalWorkspace(Workspace):
             c.execute(update(t.monitor_refreshes).where(
                 t.monitor_refreshes.c.monitor == monitor,
                 t.monitor_refreshes.c.refresh_id == refresh_id).values(
-                doc=_dump({**doc, "refresh_id": refresh_id})))
+                doc=dump({**doc, "refresh_id": refresh_id})))
 
     def monitor_refreshes(self, monitor: str, limit: int = 100) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -473,8 +473,8 @@ class LocalWorkspace(Workspace):
         e = t.endpoint_states.c
         with write(self.engine) as c:
             if c.execute(update(t.endpoint_states).where(e.name == name).values(
-                    doc=_dump(doc))).rowcount == 0:
-                c.execute(insert(t.endpoint_states).values(name=name, doc=_dump(doc)))
+                    doc=dump(doc))).rowcount == 0:
+                c.execute(insert(t.endpoint_states).values(name=name, doc=dump(doc)))
 
     def model_policy(self) -> dict[str, Any]:
         with self.engine.connect() as c:
@@ -684,7 +684,7 @@ class LocalWorkspace(Workspace):
     def audit(self, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
         with write(self.engine) as c:
             c.execute(insert(t.audit).values(ts=_now(), user=self._user, action=action,
-                                             target=target, detail=_dump(detail or {})))
+                                             target=target, detail=dump(detail or {})))
 
     def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
         q = select(t.audit).order_by(t.audit.c.seq.desc()).limit(limit)
@@ -724,7 +724,4 @@ def _token_hash(value: str) -> str:
 
     return hashlib.sha256(value.encode()).hexdigest()
 
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
