@@ -163,6 +163,13 @@ monitor_windows = Table(
     Column("window_start", String, primary_key=True),
 )
 
+def _stamps() -> list[Column]:
+    """When a registration or object was made and last changed, and by whom."""
+    return [Column("created_at", MILLIS, nullable=False),
+            Column("updated_at", MILLIS, nullable=False),
+            Column("creator", String, nullable=False)]
+
+
 # the catalog's registrations, typed: Delta tables and Python functions (0009; before, rows
 # of ``objects``). Each is keyed by its full name; ``properties``: what else it carries (a
 # feature table's keys, descriptions, tags), as JSON.
@@ -175,9 +182,7 @@ def _registration(name: str, *own: Column) -> Table:
         Column("name", String, nullable=False),
         *own,
         Column("properties", Text, nullable=False),
-        Column("created_at", MILLIS, nullable=False),
-        Column("updated_at", MILLIS, nullable=False),
-        Column("creator", String, nullable=False),
+        *_stamps(),
     )
     Index(f"ix_{name}_schema", table.c.catalog_name, table.c.schema_name)
     return table
@@ -208,9 +213,7 @@ def _deployable(name: str, key: Column, **kw: bool) -> Table:
         Column("name", String, nullable=False),
         Column("settings", Text, nullable=False),
         Column("bundle_ref", String, nullable=True),
-        Column("created_at", MILLIS, nullable=False),
-        Column("updated_at", MILLIS, nullable=False),
-        Column("creator", String, nullable=False),
+        *_stamps(),
         **kw,
     )
     Index(f"ix_{name}_bundle_ref", table.c.bundle_ref, unique=True)
